@@ -1,0 +1,39 @@
+# The README's two commands: `make demo` and `make test`.
+# Each one creates / updates the local virtual environment (.venv) from the
+# repo's own files (pyproject.toml + requirements-dev.lock), then runs.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+UV := $(VENV)/bin/uv
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: setup demo test lock bench clean
+
+$(STAMP): pyproject.toml requirements-dev.lock $(wildcard tests/plugin_pkg/pyproject.toml)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade uv
+	$(UV) pip install --python $(PY) --quiet -r requirements-dev.lock
+	$(UV) pip install --python $(PY) --quiet --no-deps -e . -e tests/plugin_pkg
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+## make demo: the main job on the embedded defaults (no AWS, no internet)
+demo: setup
+	$(VENV)/bin/liveness-lab demo
+
+## make test: the whole test suite
+test: setup
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+## make lock: refresh the pinned dependency set after editing pyproject.toml
+lock:
+	$(UV) pip compile pyproject.toml --extra dev --universal --python-version 3.10 -q -o requirements-dev.lock
+
+bench: setup
+	$(PY) bench/run_all.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache
