@@ -1,0 +1,296 @@
+"""NOSE: centre the face in the area box, then move the tip of the nose to a target box.
+
+With the default configuration (the ``seed`` profile) this decides exactly as
+the original AWS Liveness Detection Framework: same params keys and
+generation rules, same checks, thresholds and order
+(see ``docs/challenges.md``). Where the original crashed (no face in the
+frame during the area or nose state, a trajectory too short to fit, a
+missing pose), the run fails with a reason instead.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..faces import FaceDetail
+from .framework import (ChallengeConfig, ChallengeRandom, ChallengeType, Context, Continue, Fail,
+                        FrameInput, Next, StepResult, Success)
+
+__all__ = ["NOSE", "NoseConfig", "nose_params", "area_box", "nose_box"]
+
+
+def _f(default: Any, help: str) -> Any:
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class NoseConfig(ChallengeConfig):
+    """Thresholds of the NOSE challenge (defaults: the original's values)."""
+
+    area_box_width_ratio: float = _f(0.75, "area box width as a ratio of the image width (cap)")
+    area_box_height_ratio: float = _f(0.75, "area box height as a ratio of the image height")
+    area_box_aspect_ratio: float = _f(0.75, "area box width as a ratio of its height (cap)")
+    area_box_tolerance: float = _f(0.05, "nose state: the area box grows by this ratio of its "
+                                         "size on each side before the face counts as outside")
+    min_face_area_percent: int = _f(40, "face box area, % of the area box, written in params")
+    min_face_area_percent_tolerance: float = _f(20, "percentage points added to the face area "
+                                                    "before comparing with minFaceAreaPercent")
+    nose_box_size: int = _f(20, "nose target box width and height, pixels")
+    nose_box_center_min_h_dist: int = _f(45, "min horizontal distance, px, from the image "
+                                             "centre to the near edge of the nose box")
+    nose_box_center_max_h_dist: int = _f(75, "max (exclusive) horizontal distance, px")
+    nose_box_center_max_v_dist: int = _f(40, "max (exclusive) vertical distance, px")
+    nose_box_tolerance: float = _f(0.55, "the nose box grows by this ratio of its size on each "
+                                         "side when testing the nose position")
+    trajectory_error_threshold: float = _f(0.02, "max RMS residual of a degree-2 fit y(x) of "
+                                                 "the nose trajectory, image ratios")
+    histogram_bins: int = _f(3, "bins per axis of the landmark histograms")
+    min_dist: float = _f(0.10, "base minimum distance between the first and last landmark "
+                               "histograms")
+    rotation_threshold: float = _f(5.0, "|yaw| above this (degrees) counts as a rotated head")
+    min_dist_factor_rotated: float = _f(0.75, "min_dist factor when the head is rotated toward "
+                                              "the nose box")
+    min_dist_factor_not_rotated: float = _f(1.5, "min_dist factor when the head is not rotated")
+
+    def validate(self) -> None:
+        super().validate()
+        if not self.nose_box_center_max_h_dist > self.nose_box_center_min_h_dist:
+            raise ConfigError("nose_box_center_max_h_dist must be > nose_box_center_min_h_dist")
+        if self.nose_box_center_max_v_dist < 1:
+            raise ConfigError("nose_box_center_max_v_dist must be >= 1")
+        if self.histogram_bins < 1:
+            raise ConfigError("histogram_bins must be >= 1")
+        for name in ("area_box_width_ratio", "area_box_height_ratio", "area_box_aspect_ratio"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be > 0")
+        for name in ("area_box_tolerance", "nose_box_tolerance", "trajectory_error_threshold",
+                     "min_dist", "rotation_threshold"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0")
+
+
+NOSE = ChallengeType(
+    "NOSE", config_class=NoseConfig,
+    description="centre the face in the area box, then move the nose tip to the target box")
+
+
+# -- params ------------------------------------------------------------------------------------
+
+def area_box(image_width: int, image_height: int, config: NoseConfig) -> tuple[float, ...]:
+    """The centred face area box ``(left, top, width, height)`` in pixels (floats)."""
+    height = image_height * config.area_box_height_ratio
+    width = min(image_width * config.area_box_width_ratio, height * config.area_box_aspect_ratio)
+    return (image_width / 2 - width / 2, image_height / 2 - height / 2, width, height)
+
+
+def nose_box(image_width: int, image_height: int, config: NoseConfig,
+             rng: ChallengeRandom) -> tuple[float, ...]:
+    """A random nose target box ``(left, top, width, height)`` in pixels (floats).
+
+    Left or right of the centre (fair coin) with its near edge
+    ``min_h_dist + randbelow(max_h_dist - min_h_dist)`` px away; up or down
+    (fair coin) with its near edge ``randbelow(max_v_dist)`` px away; the box
+    extends away from the centre. The draws happen in the original's order.
+    """
+    size = config.nose_box_size
+    side = rng.choice([1, -1])
+    left = image_width / 2 + side * (config.nose_box_center_min_h_dist + rng.randbelow(
+        config.nose_box_center_max_h_dist - config.nose_box_center_min_h_dist))
+    if side == -1:
+        left -= size
+    side = rng.choice([1, -1])
+    top = image_height / 2 + side * rng.randbelow(config.nose_box_center_max_v_dist)
+    if side == -1:
+        top -= size
+    return (left, top, size, size)
+
+
+def _image_size(client_metadata: Mapping[str, Any]) -> tuple[int, int]:
+    try:
+        w, h = int(client_metadata["imageWidth"]), int(client_metadata["imageHeight"])
+    except KeyError as e:
+        raise ValueError(f"client metadata is missing {e.args[0]!r}") from None
+    except (TypeError, ValueError):
+        raise ValueError("imageWidth and imageHeight must be integers, got "
+                         f"{client_metadata.get('imageWidth')!r} x "
+                         f"{client_metadata.get('imageHeight')!r}") from None
+    if w <= 0 or h <= 0:
+        raise ValueError(f"imageWidth and imageHeight must be positive, got {w} x {h}")
+    return w, h
+
+
+@NOSE.params
+def nose_params(client_metadata: Mapping[str, Any], config: NoseConfig,
+                rng: ChallengeRandom) -> dict[str, Any]:
+    """Params of a new NOSE challenge, keys as in the original."""
+    w, h = _image_size(client_metadata)
+    ax, ay, aw, ah = area_box(w, h, config)
+    nx, ny, nw, nh = nose_box(w, h, config, rng)
+    return {"imageWidth": w, "imageHeight": h,
+            "areaLeft": int(ax), "areaTop": int(ay), "areaWidth": int(aw), "areaHeight": int(ah),
+            "minFaceAreaPercent": config.min_face_area_percent,
+            "noseLeft": int(nx), "noseTop": int(ny), "noseWidth": int(nw), "noseHeight": int(nh)}
+
+
+# -- checks ------------------------------------------------------------------------------------
+
+def _inside(box: tuple[float, float, float, float], face: tuple[float, float, float, float]) -> bool:
+    return (box[0] <= face[0] and box[1] <= face[1] and
+            box[0] + box[2] >= face[0] + face[2] and box[1] + box[3] >= face[1] + face[3])
+
+
+def _face_box_px(face: FaceDetail, params: Mapping[str, Any], context: Context
+                 ) -> tuple[float, float, float, float] | None:
+    if face.bounding_box is None:
+        return None
+    box = face.bounding_box.to_pixels(params["imageWidth"], params["imageHeight"])
+    context.record(face_left=box[0], face_top=box[1], face_right=box[0] + box[2],
+                   face_bottom=box[1] + box[3])
+    return box
+
+
+@NOSE.state(first=True, next_state="area_state")
+def face_state(params: Mapping[str, Any], frame: FrameInput, context: Context) -> StepResult:
+    """Wait for a frame with exactly one face."""
+    n = len(frame.faces)
+    if n == 1:
+        return Next("face.one_face", "exactly one face")
+    if n == 0:
+        return Continue("face.no_face", "no face in the frame")
+    return Continue("face.several_faces", f"{n} faces in the frame; one is needed")
+
+
+@NOSE.state(next_state="nose_state")
+def area_state(params: Mapping[str, Any], frame: FrameInput, context: Context) -> StepResult:
+    """Wait until the face box is inside the area box and large enough."""
+    cfg: NoseConfig = context.config
+    if not frame.faces:
+        return Fail("area.no_face", "no face in the frame during the area state "
+                                    "(the original crashed here)")
+    face = frame.faces[0]
+    box = _face_box_px(face, params, context)
+    if box is None:
+        return Fail("area.missing_bounding_box", "the face has no bounding box "
+                                                 "(the original crashed here)")
+    area = (params["areaLeft"], params["areaTop"], params["areaWidth"], params["areaHeight"])
+    inside = _inside(area, box)
+    context.record(inside_area=inside)
+    if not inside:
+        return Continue("area.outside", "the face is not inside the area box")
+    percent = box[2] * box[3] * 100 / (area[2] * area[3])
+    context.record(face_area_percent=percent)
+    if percent + cfg.min_face_area_percent_tolerance >= params["minFaceAreaPercent"]:
+        return Next("area.ok", "the face fills the area box")
+    return Continue("area.too_small", f"the face covers {percent:.0f}% of the area box; "
+                                      "move closer")
+
+
+@NOSE.state()
+def nose_state(params: Mapping[str, Any], frame: FrameInput, context: Context) -> StepResult:
+    """Follow the nose to the target; then check trajectory, histograms and rotation."""
+    cfg: NoseConfig = context.config
+    if not frame.faces:
+        return Fail("nose.no_face", "no face in the frame during the nose state "
+                                    "(the original crashed here)")
+    face = frame.faces[0]
+    if "original_landmarks" not in context:
+        context["original_landmarks"] = face.landmarks
+        context["nose_trajectory"] = []
+    width, height = params["imageWidth"], params["imageHeight"]
+
+    box = _face_box_px(face, params, context)
+    if box is None:
+        return Fail("nose.missing_bounding_box", "the face has no bounding box")
+    tol_w = params["areaWidth"] * cfg.area_box_tolerance
+    tol_h = params["areaHeight"] * cfg.area_box_tolerance
+    area = (params["areaLeft"] - tol_w, params["areaTop"] - tol_h,
+            params["areaWidth"] + 2 * tol_w, params["areaHeight"] + 2 * tol_h)
+    inside = _inside(area, box)
+    context.record(inside_area=inside)
+    if not inside:
+        return Fail("nose.face_left_area", "the face left the area box")
+
+    tol_w = params["noseWidth"] * cfg.nose_box_tolerance
+    tol_h = params["noseHeight"] * cfg.nose_box_tolerance
+    target = (params["noseLeft"] - tol_w, params["noseTop"] - tol_h,
+              params["noseWidth"] + 2 * tol_w, params["noseHeight"] + 2 * tol_h)
+    nose = face.landmark("nose")
+    if nose is None:
+        return Continue("nose.missing_landmark", "the face has no nose landmark")
+    nx, ny = nose.x * width, nose.y * height
+    context["nose_trajectory"].append((nose.x, nose.y))
+    in_target = target[0] <= nx <= target[0] + target[2] and target[1] <= ny <= target[1] + target[3]
+    context.record(nose_x=nx, nose_y=ny, inside_nose_box=in_target)
+    if not in_target:
+        return Continue("nose.not_in_target", "move the tip of your nose toward the target box")
+
+    trajectory = context["nose_trajectory"]
+    error = _trajectory_error(trajectory)
+    context.record(trajectory_points=len(trajectory), trajectory_error=error)
+    if error is None:
+        return Fail("nose.trajectory_unfit",
+                    f"the nose trajectory ({len(trajectory)} points) is too short or degenerate "
+                    "for a degree-2 fit (the original crashed here)")
+    if error > cfg.trajectory_error_threshold:
+        context.score = cfg.trajectory_error_threshold - error
+        return Fail("nose.trajectory_error", f"nose trajectory RMS error {error:.4f} > "
+                                             f"{cfg.trajectory_error_threshold:g}")
+
+    dist = _histogram_distance(context["original_landmarks"], face.landmarks, width, height,
+                               cfg.histogram_bins)
+    yaw = face.pose.yaw if face.pose is not None else None
+    context.record(histogram_distance=dist, yaw=yaw)
+    if yaw is None:
+        return Fail("nose.missing_pose", "the face has no yaw estimate")
+    rotated_right = yaw > cfg.rotation_threshold
+    rotated_left = yaw < -cfg.rotation_threshold
+    target_right = params["noseLeft"] + cfg.nose_box_size / 2 > width / 2
+    if (rotated_right and target_right) or (rotated_left and not target_right):
+        min_dist = cfg.min_dist * cfg.min_dist_factor_rotated
+    elif not (rotated_left or rotated_right):
+        min_dist = cfg.min_dist * cfg.min_dist_factor_not_rotated
+    else:
+        return Fail("nose.wrong_rotation", f"the head turned away from the target (yaw {yaw:.1f})")
+    context.record(min_dist=min_dist)
+    if math.isnan(dist):
+        return Fail("nose.missing_landmarks", "no landmarks to compare")
+    context.score = dist - min_dist
+    if dist > min_dist:
+        return Success("nose.ok", f"landmark histogram distance {dist:.3f} > {min_dist:.3f}")
+    return Fail("nose.histogram_distance", f"landmark histogram distance {dist:.3f} <= "
+                                           f"{min_dist:.3f}: the face did not change as a "
+                                           "turning head does")
+
+
+def _trajectory_error(trajectory: list[tuple[float, float]]) -> float | None:
+    """RMS residual of ``np.polyfit(x, y, 2)``, or ``None`` when numpy gives no residual."""
+    xs = [p[0] for p in trajectory]
+    ys = [p[1] for p in trajectory]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            _, residuals, *_ = np.polyfit(xs, ys, 2, full=True)
+        except (np.linalg.LinAlgError, ValueError, TypeError):
+            return None
+    if residuals.size == 0:
+        return None
+    return math.sqrt(float(residuals[0]) / len(trajectory))
+
+
+def _histogram_distance(first: tuple, current: tuple, width: int, height: int, bins: int) -> float:
+    """Euclidean distance of the normalised ``bins`` x ``bins`` landmark histograms (pixels)."""
+    if not first or not current:
+        return math.nan
+    hists = []
+    for landmarks in (first, current):
+        xs = [width * lm.x for lm in landmarks]
+        ys = [height * lm.y for lm in landmarks]
+        h, _, _ = np.histogram2d(xs, ys, bins=bins)
+        hists.append(np.reshape(h, bins ** 2) / len(xs))
+    return float(np.linalg.norm(hists[0] - hists[1]))

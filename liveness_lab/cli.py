@@ -1,0 +1,185 @@
+"""The ``liveness-lab`` command.
+
+Every subcommand returns an exit code; user errors (bad files, bad options)
+print one clear line on stderr and exit 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from . import __version__
+from .errors import LivenessLabError
+
+__all__ = ["main", "build_parser"]
+
+
+def _add_config_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--profile", default=None,
+                   help="configuration profile (default: seed); see `liveness-lab challenge-types`")
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="TYPE.KEY=VALUE",
+                   help="override one threshold, e.g. --set nose.trajectory_error_threshold=0.03 "
+                        "(repeatable)")
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if value is None:
+        return ""
+    return str(value)
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from .config import resolve_configs
+    from .sessions import read_session
+    from .verify import verify_session
+
+    configs = resolve_configs(args.profile, sets=args.sets)
+    session = read_session(args.session)
+    verdict = verify_session(session, configs=configs)
+    if args.json:
+        print(json.dumps(verdict.to_dict(), indent=2, default=_fmt))
+        return 0
+    status = "PASS" if verdict.success else ("FAIL" if verdict.decided else "NO DECISION")
+    print(f"session {session.id}  type {verdict.challenge_type}  profile {configs.profile}")
+    print(f"verdict: {status} - {verdict.reason} [{verdict.code}]")
+    print(f"ended in state {verdict.final_state!r} after {verdict.frames_used} of "
+          f"{verdict.frames_total} frames" + (f"; score {verdict.score:.4g}"
+                                             if verdict.score is not None else ""))
+    if len(verdict.trace):
+        df = verdict.trace.to_dataframe().drop(columns=["message"])
+        print()
+        print(df.to_string(index=False, na_rep="", float_format=lambda v: f"{v:.4g}"))
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .evaluation.replay import evaluate_dataset, format_summary, summarize, write_results
+
+    df = evaluate_dataset(args.dataset, profile=args.profile, sets=args.sets,
+                          workers=args.workers, progress=not args.quiet)
+    if args.output:
+        write_results(df, args.output)
+    summary = summarize(df)
+    print(format_summary(summary))
+    if args.output:
+        print(f"\nwrote {len(df)} results to {args.output}")
+    return 0
+
+
+def cmd_challenge_types(args: argparse.Namespace) -> int:
+    from .challenges.registry import default_registry
+    from .config import get_profile, profile_names, resolve_configs
+
+    registry = default_registry()
+    configs = resolve_configs(args.profile)
+    if args.json:
+        out = {ct.name: {"description": ct.description, "random_selection": ct.random_selection,
+                         "states": list(ct.states), "config": configs.for_type(ct).to_dict()}
+               for ct in registry}
+        print(json.dumps(out, indent=2))
+        return 0
+    print(f"profile {configs.profile}: {get_profile(configs.profile).description}")
+    print(f"profiles: {', '.join(profile_names())}\n")
+    for ct in registry:
+        cfg = configs.for_type(ct)
+        flags = "" if ct.random_selection else " (not drawn at random)"
+        print(f"{ct.name}{flags}: {ct.description}")
+        print(f"  states: {' -> '.join(ct.states)}")
+        for key in ct.config_class.keys():
+            value = getattr(cfg, key["name"])
+            print(f"  {ct.name.lower()}.{key['name']} = {value!r}  ({key['type']}) {key['help']}")
+        print()
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+    return run_demo(out_dir=Path(args.out), sessions_per_class=args.sessions_per_class,
+                    seed=args.seed, workers=args.workers)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="liveness-lab",
+        description="Challenge-response face liveness detection: verify sessions, evaluate "
+                    "datasets, run the service and the studio.")
+    parser.add_argument("--version", action="version", version=f"liveness-lab {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser("verify", help="replay one session and print the verdict and its trace")
+    p.add_argument("session", help="session JSON file")
+    _add_config_options(p)
+    p.add_argument("--json", action="store_true", help="print the verdict as JSON")
+    p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("evaluate", help="replay a labelled dataset and print its metrics")
+    p.add_argument("dataset", help="dataset directory (with manifest.csv)")
+    p.add_argument("--output", "-o", help="write the per-session results CSV here")
+    _add_config_options(p)
+    p.add_argument("--workers", type=int, default=None, help="worker processes (default: CPUs)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("challenge-types", help="list challenge types and their config keys")
+    p.add_argument("--profile", default=None)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_challenge_types)
+
+    p = sub.add_parser("demo", help="the main job: generate the bundled benchmark and evaluate it")
+    p.add_argument("--out", default="datasets/generated/demo", help="where to write the dataset")
+    p.add_argument("--sessions-per-class", type=int, default=100)
+    p.add_argument("--seed", type=int, default=2024)
+    p.add_argument("--workers", type=int, default=None)
+    p.set_defaults(func=cmd_demo)
+
+    for hook in _plugin_command_hooks():
+        hook(sub)
+    return parser
+
+
+def _plugin_command_hooks() -> list[Callable[[Any], None]]:
+    """Subcommands defined next to the subsystems that own them."""
+    hooks: list[Callable[[Any], None]] = []
+    for module, names in (("liveness_lab.synth.traces", ("add_synth_command",)),
+                          ("liveness_lab.analyzers.cli", ("add_detect_command",
+                                                          "add_analyze_command"))):
+        try:
+            mod = __import__(module, fromlist=["_"])
+        except ImportError:
+            continue
+        for name in names:
+            hook = getattr(mod, name, None)
+            if hook is not None:
+                hooks.append(hook)
+    return hooks
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except LivenessLabError as e:
+        print(f"liveness-lab {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except (FileNotFoundError, PermissionError, IsADirectoryError) as e:
+        print(f"liveness-lab {args.command}: error: {e.strerror}: {e.filename}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `liveness-lab verify x | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

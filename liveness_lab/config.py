@@ -1,0 +1,146 @@
+"""Challenge configuration profiles and overrides.
+
+Every threshold of every challenge type lives in the type's typed config
+(:class:`~liveness_lab.challenges.framework.ChallengeConfig` subclass). A
+**profile** is a named set of overrides on top of those defaults:
+
+* ``seed`` reproduces the original AWS Liveness Detection Framework exactly
+  (its values are the config defaults) and is the default profile;
+
+Overrides come from code (``overrides={"NOSE": {"min_dist": 0.2}}``) or from
+the command line (``--set nose.trajectory_error_threshold=0.03``, the type
+name case-insensitive). An unknown profile, type or key, or a badly typed
+value raises :class:`~liveness_lab.errors.ConfigError` with the known names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
+
+from .errors import ConfigError, UnknownChallengeType
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .challenges.framework import ChallengeConfig, ChallengeType
+    from .challenges.registry import ChallengeRegistry
+
+__all__ = ["Profile", "Configs", "register_profile", "get_profile", "profile_names",
+           "parse_sets", "resolve_configs", "DEFAULT_PROFILE"]
+
+DEFAULT_PROFILE = "seed"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A named set of configuration overrides, by challenge type name then key."""
+
+    name: str
+    description: str
+    overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+
+_PROFILES: dict[str, Profile] = {}
+
+
+def register_profile(profile: Profile, *, replace: bool = False) -> Profile:
+    """Make ``profile`` available by name."""
+    if profile.name in _PROFILES and not replace:
+        raise ValueError(f"profile {profile.name!r} is already registered")
+    _PROFILES[profile.name] = profile
+    return profile
+
+
+def get_profile(name: str) -> Profile:
+    """The profile called ``name``; an unknown name raises, listing the known ones."""
+    try:
+        return _PROFILES[name]
+    except KeyError:
+        raise ConfigError(f"unknown profile {name!r}; known: {', '.join(profile_names())}") from None
+
+
+def profile_names() -> list[str]:
+    return sorted(_PROFILES)
+
+
+register_profile(Profile(
+    "seed",
+    "The original AWS Liveness Detection Framework's thresholds and behaviour, unchanged.",
+))
+
+
+@dataclass(frozen=True)
+class Configs:
+    """Resolved configurations: one config per challenge type, plus where they came from."""
+
+    profile: str
+    by_type: Mapping[str, "ChallengeConfig"]
+    overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def for_type(self, ctype: "ChallengeType") -> "ChallengeConfig":
+        """The config of ``ctype`` (its defaults when the profile says nothing of it)."""
+        cfg = self.by_type.get(ctype.name)
+        return cfg if cfg is not None else ctype.default_config()
+
+    def flat(self) -> dict[str, Any]:
+        """``{"nose.min_dist": 0.1, ...}`` for every type and key (e.g. for MLflow params)."""
+        out: dict[str, Any] = {}
+        for tname in sorted(self.by_type):
+            for k, v in self.by_type[tname].to_dict().items():
+                out[f"{tname.lower()}.{k}"] = v
+        return out
+
+
+def parse_sets(items: Iterable[str]) -> dict[str, dict[str, str]]:
+    """Parse ``TYPE.key=value`` strings into ``{"TYPE": {"key": "value"}}``.
+
+    >>> parse_sets(["nose.min_dist=0.2", "POSE.max_rotation=15"])
+    {'NOSE': {'min_dist': '0.2'}, 'POSE': {'max_rotation': '15'}}
+    """
+    out: dict[str, dict[str, str]] = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected TYPE.key=value, "
+                              "e.g. nose.trajectory_error_threshold=0.03")
+        lhs, value = item.split("=", 1)
+        if "." not in lhs:
+            raise ConfigError(f"--set {item!r}: the key must name its challenge type, "
+                              "e.g. nose.trajectory_error_threshold")
+        tname, key = lhs.split(".", 1)
+        tname, key = tname.strip().upper(), key.strip()
+        if not tname or not key:
+            raise ConfigError(f"--set {item!r}: expected TYPE.key=value")
+        out.setdefault(tname, {})[key] = value
+    return out
+
+
+def resolve_configs(profile: str | None = None, *, sets: Iterable[str] = (),
+                    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+                    registry: "ChallengeRegistry | None" = None) -> Configs:
+    """Build the config of every registered challenge type.
+
+    Order of application: type defaults, then the profile, then ``overrides``
+    (from code), then ``sets`` (``TYPE.key=value`` strings from the CLI).
+    """
+    from .challenges.registry import default_registry
+
+    registry = registry or default_registry()
+    prof = get_profile(profile or DEFAULT_PROFILE)
+    layers: list[tuple[str, Mapping[str, Mapping[str, Any]]]] = [
+        (f"profile {prof.name}", prof.overrides), ("overrides", overrides or {}),
+        ("--set", parse_sets(sets))]
+    merged: dict[str, dict[str, Any]] = {}
+    by_type: dict[str, ChallengeConfig] = {ct.name: ct.default_config() for ct in registry}
+    for origin, layer in layers:
+        for tname, values in layer.items():
+            try:
+                ctype = registry.get(tname)
+            except UnknownChallengeType as e:
+                raise ConfigError(f"{origin}: {e}") from None
+            try:
+                by_type[ctype.name] = by_type[ctype.name].with_overrides(values)
+            except ConfigError as e:
+                raise ConfigError(f"{origin}: {ctype.name.lower()}: {e}") from None
+            merged.setdefault(ctype.name, {}).update(values)
+    return Configs(prof.name, MappingProxyType(by_type),
+                   MappingProxyType({k: MappingProxyType(v) for k, v in merged.items()}))

@@ -1,0 +1,233 @@
+"""Replay frames through a challenge type: a :class:`Verdict` with a per-frame trace.
+
+The verifier is the one place that runs state machines; the service, the CLI,
+the evaluation and the app all call :func:`verify_session` or
+:func:`run_challenge`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+
+from .challenges.framework import (ChallengeConfig, ChallengeType, Context, FrameInput, Step,
+                                   StepResult, _as_step_result)
+from .errors import ChallengeDefinitionError, SessionFormatError
+from .faces import FaceDetail
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from .challenges.registry import ChallengeRegistry
+    from .config import Configs
+    from .sessions import Session
+
+__all__ = ["Verdict", "Trace", "run_challenge", "verify_session", "TRACE_BASE_COLUMNS"]
+
+#: Columns every trace row has; measurement columns follow, depending on the challenge type.
+TRACE_BASE_COLUMNS = ("frame_index", "timestamp", "state", "result", "code", "message", "n_faces")
+
+
+@dataclass(frozen=True)
+class Trace:
+    """The per-frame trace: one row per (frame, state) evaluation, as a tidy table.
+
+    A frame that moves a challenge through several states (``next``) has one
+    row per state. Columns: :data:`TRACE_BASE_COLUMNS` then the measurements
+    the checks recorded (face box vs area, nose position, trajectory error,
+    histogram distance, yaw/pitch/roll, eye and mouth values...).
+    """
+
+    rows: tuple[Mapping[str, Any], ...] = ()
+
+    @property
+    def columns(self) -> list[str]:
+        cols = list(TRACE_BASE_COLUMNS)
+        seen = set(cols)
+        for row in self.rows:
+            for k in row:
+                if k not in seen:
+                    seen.add(k)
+                    cols.append(k)
+        return cols
+
+    def to_records(self) -> list[dict[str, Any]]:
+        """Rows as plain dicts with every column present (missing values are ``None``)."""
+        cols = self.columns
+        return [{c: row.get(c) for c in cols} for row in self.rows]
+
+    def to_dataframe(self) -> "pd.DataFrame":
+        """The trace as a pandas DataFrame (one row per frame and state)."""
+        import pandas as pd
+        return pd.DataFrame(self.to_records(), columns=self.columns)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of a challenge run.
+
+    Attributes
+    ----------
+    success:
+        ``True`` only when a state returned success.
+    decided:
+        ``False`` when the frames ran out before any state decided (counted as
+        a failure by the original, and as a non-response by the evaluation).
+    code, reason:
+        Short stable identifier and sentence for the deciding check (or for the
+        lack of a decision).
+    final_state:
+        The state the run ended in (``None`` when there were no frames).
+    score:
+        Optional continuous score set by the challenge (higher is more live).
+    trace:
+        The per-frame :class:`Trace`.
+    """
+
+    challenge_type: str
+    success: bool
+    decided: bool
+    code: str
+    reason: str
+    final_state: str | None
+    score: float | None = None
+    frames_total: int = 0
+    frames_used: int = 0
+    trace: Trace = field(default_factory=Trace, repr=False)
+
+    def to_dict(self, *, with_trace: bool = True) -> dict[str, Any]:
+        out = {"challenge_type": self.challenge_type, "success": self.success,
+               "decided": self.decided, "code": self.code, "reason": self.reason,
+               "final_state": self.final_state, "score": self.score,
+               "frames_total": self.frames_total, "frames_used": self.frames_used}
+        if with_trace:
+            out["trace"] = self.trace.to_records()
+        return out
+
+
+def _describe(result: StepResult, state: str) -> tuple[str, str]:
+    code = result.code or f"{state}.{result.step.value}"
+    return code, result.message or code
+
+
+def run_challenge(ctype: ChallengeType, params: Mapping[str, Any],
+                  frames: Iterable[tuple[int, Sequence[FaceDetail]]],
+                  config: ChallengeConfig | None = None) -> Verdict:
+    """Run ``frames`` (``(timestamp_ms, faces)`` pairs, in replay order) through ``ctype``.
+
+    Never raises for anything a frame contains: a state function that raises
+    ends the run as a failure with code ``state_error`` and the exception in
+    the reason (the original answered such cases with an HTTP 500).
+    """
+    ctype.validate()
+    config = config if config is not None else ctype.default_config()
+    if not isinstance(config, ctype.config_class):
+        raise ChallengeDefinitionError(
+            f"{ctype.name} needs a {ctype.config_class.__name__}, got {type(config).__name__}")
+    states = ctype.states
+    current = states[ctype.first_state]
+    context = Context(config, params)
+    end_times: dict[str, float] = {}
+    rows: list[dict[str, Any]] = []
+    n_frames = 0
+    final: tuple[bool, bool, str, str] | None = None  # success, decided, code, reason
+    for index, (timestamp, faces) in enumerate(frames):
+        n_frames += 1
+        if final is not None:
+            continue  # count the remaining frames, process none
+        frame = FrameInput(index, timestamp, faces)
+        while True:
+            timeout_s = current.timeout_s if current.timeout_s is not None else config.state_timeout_s
+            end = end_times.get(current.name)
+            row: dict[str, Any] = {"frame_index": index, "timestamp": timestamp,
+                                   "state": current.name, "n_faces": len(frame.faces)}
+            if end is None:
+                end_times[current.name] = timestamp + timeout_s * 1000
+            elif timestamp > end:
+                code = f"{current.name}.timeout"
+                reason = (f"state {current.name!r} timed out: frame at {timestamp} ms is more than "
+                          f"{timeout_s:g} s after the state's first frame")
+                row.update(result="fail", code=code, message=reason)
+                rows.append(row)
+                final = (False, True, code, reason)
+                break
+            try:
+                result = _as_step_result(current.func(params, frame, context), current.name)
+            except ChallengeDefinitionError:
+                raise
+            except Exception as e:  # a plugin's bug must not become a crash of the verifier
+                result = StepResult(Step.FAIL, "state_error",
+                                    f"state {current.name!r} raised {type(e).__name__}: {e}")
+            row.update(context._take_measurements())
+            code, message = _describe(result, current.name)
+            row.update(result=result.step.value, code=code, message=message)
+            rows.append(row)
+            if result.step is Step.CONTINUE:
+                break
+            if result.step is Step.NEXT:
+                nxt = current.next_state
+                if nxt is None:
+                    code = f"{current.name}.no_next_state"
+                    reason = f"state {current.name!r} returned next but declares no next state"
+                    final = (False, True, code, reason)
+                    break
+                if nxt == current.name:  # the original treats this as continue
+                    break
+                current = states[nxt]
+                continue
+            final = (result.step is Step.SUCCESS, True, code, message)
+            break
+    if final is None:
+        if n_frames == 0:
+            final = (False, False, "no_frames", "the session has no frames")
+        else:
+            final = (False, False, f"{current.name}.no_decision",
+                     f"frames ran out in state {current.name!r} before a decision")
+    success, decided, code, reason = final
+    used = rows[-1]["frame_index"] + 1 if rows else 0
+    return Verdict(ctype.name, success, decided, code, reason,
+                   current.name if n_frames else None, context.score, n_frames, used,
+                   Trace(tuple(rows)))
+
+
+def verify_session(session: "Session", *, configs: "Configs | None" = None,
+                   registry: "ChallengeRegistry | None" = None) -> Verdict:
+    """Replay a recorded session through its challenge type, frames in timestamp order.
+
+    Parameters
+    ----------
+    session:
+        A session whose frames all carry ``faces`` (analyze image-only frames
+        first, e.g. with ``liveness-lab analyze``).
+    configs:
+        Per-type configurations (see :func:`liveness_lab.config.resolve_configs`);
+        default: the default profile.
+    registry:
+        Where to look the challenge type up; default: the default registry.
+
+    Raises
+    ------
+    UnknownChallengeType
+        The session's type is not registered.
+    SessionFormatError
+        A frame has no recorded faces.
+    """
+    from .challenges.registry import default_registry
+    from .config import resolve_configs
+
+    registry = registry or default_registry()
+    ctype = registry.get(session.challenge_type)
+    if configs is None:
+        configs = resolve_configs(registry=registry)
+    config = configs.for_type(ctype)
+    for i, fr in enumerate(session.frames):
+        if fr.faces is None:
+            raise SessionFormatError(
+                "frame has no recorded faces; analyze the session first "
+                "(liveness-lab analyze)", path=session.source, session_id=session.id,
+                field=f"frames[{i}].faces")
+    frames = [(fr.timestamp, fr.faces) for fr in session.sorted_frames()]
+    return run_challenge(ctype, session.params, frames, config)
