@@ -1,0 +1,125 @@
+"""The command line: verify, evaluate (per the spec), challenge-types, error handling."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+
+import pytest
+
+from builders import NOSE_PARAMS, T0, make_face
+from liveness_lab.sessions import Frame, Session, write_dataset, write_session
+from challenges.test_nose_golden import nose_frames
+
+SPEC_COLUMNS = ["session_id", "label", "pai_species", "challenge_type", "success", "reason"]
+
+
+def cli(*args, check=False):
+    return subprocess.run([sys.executable, "-m", "liveness_lab.cli", *map(str, args)],
+                          capture_output=True, text=True, check=check)
+
+
+def _session(sid, frames, label="bona_fide", species=None, subject="subj-1", split="test"):
+    return Session(sid, "NOSE", dict(NOSE_PARAMS),
+                   tuple(Frame(ts, tuple(f)) for ts, f in frames), label, species, subject, split)
+
+
+@pytest.fixture()
+def dataset(tmp_path):
+    live = nose_frames()
+    photo = nose_frames(final_turn=0.0, final_yaw=0.0)
+    pose_params = {"imageWidth": 640, "imageHeight": 480, "pose": {"eyes": "OPEN", "mouth": "CLOSED"}}
+    sessions = [
+        _session("bf-1", live), _session("bf-2", live[:3]),  # the second runs out of frames
+        _session("at-1", photo, "attack", "print_moved", "subj-2"),
+        _session("at-2", live, "attack", "replay_other_challenge", "subj-3"),
+        Session("pose-1", "POSE", pose_params, (Frame(T0, (make_face(),)),), "attack",
+                "print_static", "subj-2", "dev"),
+    ]
+    return write_dataset(tmp_path / "ds", sessions)
+
+
+def test_evaluate_writes_the_spec_columns_and_prints_metrics(dataset, tmp_path):
+    out = tmp_path / "results.csv"
+    r = cli("evaluate", dataset, "--output", out, "--workers", "2", "--quiet")
+    assert r.returncode == 0, r.stderr
+    rows = list(csv.DictReader(out.open()))
+    assert list(rows[0])[:6] == SPEC_COLUMNS
+    by_id = {row["session_id"]: row for row in rows}
+    assert by_id["bf-1"]["success"] == "true" and by_id["bf-2"]["success"] == "false"
+    assert by_id["bf-2"]["decided"] == "false"
+    assert by_id["at-1"]["reason"].startswith("landmark histogram distance")
+    assert by_id["at-2"]["success"] == "true" and by_id["pose-1"]["success"] == "true"
+    assert "BPCER" in r.stdout and "APCER replay_other_challenge" in r.stdout
+    assert "ACER (OULU-NPU convention)" in r.stdout
+    assert "(1/2 bona fide rejected)" in r.stdout and "== ALL: 2 bona fide, 3 attacks" in r.stdout
+
+
+def test_evaluate_applies_set_overrides(dataset, tmp_path):
+    out = tmp_path / "r.csv"
+    cli("evaluate", dataset, "-o", out, "--set", "nose.min_dist=0.5", "--workers", "1", "-q",
+        check=True)
+    by_id = {row["session_id"]: row for row in csv.DictReader(out.open())}
+    assert by_id["bf-1"]["success"] == "false"
+
+
+def test_evaluate_malformed_session_names_file_and_field(dataset):
+    path = dataset / "sessions" / "at-1.json"
+    d = json.loads(path.read_text())
+    d["frames"][2]["timestamp"] = "later"
+    path.write_text(json.dumps(d))
+    r = cli("evaluate", dataset, "--quiet")
+    assert r.returncode == 2
+    assert "at-1.json" in r.stderr and "frames[2].timestamp" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_evaluate_unknown_type_and_missing_dataset(dataset, tmp_path):
+    path = dataset / "sessions" / "bf-1.json"
+    d = json.loads(path.read_text())
+    d["challenge"]["type"] = "WINK"
+    path.write_text(json.dumps(d))
+    (dataset / "manifest.csv").write_text((dataset / "manifest.csv").read_text().replace(
+        "bf-1.json,bona_fide,,subj-1,test,NOSE", "bf-1.json,bona_fide,,subj-1,test,WINK"))
+    r = cli("evaluate", dataset, "-q", "--workers", "1")
+    assert r.returncode == 2 and "unknown challenge type 'WINK'" in r.stderr
+    assert "challenge.type" in r.stderr
+    r = cli("evaluate", tmp_path / "nowhere", "-q")
+    assert r.returncode == 2 and "not a dataset directory" in r.stderr
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--set", "nose.bogus=1"], "unknown key 'bogus'"),
+    (["--set", "nose.min_dist=abc"], "min_dist must be a finite float"),
+    (["--set", "min_dist=1"], "must name its challenge type"),
+    (["--set", "blink.x=1"], "unknown challenge type 'BLINK'"),
+    (["--profile", "fastest"], "unknown profile 'fastest'; known: seed"),
+])
+def test_bad_configuration_is_a_clear_error(dataset, args, message):
+    r = cli("evaluate", dataset, "-q", *args)
+    assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr
+
+
+def test_verify_prints_verdict_and_trace(tmp_path):
+    s = _session("bf-1", nose_frames())
+    path = write_session(s, tmp_path / "s.json")
+    r = cli("verify", path, check=True)
+    assert "verdict: PASS" in r.stdout and "[nose.ok]" in r.stdout
+    assert "histogram_distance" in r.stdout and "nose_state" in r.stdout
+    r = cli("verify", path, "--set", "nose.min_dist=0.9", "--json", check=True)
+    assert json.loads(r.stdout)["code"] == "nose.histogram_distance"
+
+
+def test_verify_missing_file_is_a_clear_error(tmp_path):
+    r = cli("verify", tmp_path / "nope.json")
+    assert r.returncode == 2 and "cannot read the file" in r.stderr
+
+
+def test_challenge_types_lists_keys_with_defaults():
+    r = cli("challenge-types", check=True)
+    assert "nose.trajectory_error_threshold = 0.02" in r.stdout
+    assert "pose.min_face_confidence = 90.0" in r.stdout and "STILL" in r.stdout
+    data = json.loads(cli("challenge-types", "--json", check=True).stdout)
+    assert data["NOSE"]["config"]["min_dist"] == 0.1 and data["CUSTOM"]["random_selection"] is False
