@@ -183,9 +183,34 @@ class Landmark:
     def to_rekognition(self) -> dict[str, Any]:
         return {"Type": self.type, "X": self.x, "Y": self.y}
 
+
     def to_pixels(self, image_width: int, image_height: int) -> tuple[float, float]:
         """``(x, y)`` in pixels of an ``image_width`` x ``image_height`` image."""
         return self.x * image_width, self.y * image_height
+
+
+_isfinite = math.isfinite
+_new_landmark = object.__new__
+_set = object.__setattr__
+
+
+def _landmark_from_json(d: Any) -> Landmark:
+    """:meth:`Landmark.from_rekognition` with a fast path for the common well-formed case.
+
+    Datasets hold millions of landmarks; this skips the generic validation when the
+    JSON object is plainly valid (a non-empty string type and finite float
+    coordinates) and falls back to the full, message-producing path otherwise.
+    """
+    if type(d) is dict and len(d) == 3:
+        t, x, y = d.get("Type"), d.get("X"), d.get("Y")
+        if (type(t) is str and t and type(x) is float and type(y) is float
+                and _isfinite(x) and _isfinite(y)):
+            lm = _new_landmark(Landmark)
+            _set(lm, "type", t)
+            _set(lm, "x", x)
+            _set(lm, "y", y)
+            return lm
+    return Landmark.from_rekognition(d)
 
 
 def _optional_numbers(cls, d: Mapping[str, Any], keys: Mapping[str, str], what: str):
@@ -336,7 +361,7 @@ class FaceDetail:
             attrs[attr] = None if v is None else BoolAttribute.from_rekognition(v, key)
         face = cls(
             bounding_box=None if bb is None else BoundingBox.from_rekognition(bb),
-            landmarks=() if lms is None else tuple(Landmark.from_rekognition(x) for x in lms),
+            landmarks=() if lms is None else tuple(map(_landmark_from_json, lms)),
             pose=None if pose is None else Pose.from_rekognition(pose),
             quality=None if quality is None else Quality.from_rekognition(quality),
             confidence=d.get("Confidence"),

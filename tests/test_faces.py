@@ -89,3 +89,13 @@ def test_list_conversion_names_the_index():
     with pytest.raises(FaceFormatError, match="face 1:"):
         faces_from_rekognition([FULL, {"Pose": {"Yaw": "x"}}])
     assert faces_to_rekognition(faces_from_rekognition([FULL])) == [FULL]
+
+
+def test_fast_and_validating_landmark_paths_agree():
+    d = {"Landmarks": [{"Type": "nose", "X": 1, "Y": 0.5}, {"Type": "eyeLeft", "X": 0.25, "Y": 0.5}]}
+    face = FaceDetail.from_rekognition(d)
+    assert face.to_rekognition() == d and type(face.landmark("nose").x) is int
+    with pytest.raises(FaceFormatError, match="Landmark nose X must be finite"):
+        FaceDetail.from_rekognition({"Landmarks": [{"Type": "nose", "X": float("inf"), "Y": 0.5}]})
+    with pytest.raises(FaceFormatError, match="Type must be a non-empty string"):
+        FaceDetail.from_rekognition({"Landmarks": [{"Type": "", "X": 0.5, "Y": 0.5}]})
