@@ -63,7 +63,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluation.replay import evaluate_dataset, format_summary, summarize, write_results
 
     df = evaluate_dataset(args.dataset, profile=args.profile, sets=args.sets,
-                          workers=args.workers, progress=not args.quiet)
+                          workers=args.workers, analyzer=args.analyzer,
+                          cache_path=None if args.no_cache else args.cache,
+                          progress=not args.quiet)
     if args.output:
         write_results(df, args.output)
     summary = summarize(df)
@@ -71,6 +73,31 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.output:
         print(f"\nwrote {len(df)} results to {args.output}")
     return 0
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from .analysis import analyze_dataset
+
+    options = {}
+    if args.landmarks:
+        options["landmarks"] = args.landmarks
+    stats = analyze_dataset(args.dataset, analyzer=args.analyzer, options=options,
+                            cache_path=None if args.no_cache else args.cache,
+                            workers=args.workers, overwrite=args.overwrite,
+                            progress=not args.quiet)
+    print(f"analyzed {stats.frames_analyzed} frames in {stats.sessions_changed} of "
+          f"{stats.sessions} sessions with the {args.analyzer} analyzer")
+    return 0
+
+
+def _add_analyzer_options(p: argparse.ArgumentParser, default: str = "local") -> None:
+    from .analysis import DEFAULT_CACHE_PATH
+    p.add_argument("--analyzer", default=default,
+                   help=f"face analyzer for frames without recorded faces (default: {default}; "
+                        "local, rekognition, recorded)")
+    p.add_argument("--cache", default=str(DEFAULT_CACHE_PATH),
+                   help="analysis cache file (default: %(default)s)")
+    p.add_argument("--no-cache", action="store_true", help="do not use the analysis cache")
 
 
 def cmd_challenge_types(args: argparse.Namespace) -> int:
@@ -126,7 +153,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_options(p)
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: CPUs)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    _add_analyzer_options(p)
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("analyze", help="fill in the faces of image-only frames of a dataset")
+    p.add_argument("dataset", help="dataset directory (with manifest.csv)")
+    _add_analyzer_options(p)
+    p.add_argument("--landmarks", choices=["68", "5"], default=None,
+                   help="local analyzer landmark model (68: non-commercial; 5: licence-clean)")
+    p.add_argument("--workers", type=int, default=None, help="worker processes (default: CPUs)")
+    p.add_argument("--overwrite", action="store_true", help="re-analyze frames that have faces")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_analyze)
 
     p = sub.add_parser("challenge-types", help="list challenge types and their config keys")
     p.add_argument("--profile", default=None)
@@ -149,8 +187,8 @@ def _plugin_command_hooks() -> list[Callable[[Any], None]]:
     """Subcommands defined next to the subsystems that own them."""
     hooks: list[Callable[[Any], None]] = []
     for module, names in (("liveness_lab.synth.traces", ("add_synth_command",)),
-                          ("liveness_lab.analyzers.cli", ("add_detect_command",
-                                                          "add_analyze_command"))):
+                          ("liveness_lab.analyzers.cli", ("add_detect_command",)),
+                          ("liveness_lab.analyzers.cache", ("add_cache_command",))):
         try:
             mod = __import__(module, fromlist=["_"])
         except ImportError:

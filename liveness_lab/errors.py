@@ -79,3 +79,11 @@ class UnknownAnalyzer(LivenessLabError, KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""
+
+
+class InvalidS3ObjectError(AnalyzerError, ValueError):
+    """The remote analyzer could not read an S3 object (missing, other region, no access)."""
+
+
+class AnalysisCacheError(LivenessLabError):
+    """The analysis cache file cannot be opened, read or written (corrupt, not SQLite...)."""

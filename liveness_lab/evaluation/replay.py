@@ -28,13 +28,28 @@ _WORKER_STATE: dict[str, Any] = {}
 
 
 def _init_worker(profile: str | None, sets: Sequence[str],
-                 overrides: Mapping[str, Mapping[str, Any]] | None) -> None:
+                 overrides: Mapping[str, Mapping[str, Any]] | None,
+                 analyzer: str = "local", analyzer_options: Mapping[str, Any] | None = None,
+                 cache_path: str | None = None) -> None:
     from ..challenges.registry import default_registry
     from ..config import resolve_configs
     registry = default_registry()
     _WORKER_STATE["registry"] = registry
     _WORKER_STATE["configs"] = resolve_configs(profile, sets=sets, overrides=overrides,
                                                registry=registry)
+    _WORKER_STATE["analyzer_spec"] = (analyzer, analyzer_options, cache_path)
+    _WORKER_STATE.pop("analyzer", None)
+
+
+def _analyzed(session):
+    """The session with image-only frames analyzed (the analyzer is created on first need)."""
+    if all(fr.faces is not None for fr in session.frames):
+        return session
+    from ..analysis import analyze_session, make_analyzer
+    if "analyzer" not in _WORKER_STATE:
+        name, options, cache_path = _WORKER_STATE["analyzer_spec"]
+        _WORKER_STATE["analyzer"] = make_analyzer(name, options=options, cache_path=cache_path)
+    return analyze_session(session, _WORKER_STATE["analyzer"])[0]
 
 
 def _replay_chunk(dataset_dir: str, entries: Sequence[ManifestEntry]) -> list[dict[str, Any]]:
@@ -43,7 +58,7 @@ def _replay_chunk(dataset_dir: str, entries: Sequence[ManifestEntry]) -> list[di
     configs = _WORKER_STATE["configs"]
     rows = []
     for entry in entries:
-        session = load_dataset_session(dataset_dir, entry)
+        session = _analyzed(load_dataset_session(dataset_dir, entry))
         try:
             verdict = verify_session(session, configs=configs, registry=registry)
         except UnknownChallengeType as e:
@@ -68,6 +83,8 @@ def evaluate_dataset(dataset_dir: str | os.PathLike, *, profile: str | None = No
                      sets: Sequence[str] = (),
                      overrides: Mapping[str, Mapping[str, Any]] | None = None,
                      workers: int | None = None, chunk_size: int | None = None,
+                     analyzer: str = "local", analyzer_options: Mapping[str, Any] | None = None,
+                     cache_path: str | os.PathLike | None = "default",
                      progress: bool | Callable[[int, int], None] = False):
     """Replay every session of a dataset; return the results as a pandas DataFrame.
 
@@ -79,6 +96,11 @@ def evaluate_dataset(dataset_dir: str | os.PathLike, *, profile: str | None = No
         Configuration (see :func:`liveness_lab.config.resolve_configs`).
     workers:
         Worker processes (default: the number of CPUs; ``1`` runs in this process).
+    analyzer, analyzer_options, cache_path:
+        How frames that have an image but no recorded faces are analyzed (in memory;
+        the dataset is not modified): the analyzer name (``local``, ``rekognition``;
+        ``recorded`` refuses such frames) and the analysis cache file (``"default"``:
+        :data:`liveness_lab.analysis.DEFAULT_CACHE_PATH`; ``None``: no cache).
     progress:
         ``True`` for a tqdm bar on stderr, or a callable ``(done, total)``.
 
@@ -89,8 +111,12 @@ def evaluate_dataset(dataset_dir: str | os.PathLike, *, profile: str | None = No
     """
     import pandas as pd
 
+    if cache_path == "default":
+        from ..analysis import DEFAULT_CACHE_PATH
+        cache_path = DEFAULT_CACHE_PATH
+    spec = (analyzer, dict(analyzer_options or {}), None if cache_path is None else str(cache_path))
     # Validate the configuration here, so a typo fails before any worker starts.
-    _init_worker(profile, sets, overrides)
+    _init_worker(profile, sets, overrides, *spec)
     root = str(Path(dataset_dir))
     entries = read_manifest(root)
     total = len(entries)
@@ -118,7 +144,7 @@ def evaluate_dataset(dataset_dir: str | os.PathLike, *, profile: str | None = No
                 tick(len(rows), done)
         else:
             with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker,
-                                     initargs=(profile, tuple(sets), overrides)) as pool:
+                                     initargs=(profile, tuple(sets), overrides, *spec)) as pool:
                 futures: list[Future] = [pool.submit(_replay_chunk, root, c)
                                          for c in _chunks(entries, size)]
                 pending = set(futures)
