@@ -226,9 +226,12 @@ def _optional_numbers(cls, d: Mapping[str, Any], keys: Mapping[str, str], what: 
 class Pose:
     """Head pose in degrees with Rekognition's conventions; a missing angle is ``None``.
 
-    Yaw is positive when the face turns toward the image's left side (the
-    subject's right), pitch positive when the face looks up, roll positive for
-    a clockwise in-plane rotation of the face in the image.
+    Yaw is positive when the nose tip turns toward the image's **right** side
+    (in an unmirrored camera image: the subject turning to their own left) -
+    the convention the original NOSE rule relies on, where ``yaw > 5`` counts
+    as "rotated toward" a target in the right half of the image. Pitch is
+    positive when the face looks up; roll is positive for a clockwise in-plane
+    rotation of the face in the image. See ``docs/analyzers.md``.
     """
 
     roll: float | None = None
