@@ -208,6 +208,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LivenessLabError as e:
         print(f"liveness-lab {args.command}: error: {e}", file=sys.stderr)
         return 2
+    except ValueError as e:  # argument values the library refused, with its sentence
+        print(f"liveness-lab {args.command}: error: {e}", file=sys.stderr)
+        return 2
     except (FileNotFoundError, PermissionError, IsADirectoryError) as e:
         print(f"liveness-lab {args.command}: error: {e.strerror}: {e.filename}", file=sys.stderr)
         return 2

@@ -236,14 +236,15 @@ def format_summary(summary: Mapping[str, Any]) -> str:
     blocks = list(summary["by_type"].items())
     if len(blocks) != 1:
         blocks.append(("ALL", summary["overall"]))
+    width = max([26] + [len(f"APCER {sp}") for _, b in blocks for sp in b["apcer"]])
     for name, b in blocks:
         lines.append(f"== {name}: {b['n_bona_fide']} bona fide, {b['n_attack']} attacks, "
                      f"non-response {pct(b['non_response_rate']).strip()}")
         rej, n = b["bpcer_counts"]
-        lines.append(f"   BPCER                      {pct(b['bpcer'])}  ({rej}/{n} bona fide rejected)")
+        lines.append(f"   {'BPCER':<{width}} {pct(b['bpcer'])}  ({rej}/{n} bona fide rejected)")
         for sp, v in b["apcer"].items():
             acc, tot = b["apcer_counts"][sp]
-            lines.append(f"   APCER {sp:<20} {pct(v)}  ({acc}/{tot} attacks accepted)")
-        lines.append(f"   APCER max                  {pct(b['max_apcer'])}")
-        lines.append(f"   ACER (OULU-NPU convention) {pct(b['acer'])}")
+            lines.append(f"   {'APCER ' + sp:<{width}} {pct(v)}  ({acc}/{tot} attacks accepted)")
+        lines.append(f"   {'APCER max':<{width}} {pct(b['max_apcer'])}")
+        lines.append(f"   {'ACER (OULU-NPU convention)':<{width}} {pct(b['acer'])}")
     return "\n".join(lines)
