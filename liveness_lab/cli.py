@@ -187,6 +187,7 @@ def _plugin_command_hooks() -> list[Callable[[Any], None]]:
     """Subcommands defined next to the subsystems that own them."""
     hooks: list[Callable[[Any], None]] = []
     for module, names in (("liveness_lab.synth.traces", ("add_synth_command",)),
+                          ("liveness_lab.synth.render", ("add_render_command",)),
                           ("liveness_lab.analyzers.cli", ("add_detect_command",)),
                           ("liveness_lab.analyzers.cache", ("add_cache_command",))):
         try:

@@ -1,0 +1,95 @@
+"""``liveness-lab render-session``: a rendered NOSE session as JPEG frames and/or a video."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+__all__ = ["add_render_command", "cmd_render_session"]
+
+_ARTIFACTS = ("none", "print", "screen")
+
+
+def add_render_command(subparsers: Any) -> None:
+    """Add the ``render-session`` subcommand to an ``argparse`` subparsers object."""
+    from .render import MODES, PHOTO_NAMES
+
+    p = subparsers.add_parser(
+        "render-session",
+        help="render a synthetic NOSE session from a real photo (frames + session JSON, "
+             "optionally a .y4m/.mjpeg fake-webcam video)",
+        description="Render a NOSE challenge session: a 2.5D head turn (bona fide stand-in) "
+                    "or a moved / tilted / rolled / static photo (presentation attacks). "
+                    "Writes OUT_DIR/SESSION_ID/session.json and frames/*.jpg without faces "
+                    "(run `liveness-lab analyze` next).")
+    p.add_argument("out_dir", help="output folder")
+    p.add_argument("--mode", choices=MODES, default="head_turn")
+    p.add_argument("--photo", choices=PHOTO_NAMES, default="grace_hopper")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seeds the NOSE params, tremor, background and noise")
+    p.add_argument("--fps", type=float, default=10.0)
+    p.add_argument("--duration", type=float, default=2.5, help="seconds")
+    p.add_argument("--image-width", type=int, default=640)
+    p.add_argument("--image-height", type=int, default=480)
+    p.add_argument("--params", help="JSON file with NOSE params (default: drawn from --seed)")
+    p.add_argument("--artifacts", choices=_ARTIFACTS, default="none",
+                   help="print / screen artifacts of the presented photo (photo_* modes)")
+    p.add_argument("--session-id", help="default: <mode>-<photo>-<seed>")
+    p.add_argument("--y4m", help="also write the frames as a .y4m video here")
+    p.add_argument("--mjpeg", help="also write the frames as a .mjpeg video here")
+    p.add_argument("--no-images", action="store_true",
+                   help="write only the video file(s), no session folder")
+    p.set_defaults(func=cmd_render_session)
+
+
+def cmd_render_session(args: argparse.Namespace) -> int:
+    """Handler of ``render-session``; prints what it wrote. Bad input: message, exit code 2."""
+    import sys
+
+    try:
+        return _render_session(args)
+    except (ValueError, OSError) as e:
+        print(f"liveness-lab render-session: error: {e}", file=sys.stderr)
+        return 2
+
+
+def _render_session(args: argparse.Namespace) -> int:
+    from ..challenges import SeededRandom
+    from ..challenges.registry import default_registry
+    from .render import (DEFAULT_PAI_SPECIES, Artifacts, plan_nose_session, render_plan,
+                         write_session_images)
+    from .video import write_mjpeg, write_y4m
+
+    if args.no_images and not (args.y4m or args.mjpeg):
+        raise ValueError("--no-images needs --y4m or --mjpeg, otherwise nothing is written")
+    if args.params:
+        params = json.loads(Path(args.params).read_text(encoding="utf-8"))
+    else:
+        nose = default_registry().get("NOSE")
+        params = nose.generate_params({"imageWidth": args.image_width,
+                                       "imageHeight": args.image_height},
+                                      rng=SeededRandom(args.seed))
+    artifacts = {"none": None, "print": Artifacts.printed(),
+                 "screen": Artifacts.screen()}[args.artifacts]
+    plan = plan_nose_session(params, photo=args.photo, mode=args.mode, seed=args.seed,
+                             fps=args.fps, duration_s=args.duration, artifacts=artifacts)
+    frames = render_plan(plan)
+    if not args.no_images:
+        species = DEFAULT_PAI_SPECIES[args.mode]
+        if species is not None and args.artifacts == "screen":
+            species = species.replace("print_", "screen_")
+        sid = args.session_id or f"{args.mode}-{args.photo}-{args.seed}"
+        meta = plan.metadata()
+        meta["artifacts"] = args.artifacts
+        session = write_session_images(args.out_dir, sid, {"type": "NOSE", "params": params},
+                                       frames, "bona_fide" if species is None else "attack",
+                                       species, metadata=meta)
+        print(session.source)
+    images = [f for _, f in frames]
+    if args.y4m:
+        print(write_y4m(args.y4m, images, args.fps))
+    if args.mjpeg:
+        print(write_mjpeg(args.mjpeg, images, args.fps))
+    return 0
