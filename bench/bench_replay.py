@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import statistics
 import subprocess
 import sys
@@ -37,7 +36,7 @@ def dataset(data_dir: Path, sessions: int, seed: int) -> Path:
 
 def time_evaluate(ds: Path, workers: int) -> float:
     cmd = [sys.executable, "-m", "liveness_lab.cli", "evaluate", str(ds), "--quiet",
-           "--workers", str(workers), "--analyzer", "recorded", "--output", os.devnull]
+           "--workers", str(workers), "--analyzer", "recorded"]
     t = time.perf_counter()
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     return time.perf_counter() - t

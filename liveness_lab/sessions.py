@@ -224,8 +224,18 @@ def read_session(path: str | os.PathLike) -> Session:
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (a temporary file in the same folder, then rename)."""
+    """Write ``text`` to ``path`` atomically (a temporary file in the same folder, then rename).
+
+    A path that exists and is not a regular file (``/dev/stdout``, a FIFO) is written
+    directly: renaming over it would replace the device with a file.
+    """
     p = Path(path)
+    if p.exists() and not p.is_file():
+        if p.is_dir():
+            raise IsADirectoryError(21, "Is a directory", str(p))
+        with open(p, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        return
     p.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
     try:

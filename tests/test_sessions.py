@@ -96,3 +96,22 @@ def test_malformed_manifest(tmp_path, manifest, field):
     with pytest.raises(SessionFormatError) as e:
         read_manifest(tmp_path)
     assert e.value.field == field and "manifest.csv" in str(e.value)
+
+
+def test_atomic_write_never_replaces_a_device(tmp_path):
+    import os
+    import stat
+
+    from liveness_lab.sessions import atomic_write_text
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        atomic_write_text(fifo, "hello")
+        assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+        assert os.read(fd, 10) == b"hello"
+    finally:
+        os.close(fd)
+    atomic_write_text(tmp_path / "f.txt", "x")
+    assert (tmp_path / "f.txt").read_text() == "x"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
