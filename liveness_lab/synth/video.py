@@ -71,12 +71,18 @@ class _AtomicFile:
 
     def __enter__(self):
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.exists() and not self.path.is_file():  # a FIFO or device: write in place
+            self.tmp = None
+            self.fh = self.path.open("wb")
+            return self.fh
         self.tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.part")
         self.fh = self.tmp.open("wb")
         return self.fh
 
     def __exit__(self, exc_type, exc, tb) -> None:
         self.fh.close()
+        if self.tmp is None:
+            return
         if exc_type is None:
             os.replace(self.tmp, self.path)
         else:
