@@ -1,0 +1,13 @@
+"""Test-suite wide settings."""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import settings
+
+# In CI, property tests run a fixed set of examples (derandomized): a red build then means a
+# regression, not a newly found input. Locally they keep exploring new inputs on every run.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
