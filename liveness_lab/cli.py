@@ -184,21 +184,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _plugin_command_hooks() -> list[Callable[[Any], None]]:
-    """Subcommands defined next to the subsystems that own them."""
-    hooks: list[Callable[[Any], None]] = []
-    for module, names in (("liveness_lab.synth.traces", ("add_synth_command",)),
-                          ("liveness_lab.synth.render", ("add_render_command",)),
-                          ("liveness_lab.analyzers.cli", ("add_detect_command",)),
-                          ("liveness_lab.analyzers.cache", ("add_cache_command",))):
-        try:
-            mod = __import__(module, fromlist=["_"])
-        except ImportError:
-            continue
-        for name in names:
-            hook = getattr(mod, name, None)
-            if hook is not None:
-                hooks.append(hook)
-    return hooks
+    """Subcommands defined next to the subsystems that own them (their modules import lazily)."""
+    from .analyzers.cache import add_cache_command
+    from .analyzers.cli import add_detect_command
+    from .synth.render import add_render_command
+    from .synth.traces import add_synth_command
+    return [add_synth_command, add_render_command, add_detect_command, add_cache_command]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
