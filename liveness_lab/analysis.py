@@ -7,14 +7,16 @@ analyzed once and replayed many times.
 
 from __future__ import annotations
 
+import json
+import math
 import os
-from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping
 
 from .analyzers.base import FaceAnalyzer
 from .analyzers.cache import DEFAULT_CACHE_PATH
+from .engines import Engine, make_engine, progress_bar
 from .errors import AnalyzerError, SessionFormatError
 from .sessions import ManifestEntry, Session, load_dataset_session, read_manifest, write_session
 
@@ -84,21 +86,30 @@ def analyze_session(session: Session, analyzer: FaceAnalyzer, *,
     return session.with_frames(frames), len(todo)
 
 
-_WORKER: dict[str, Any] = {}
+_ANALYZERS: dict[str, FaceAnalyzer] = {}  # per worker process, by analyzer spec
 
 
-def _init_worker(name: str, options: Mapping[str, Any] | None, cache_path: str | None) -> None:
-    _WORKER["analyzer"] = make_analyzer(name, options=options, cache_path=cache_path)
+@dataclass(frozen=True)
+class _AnalyzeTask:
+    dataset_dir: str
+    entries: tuple[ManifestEntry, ...]
+    analyzer: str
+    options: Mapping[str, Any] | None
+    cache_path: str | None
+    overwrite: bool = False
 
 
-def _analyze_entries(dataset_dir: str, entries: Sequence[ManifestEntry],
-                     overwrite: bool) -> list[tuple[str, int]]:
+def _analyze_task(task: _AnalyzeTask) -> list[tuple[str, int]]:
+    key = json.dumps([task.analyzer, task.options, task.cache_path], sort_keys=True, default=str)
+    if key not in _ANALYZERS:
+        _ANALYZERS[key] = make_analyzer(task.analyzer, options=task.options,
+                                        cache_path=task.cache_path)
     out = []
-    for entry in entries:
-        session = load_dataset_session(dataset_dir, entry)
-        new, n = analyze_session(session, _WORKER["analyzer"], overwrite=overwrite)
+    for entry in task.entries:
+        session = load_dataset_session(task.dataset_dir, entry)
+        new, n = analyze_session(session, _ANALYZERS[key], overwrite=task.overwrite)
         if n:
-            write_session(new, Path(dataset_dir) / entry.path)
+            write_session(new, Path(task.dataset_dir) / entry.path)
         out.append((entry.session_id, n))
     return out
 
@@ -107,49 +118,34 @@ def analyze_dataset(dataset_dir: str | os.PathLike, *, analyzer: str = "local",
                     options: Mapping[str, Any] | None = None,
                     cache_path: str | os.PathLike | None = DEFAULT_CACHE_PATH,
                     workers: int | None = None, overwrite: bool = False,
+                    engine: "str | Engine | None" = None,
                     progress: bool | Callable[[int, int], None] = False) -> AnalysisStats:
     """Analyze the image-only frames of every session of a dataset and write the faces back.
 
     Session files are rewritten atomically, one at a time, so an interrupted run
     leaves every file either as it was or fully analyzed; re-running continues
     where it stopped (and the cache makes already-seen images free).
+
+    ``engine`` is ``None``/``"process"`` (a local pool of ``workers`` processes), ``"dask"``,
+    a Dask scheduler address or an :class:`~liveness_lab.engines.Engine`. With a remote Dask
+    cluster the dataset and the cache file must be on a filesystem every worker shares.
     """
     root = str(Path(dataset_dir))
     entries = read_manifest(root)
-    workers = max(1, workers or os.cpu_count() or 1)
-    cache = str(cache_path) if cache_path is not None else None
-    bar = None
-    if progress is True:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=len(entries), unit="session", desc=f"analyze ({analyzer})", leave=False)
-    done: list[tuple[str, int]] = []
-
-    def tick(rows: list[tuple[str, int]]) -> None:
-        done.extend(rows)
-        if bar is not None:
-            bar.update(len(rows))
-        elif callable(progress):
-            progress(len(done), len(entries))
-
+    own = not isinstance(engine, Engine)
+    eng = make_engine(engine, workers=workers)
+    size = max(1, min(32, math.ceil(len(entries) / (eng.parallelism * 4)) if entries else 1))
+    tasks = [_AnalyzeTask(root, tuple(entries[i:i + size]), analyzer,
+                          dict(options or {}) or None,
+                          None if cache_path is None else str(cache_path), overwrite)
+             for i in range(0, len(entries), size)]
+    bar, tick = progress_bar(progress, len(entries), f"analyze ({analyzer})")
     try:
-        if workers == 1 or len(entries) <= 1:
-            _init_worker(analyzer, options, cache)
-            for e in entries:
-                tick(_analyze_entries(root, [e], overwrite))
-        else:
-            with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker,
-                                     initargs=(analyzer, dict(options or {}), cache)) as pool:
-                pending = {pool.submit(_analyze_entries, root, [e], overwrite) for e in entries}
-                while pending:
-                    finished, pending = wait(pending, return_when=FIRST_EXCEPTION)
-                    for f in finished:
-                        if f.exception() is not None:
-                            for p in pending:
-                                p.cancel()
-                            raise f.exception()  # type: ignore[misc]
-                        tick(f.result())
+        chunks = eng.map(_analyze_task, tasks, on_result=lambda r: tick(len(r)))
     finally:
         if bar is not None:
             bar.close()
-        _WORKER.clear()
+        if own:
+            eng.close()
+    done = [x for chunk in chunks for x in chunk]
     return AnalysisStats(len(entries), sum(1 for _, n in done if n), sum(n for _, n in done))

@@ -63,7 +63,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluation.replay import evaluate_dataset, format_summary, summarize, write_results
 
     df = evaluate_dataset(args.dataset, profile=args.profile, sets=args.sets,
-                          workers=args.workers, analyzer=args.analyzer,
+                          workers=args.workers, engine=args.engine, analyzer=args.analyzer,
                           cache_path=None if args.no_cache else args.cache,
                           progress=not args.quiet)
     if args.output:
@@ -84,7 +84,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     stats = analyze_dataset(args.dataset, analyzer=args.analyzer, options=options,
                             cache_path=None if args.no_cache else args.cache,
                             workers=args.workers, overwrite=args.overwrite,
-                            progress=not args.quiet)
+                            engine=args.engine, progress=not args.quiet)
     print(f"analyzed {stats.frames_analyzed} frames in {stats.sessions_changed} of "
           f"{stats.sessions} sessions with the {args.analyzer} analyzer")
     return 0
@@ -133,6 +133,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .evaluation.cli import add_engine_option
+
     parser = argparse.ArgumentParser(
         prog="liveness-lab",
         description="Challenge-response face liveness detection: verify sessions, evaluate "
@@ -154,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: CPUs)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     _add_analyzer_options(p)
+    add_engine_option(p)
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("analyze", help="fill in the faces of image-only frames of a dataset")
@@ -164,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: CPUs)")
     p.add_argument("--overwrite", action="store_true", help="re-analyze frames that have faces")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    add_engine_option(p)
     p.set_defaults(func=cmd_analyze)
 
     p = sub.add_parser("challenge-types", help="list challenge types and their config keys")
@@ -187,9 +191,11 @@ def _plugin_command_hooks() -> list[Callable[[Any], None]]:
     """Subcommands defined next to the subsystems that own them (their modules import lazily)."""
     from .analyzers.cache import add_cache_command
     from .analyzers.cli import add_detect_command
+    from .evaluation.cli import add_mlflow_ui_command, add_report_command, add_sweep_command
     from .synth.render import add_render_command
     from .synth.traces import add_synth_command
-    return [add_synth_command, add_render_command, add_detect_command, add_cache_command]
+    return [add_synth_command, add_render_command, add_detect_command, add_cache_command,
+            add_sweep_command, add_report_command, add_mlflow_ui_command]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

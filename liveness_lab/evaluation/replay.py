@@ -1,82 +1,206 @@
 """Replay a labelled dataset through its challenge types: one results row per session.
 
-Sessions are replayed in parallel over processes, in chunks; each worker
-resolves the configuration once. The first malformed session stops the run
-with a :class:`~liveness_lab.errors.SessionFormatError` naming the file, the
-session and the field.
+:func:`evaluate_dataset` replays a dataset under one configuration;
+:func:`replay_many` under several at once, reading and parsing each session once per chunk
+(the cheap way to run a parameter sweep). Both run on an execution engine
+(:mod:`liveness_lab.engines`: a local process pool by default, or Dask). The first
+malformed session stops the run with a :class:`~liveness_lab.errors.SessionFormatError`
+naming the file, the session and the field.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
-from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from ..errors import SessionFormatError, UnknownChallengeType
-from ..sessions import ManifestEntry, load_dataset_session, read_manifest
+from ..engines import Engine, make_engine, progress_bar
+from ..errors import ConfigError, SessionFormatError, UnknownChallengeType
 
-__all__ = ["RESULT_COLUMNS", "evaluate_dataset", "write_results", "read_results", "summarize",
-           "format_summary"]
+__all__ = ["RESULT_COLUMNS", "ReplaySpec", "replay_many", "evaluate_dataset", "write_results",
+           "read_results", "summarize", "format_summary"]
 
 #: Columns of the results table; the first six are the spec's required ones.
 RESULT_COLUMNS = ("session_id", "label", "pai_species", "challenge_type", "success", "reason",
                   "code", "decided", "score", "final_state", "frames", "subject_id", "split")
 
-_WORKER_STATE: dict[str, Any] = {}
+
+@dataclass(frozen=True)
+class ReplaySpec:
+    """One configuration to replay a dataset under.
+
+    Attributes
+    ----------
+    profile, sets, overrides:
+        As in :func:`liveness_lab.config.resolve_configs`.
+    analyzer, analyzer_options, cache_path:
+        How frames without recorded faces are analyzed (see
+        :func:`liveness_lab.evaluation.replay.evaluate_dataset`); unused when every frame
+        carries its faces.
+    """
+
+    profile: str | None = None
+    sets: tuple[str, ...] = ()
+    overrides: Mapping[str, Mapping[str, Any]] | None = None
+    analyzer: str = "local"
+    analyzer_options: Mapping[str, Any] | None = None
+    cache_path: str | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.sets, str):
+            raise ConfigError(f"sets must be a sequence of TYPE.key=value strings, got "
+                              f"{self.sets!r}")
+        object.__setattr__(self, "sets", tuple(self.sets))
+
+    def config_key(self) -> str:
+        return json.dumps([self.profile, list(self.sets), self.overrides], sort_keys=True,
+                          default=str)
+
+    def analyzer_key(self) -> str:
+        return json.dumps([self.analyzer, self.analyzer_options, self.cache_path],
+                          sort_keys=True, default=str)
+
+    def resolve(self, registry: Any = None) -> Any:
+        """The :class:`~liveness_lab.config.Configs` (raises ConfigError for a bad spec)."""
+        from ..config import resolve_configs
+        return resolve_configs(self.profile, sets=self.sets, overrides=self.overrides,
+                               registry=registry)
 
 
-def _init_worker(profile: str | None, sets: Sequence[str],
-                 overrides: Mapping[str, Mapping[str, Any]] | None,
-                 analyzer: str = "local", analyzer_options: Mapping[str, Any] | None = None,
-                 cache_path: str | None = None) -> None:
-    from ..challenges.registry import default_registry
-    from ..config import resolve_configs
-    registry = default_registry()
-    _WORKER_STATE["registry"] = registry
-    _WORKER_STATE["configs"] = resolve_configs(profile, sets=sets, overrides=overrides,
-                                               registry=registry)
-    _WORKER_STATE["analyzer_spec"] = (analyzer, analyzer_options, cache_path)
-    _WORKER_STATE.pop("analyzer", None)
+_WORKER: dict[str, Any] = {}
 
 
-def _analyzed(session):
-    """The session with image-only frames analyzed (the analyzer is created on first need)."""
+def _worker_registry() -> Any:
+    if "registry" not in _WORKER:
+        from ..challenges.registry import default_registry
+        _WORKER["registry"] = default_registry()
+    return _WORKER["registry"]
+
+
+def _worker_configs(spec: ReplaySpec) -> Any:
+    cache = _WORKER.setdefault("configs", {})
+    key = spec.config_key()
+    if key not in cache:
+        cache[key] = spec.resolve(_worker_registry())
+    return cache[key]
+
+
+def _worker_analyzed(session: Any, spec: ReplaySpec) -> Any:
     if all(fr.faces is not None for fr in session.frames):
         return session
     from ..analysis import analyze_session, make_analyzer
-    if "analyzer" not in _WORKER_STATE:
-        name, options, cache_path = _WORKER_STATE["analyzer_spec"]
-        _WORKER_STATE["analyzer"] = make_analyzer(name, options=options, cache_path=cache_path)
-    return analyze_session(session, _WORKER_STATE["analyzer"])[0]
+    cache = _WORKER.setdefault("analyzers", {})
+    key = spec.analyzer_key()
+    if key not in cache:
+        cache[key] = make_analyzer(spec.analyzer, options=spec.analyzer_options,
+                                   cache_path=spec.cache_path)
+    return analyze_session(session, cache[key])[0]
 
 
-def _replay_chunk(dataset_dir: str, entries: Sequence[ManifestEntry]) -> list[dict[str, Any]]:
+def _result_row(entry: Any, session: Any, verdict: Any) -> dict[str, Any]:
+    """One results row (the columns of :data:`~liveness_lab.evaluation.replay.RESULT_COLUMNS`)."""
+    return {"session_id": session.id, "label": session.label,
+            "pai_species": session.pai_species or "",
+            "challenge_type": session.challenge_type, "success": verdict.success,
+            "reason": verdict.reason, "code": verdict.code, "decided": verdict.decided,
+            "score": verdict.score, "final_state": verdict.final_state or "",
+            "frames": verdict.frames_total, "subject_id": session.subject_id or "",
+            "split": session.split or entry.split or ""}
+
+
+def _replay_task(task: tuple[str, Sequence[Any], Sequence[ReplaySpec]]
+                 ) -> list[list[dict[str, Any]]]:
+    """Replay one chunk of sessions under every spec: ``rows[spec_index][session_index]``."""
+    from ..sessions import load_dataset_session
     from ..verify import verify_session
-    registry = _WORKER_STATE["registry"]
-    configs = _WORKER_STATE["configs"]
-    rows = []
+    dataset_dir, entries, specs = task
+    registry = _worker_registry()
+    out: list[list[dict[str, Any]]] = [[] for _ in specs]
     for entry in entries:
-        session = _analyzed(load_dataset_session(dataset_dir, entry))
-        try:
-            verdict = verify_session(session, configs=configs, registry=registry)
-        except UnknownChallengeType as e:
-            raise SessionFormatError(str(e), path=str(Path(dataset_dir) / entry.path),
-                                     session_id=session.id, field="challenge.type") from None
-        rows.append({"session_id": session.id, "label": session.label,
-                     "pai_species": session.pai_species or "",
-                     "challenge_type": session.challenge_type, "success": verdict.success,
-                     "reason": verdict.reason, "code": verdict.code, "decided": verdict.decided,
-                     "score": verdict.score, "final_state": verdict.final_state or "",
-                     "frames": verdict.frames_total, "subject_id": session.subject_id or "",
-                     "split": session.split or entry.split or ""})
-    return rows
+        loaded = load_dataset_session(dataset_dir, entry)
+        analyzed: dict[str, Any] = {}
+        for i, spec in enumerate(specs):
+            akey = spec.analyzer_key()
+            if akey not in analyzed:
+                analyzed[akey] = _worker_analyzed(loaded, spec)
+            session = analyzed[akey]
+            try:
+                verdict = verify_session(session, configs=_worker_configs(spec),
+                                         registry=registry)
+            except UnknownChallengeType as e:
+                raise SessionFormatError(str(e), path=str(Path(dataset_dir) / entry.path),
+                                         session_id=session.id, field="challenge.type") from None
+            out[i].append(_result_row(entry, session, verdict))
+    return out
 
 
-def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
-    for i in range(0, len(items), size):
-        yield items[i:i + size]
+def replay_many(dataset_dir: str | os.PathLike, specs: Sequence[ReplaySpec], *,
+                engine: "str | Engine | None" = None, workers: int | None = None,
+                splits: Iterable[str] | None = None, chunk_size: int | None = None,
+                progress: bool | Callable[[int, int], None] = False) -> list[Any]:
+    """Replay a dataset under several configurations; one results DataFrame per spec.
+
+    Each session is read and parsed once per chunk and replayed under every spec, so a
+    sweep of N configurations costs far less than N evaluations.
+
+    Parameters
+    ----------
+    dataset_dir:
+        A dataset directory (``manifest.csv`` + session documents).
+    specs:
+        The configurations; each is validated before any work starts.
+    engine:
+        An :class:`Engine`, or a name for :func:`make_engine` (default: a process pool,
+        closed at the end; an engine passed in is left open).
+    workers:
+        Size of the engine made from a name.
+    splits:
+        Only the sessions whose ``split`` in ``manifest.csv`` is one of these (e.g.
+        ``["dev"]``); default: every session.
+    progress:
+        ``True`` for a tqdm bar (sessions), or a callable ``(done, total)``.
+
+    Returns
+    -------
+    list of pandas.DataFrame
+        Columns :data:`~liveness_lab.evaluation.replay.RESULT_COLUMNS`, manifest order.
+    """
+    import pandas as pd
+
+    from ..sessions import read_manifest
+
+    specs = list(specs)
+    if not specs:
+        raise ConfigError("replay_many needs at least one configuration")
+    for spec in specs:
+        if not isinstance(spec, ReplaySpec):
+            raise ConfigError(f"specs must be ReplaySpec objects, got {type(spec).__name__}")
+        spec.resolve()  # a typo fails here, before any worker starts
+    root = str(Path(dataset_dir))
+    entries = read_manifest(root)
+    if splits is not None:
+        wanted = {s or "" for s in splits}
+        entries = [e for e in entries if (e.split or "") in wanted]
+    own = not isinstance(engine, Engine)
+    eng = make_engine(engine, workers=workers)
+    total = len(entries)
+    size = chunk_size or max(1, min(256, math.ceil(total / (eng.parallelism * 4)) if total
+                                    else 1))
+    tasks = [(root, entries[i:i + size], specs) for i in range(0, total, size)]
+    bar, tick = progress_bar(progress, total, "replay" if len(specs) == 1
+                              else f"replay x{len(specs)} configs")
+    try:
+        chunks = eng.map(_replay_task, tasks, on_result=lambda r: tick(len(r[0])))
+    finally:
+        if bar is not None:
+            bar.close()
+        if own:
+            eng.close()
+    return [pd.DataFrame([row for chunk in chunks for row in chunk[i]],
+                         columns=list(RESULT_COLUMNS)) for i in range(len(specs))]
 
 
 def evaluate_dataset(dataset_dir: str | os.PathLike, *, profile: str | None = None,
@@ -85,7 +209,8 @@ def evaluate_dataset(dataset_dir: str | os.PathLike, *, profile: str | None = No
                      workers: int | None = None, chunk_size: int | None = None,
                      analyzer: str = "local", analyzer_options: Mapping[str, Any] | None = None,
                      cache_path: str | os.PathLike | None = "default",
-                     progress: bool | Callable[[int, int], None] = False):
+                     progress: bool | Callable[[int, int], None] = False,
+                     engine: "str | Engine | None" = None):
     """Replay every session of a dataset; return the results as a pandas DataFrame.
 
     Parameters
@@ -95,7 +220,8 @@ def evaluate_dataset(dataset_dir: str | os.PathLike, *, profile: str | None = No
     profile, sets, overrides:
         Configuration (see :func:`liveness_lab.config.resolve_configs`).
     workers:
-        Worker processes (default: the number of CPUs; ``1`` runs in this process).
+        Worker processes of the engine (default: the number of CPUs; ``1`` runs in this
+        process).
     analyzer, analyzer_options, cache_path:
         How frames that have an image but no recorded faces are analyzed (in memory;
         the dataset is not modified): the analyzer name (``local``, ``rekognition``;
@@ -103,66 +229,23 @@ def evaluate_dataset(dataset_dir: str | os.PathLike, *, profile: str | None = No
         :data:`liveness_lab.analysis.DEFAULT_CACHE_PATH`; ``None``: no cache).
     progress:
         ``True`` for a tqdm bar on stderr, or a callable ``(done, total)``.
+    engine:
+        ``None``/``"process"`` (a local process pool), ``"dask"``, a Dask scheduler address,
+        or an :class:`~liveness_lab.engines.Engine` (left open for reuse).
 
     Returns
     -------
     pandas.DataFrame
         One row per session, columns :data:`RESULT_COLUMNS`, in manifest order.
     """
-    import pandas as pd
-
     if cache_path == "default":
         from ..analysis import DEFAULT_CACHE_PATH
         cache_path = DEFAULT_CACHE_PATH
-    spec = (analyzer, dict(analyzer_options or {}), None if cache_path is None else str(cache_path))
-    # Validate the configuration here, so a typo fails before any worker starts.
-    _init_worker(profile, sets, overrides, *spec)
-    root = str(Path(dataset_dir))
-    entries = read_manifest(root)
-    total = len(entries)
-    workers = max(1, workers or os.cpu_count() or 1)
-    size = chunk_size or max(1, min(256, math.ceil(total / (workers * 8)) if total else 1))
-    bar = None
-    if progress is True:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=total, unit="session", desc="evaluate", leave=False)
-
-    def tick(n: int, done: int) -> None:
-        if bar is not None:
-            bar.update(n)
-        elif callable(progress):
-            progress(done, total)
-
-    results: list[list[dict[str, Any]]] = []
-    done = 0
-    try:
-        if workers == 1 or total <= size:
-            for chunk in _chunks(entries, size):
-                rows = _replay_chunk(root, chunk)
-                results.append(rows)
-                done += len(rows)
-                tick(len(rows), done)
-        else:
-            with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker,
-                                     initargs=(profile, tuple(sets), overrides, *spec)) as pool:
-                futures: list[Future] = [pool.submit(_replay_chunk, root, c)
-                                         for c in _chunks(entries, size)]
-                pending = set(futures)
-                while pending:
-                    finished, pending = wait(pending, return_when=FIRST_EXCEPTION)
-                    for f in finished:
-                        if f.exception() is not None:
-                            for p in pending:
-                                p.cancel()
-                            raise f.exception()  # type: ignore[misc]
-                        done += len(f.result())
-                        tick(len(f.result()), done)
-                results = [f.result() for f in futures]
-    finally:
-        if bar is not None:
-            bar.close()
-    rows = [r for chunk in results for r in chunk]
-    return pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
+    spec = ReplaySpec(profile, tuple(sets), overrides, analyzer,
+                      dict(analyzer_options or {}) or None,
+                      None if cache_path is None else str(cache_path))
+    return replay_many(dataset_dir, [spec], engine=engine, workers=workers,
+                       chunk_size=chunk_size, progress=progress)[0]
 
 
 def write_results(df, path: str | os.PathLike) -> Path:
