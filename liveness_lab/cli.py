@@ -129,7 +129,8 @@ def cmd_challenge_types(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
     return run_demo(out_dir=Path(args.out), sessions_per_class=args.sessions_per_class,
-                    seed=args.seed, workers=args.workers)
+                    seed=args.seed, image_sessions=args.image_sessions, workers=args.workers,
+                    results_dir=Path(args.reports), tracking=not args.no_tracking)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -179,6 +180,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="datasets/generated/demo", help="where to write the dataset")
     p.add_argument("--sessions-per-class", type=int, default=100)
     p.add_argument("--seed", type=int, default=2024)
+    p.add_argument("--image-sessions", type=int, default=12,
+                   help="NOSE sessions rendered from real photos and analyzed (default: 12)")
+    p.add_argument("--reports", default="reports/demo", help="where to write the report")
+    p.add_argument("--no-tracking", action="store_true", help="do not log to MLflow")
     p.add_argument("--workers", type=int, default=None)
     p.set_defaults(func=cmd_demo)
 

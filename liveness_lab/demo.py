@@ -1,7 +1,14 @@
-"""The main job behind ``make demo``: generate the bundled benchmark and evaluate it.
+"""The main job behind ``make demo``: the bundled benchmark, evaluated and reported.
 
-Runs on the embedded defaults only: no AWS account, no network. Re-running
-reuses the generated dataset when its recipe (seed, size) is unchanged.
+1. generate the benchmark: trace-level synthetic sessions (NOSE and POSE, bona fide and
+   every attack species) plus a small image-level set rendered from real photos;
+2. replay it under the ``seed`` profile (the original's rules) and the project's best
+   profile, log both to MLflow (``./mlflow.db``) and write ``reports/demo/report.html``
+   and ``report.md``.
+
+Runs on the embedded defaults only: no AWS account, no network. Re-running reuses the
+generated dataset when its recipe is unchanged, and the analysis cache makes the image
+frames free the second time.
 """
 
 from __future__ import annotations
@@ -10,24 +17,58 @@ import json
 import shutil
 import time
 from pathlib import Path
+from typing import Sequence
 
-__all__ = ["run_demo", "ensure_dataset"]
+__all__ = ["run_demo", "ensure_dataset", "DEMO_PROFILES"]
 
 _STAMP = ".liveness-lab-demo.json"
+#: The profiles the demo compares: the original's rules and the project's best.
+DEMO_PROFILES: tuple[str, ...] = ("seed",)
+# (rendering mode, label, species) of the image-level sessions, cycled over the targets
+_IMAGE_MODES = (("head_turn", "bona_fide", None), ("photo_moved", "attack", "print_moved"),
+                ("head_turn", "bona_fide", None), ("photo_tilted", "attack", "print_tilted"),
+                ("head_turn", "bona_fide", None), ("photo_rolled", "attack", "print_rolled"))
 
 
-def ensure_dataset(out_dir: Path, *, sessions_per_class: int, seed: int) -> bool:
-    """Generate the synthetic dataset in ``out_dir`` unless the same recipe is already there.
+def _render_image_sessions(out_dir: Path, n: int, seed: int, progress) -> list:
+    """Render ``n`` NOSE sessions from the packaged photos into ``out_dir/images/``."""
+    from .challenges import SeededRandom, default_registry
+    from .synth.render import render_nose_session, write_session_images
+
+    nose = default_registry().get("NOSE")
+    photos = ("grace_hopper", "astronaut")
+    sessions = []
+    for i in range(n):
+        mode, label, species = _IMAGE_MODES[i % len(_IMAGE_MODES)]
+        photo = photos[(i // len(_IMAGE_MODES)) % 2]
+        params = nose.generate_params({"imageWidth": 640, "imageHeight": 480},
+                                      rng=SeededRandom(f"demo-images-{seed}-{i}"))
+        frames = render_nose_session(params, photo=photo, mode=mode, seed=seed + i, fps=10,
+                                     duration_s=2.5)
+        sessions.append(write_session_images(
+            out_dir / "images", f"img-nose-{label if species is None else species}-{i:03d}",
+            {"type": "NOSE", "params": params}, frames, label, species,
+            subject_id=f"photo-{photo}", split="test" if i % 2 else "dev",
+            metadata={"level": "image", "renderer": "liveness_lab.synth.render",
+                      "mode": mode, "photo": photo}))
+        progress(1)
+    return sessions
+
+
+def ensure_dataset(out_dir: Path, *, sessions_per_class: int, seed: int,
+                   image_sessions: int = 0) -> bool:
+    """Generate the demo dataset in ``out_dir`` unless the same recipe is already there.
 
     Returns ``True`` when it generated. Only a directory this function created (it
     holds a stamp file) is ever replaced; any other non-empty directory is an error.
     """
     from tqdm.auto import tqdm
 
+    from .sessions import ManifestEntry, read_manifest, write_manifest
     from .synth.traces import generate_dataset
 
     recipe = {"generator": "liveness_lab.synth.traces", "sessions_per_class": sessions_per_class,
-              "seed": seed}
+              "seed": seed, "image_sessions": image_sessions}
     stamp = out_dir / _STAMP
     if stamp.is_file():
         try:
@@ -38,37 +79,52 @@ def ensure_dataset(out_dir: Path, *, sessions_per_class: int, seed: int) -> bool
         shutil.rmtree(out_dir)
     elif out_dir.exists() and any(out_dir.iterdir()):
         raise ValueError(f"{out_dir} exists and was not made by the demo; choose another --out")
-    with tqdm(unit="session", desc="generate", leave=False) as bar:
+    with tqdm(unit="session", desc="generate traces", leave=False) as bar:
         generate_dataset(out_dir, sessions_per_class=sessions_per_class, seed=seed,
                          progress=bar.update)
+    if image_sessions:
+        with tqdm(total=image_sessions, unit="session", desc="render images", leave=False) as bar:
+            rendered = _render_image_sessions(out_dir, image_sessions, seed, bar.update)
+        entries = read_manifest(out_dir)
+        for s in rendered:
+            rel = Path(s.source).resolve().relative_to(out_dir.resolve()).as_posix()
+            entries.append(ManifestEntry(s.id, rel, s.label, s.pai_species, s.subject_id,
+                                         s.split, s.challenge_type))
+        write_manifest(out_dir, entries)
     stamp.write_text(json.dumps(recipe))
     return True
 
 
 def run_demo(*, out_dir: Path, sessions_per_class: int = 100, seed: int = 2024,
-             workers: int | None = None, results_dir: Path = Path("reports/demo")) -> int:
-    """Generate a synthetic trace-level dataset, replay it under the ``seed`` profile, print metrics.
+             image_sessions: int = 12, workers: int | None = None,
+             results_dir: Path = Path("reports/demo"),
+             profiles: Sequence[str] = DEMO_PROFILES, tracking: bool = True) -> int:
+    """Generate the benchmark, evaluate it under ``profiles``, log to MLflow, write the report.
 
     Returns the process exit code.
     """
-    from .evaluation.replay import evaluate_dataset, format_summary, summarize, write_results
-    from .sessions import read_manifest
+    from .evaluation.metrics import as_summary
+    from .evaluation.replay import format_summary
+    from .evaluation.sweep import run_study
 
     t0 = time.perf_counter()
-    print(f"[1/2] synthetic benchmark in {out_dir} ({sessions_per_class} sessions per class, "
-          f"seed {seed})", flush=True)
-    if not ensure_dataset(out_dir, sessions_per_class=sessions_per_class, seed=seed):
-        print("      reusing the dataset generated earlier with the same recipe", flush=True)
-    print("[2/2] replaying every session under the 'seed' profile (the original's rules)",
+    print(f"[1/2] benchmark in {out_dir}: {sessions_per_class} trace-level sessions per class "
+          f"(seed {seed}) + {image_sessions} NOSE sessions rendered from real photos",
           flush=True)
-    df = evaluate_dataset(out_dir, profile="seed", workers=workers, analyzer="recorded",
-                          progress=True)
-    results_dir.mkdir(parents=True, exist_ok=True)
-    results = write_results(df, results_dir / "results-seed.csv")
-    print()
-    print(format_summary(summarize(df)))
-    print(f"\n{len(df)} sessions evaluated in {time.perf_counter() - t0:.1f} s")
-    print(f"per-session results: {results}")
-    first = read_manifest(out_dir)[0]
-    print(f"replay one session with its trace: liveness-lab verify {Path(out_dir) / first.path}")
+    if not ensure_dataset(out_dir, sessions_per_class=sessions_per_class, seed=seed,
+                          image_sessions=image_sessions):
+        print("      reusing the dataset generated earlier with the same recipe", flush=True)
+    print(f"[2/2] replaying every session under {' and '.join(map(repr, profiles))}; image "
+          "frames go through the local analyzer (cached)", flush=True)
+    result = run_study(out_dir, profiles=list(profiles), out_dir=results_dir, study="demo",
+                       workers=workers, tracking_uri=None if tracking else False,
+                       log=lambda m: print(f"      {m}", flush=True))
+    for prof in profiles:
+        print(f"\n--- profile {prof} ---")
+        print(format_summary(as_summary(result.metrics[prof])))
+    print(f"\ndone in {time.perf_counter() - t0:.0f} s")
+    print(f"report:        {result.report.html}  (and {result.report.markdown})")
+    if tracking:
+        print("MLflow runs:   liveness-lab mlflow-ui   (then open http://127.0.0.1:5000)")
+    print("Streamlit app: liveness-lab app   (or: streamlit run app.py)")
     return 0
