@@ -24,37 +24,6 @@ __all__ = ["run_demo", "ensure_dataset", "DEMO_PROFILES"]
 _STAMP = ".liveness-lab-demo.json"
 #: The profiles the demo compares: the original's rules and the project's best.
 DEMO_PROFILES: tuple[str, ...] = ("seed",)
-# (rendering mode, label, species) of the image-level sessions, cycled over the targets
-_IMAGE_MODES = (("head_turn", "bona_fide", None), ("photo_moved", "attack", "print_moved"),
-                ("head_turn", "bona_fide", None), ("photo_tilted", "attack", "print_tilted"),
-                ("head_turn", "bona_fide", None), ("photo_rolled", "attack", "print_rolled"))
-
-
-def _render_image_sessions(out_dir: Path, n: int, seed: int, progress) -> list:
-    """Render ``n`` NOSE sessions from the packaged photos into ``out_dir/images/``."""
-    from .challenges import SeededRandom, default_registry
-    from .synth.render import render_nose_session, write_session_images
-
-    nose = default_registry().get("NOSE")
-    photos = ("grace_hopper", "astronaut")
-    sessions = []
-    for i in range(n):
-        mode, label, species = _IMAGE_MODES[i % len(_IMAGE_MODES)]
-        photo = photos[(i // len(_IMAGE_MODES)) % 2]
-        params = nose.generate_params({"imageWidth": 640, "imageHeight": 480},
-                                      rng=SeededRandom(f"demo-images-{seed}-{i}"))
-        frames = render_nose_session(params, photo=photo, mode=mode, seed=seed + i, fps=10,
-                                     duration_s=2.5)
-        sessions.append(write_session_images(
-            out_dir / "images", f"img-nose-{label if species is None else species}-{i:03d}",
-            {"type": "NOSE", "params": params}, frames, label, species,
-            subject_id=f"photo-{photo}", split="test" if i % 2 else "dev",
-            metadata={"level": "image", "renderer": "liveness_lab.synth.render",
-                      "mode": mode, "photo": photo}))
-        progress(1)
-    return sessions
-
-
 def ensure_dataset(out_dir: Path, *, sessions_per_class: int, seed: int,
                    image_sessions: int = 0) -> bool:
     """Generate the demo dataset in ``out_dir`` unless the same recipe is already there.
@@ -65,6 +34,7 @@ def ensure_dataset(out_dir: Path, *, sessions_per_class: int, seed: int,
     from tqdm.auto import tqdm
 
     from .sessions import ManifestEntry, read_manifest, write_manifest
+    from .synth.render import render_nose_sessions
     from .synth.traces import generate_dataset
 
     recipe = {"generator": "liveness_lab.synth.traces", "sessions_per_class": sessions_per_class,
@@ -84,7 +54,8 @@ def ensure_dataset(out_dir: Path, *, sessions_per_class: int, seed: int,
                          progress=bar.update)
     if image_sessions:
         with tqdm(total=image_sessions, unit="session", desc="render images", leave=False) as bar:
-            rendered = _render_image_sessions(out_dir, image_sessions, seed, bar.update)
+            rendered = render_nose_sessions(out_dir / "images", image_sessions, seed=seed,
+                                            progress=bar.update)
         entries = read_manifest(out_dir)
         for s in rendered:
             rel = Path(s.source).resolve().relative_to(out_dir.resolve()).as_posix()

@@ -48,7 +48,7 @@ __all__ = [
     "HeadPose", "FacePlacement", "HeadRig", "NOSE_TIP", "landmark_depths",
     "Tremor", "MODES", "DEFAULT_PAI_SPECIES", "NOSE_PARAM_KEYS", "NoseSessionPlan",
     "plan_nose_session", "render_plan", "render_nose_session", "write_session_images",
-    "add_render_command",
+    "render_nose_sessions", "add_render_command",
 ]
 
 Mode = Literal["head_turn", "photo_moved", "photo_tilted", "photo_rolled", "photo_static"]
@@ -407,3 +407,50 @@ def write_session_images(out_dir: str | Path, session_id: str, challenge: Mappin
                       dict(metadata or {}), {}, str(path))
     write_session(session, path, indent=1)
     return session
+
+
+#: (mode, label) cycle of :func:`render_nose_sessions`: half bona fide head turns, half attacks
+_SESSION_CYCLE = ("head_turn", "photo_moved", "head_turn", "photo_tilted", "head_turn",
+                  "photo_rolled")
+
+
+def render_nose_sessions(out_dir: str | Path, n: int, *, seed: int = 0,
+                         image_size: tuple[int, int] = (640, 480), fps: float = 10,
+                         progress: Any = None) -> list:
+    """Render ``n`` image-level NOSE sessions from the packaged photos into ``out_dir``.
+
+    Modes cycle through bona fide head turns and moved / tilted / rolled photos
+    (species from :data:`DEFAULT_PAI_SPECIES`), alternating the two photos; each session
+    gets its own random target (NOSE params drawn with ``SeededRandom``), its subject is
+    the photo, and sessions alternate between the ``dev`` and ``test`` splits. Frames
+    have images and no faces (analyze them, or let the evaluation analyze them).
+
+    Returns the :class:`~liveness_lab.sessions.Session` objects written (``source`` set),
+    ready for :func:`liveness_lab.sessions.write_dataset`.
+    """
+    from ..challenges import SeededRandom, default_registry
+
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise ValueError(f"n must be a non-negative integer, got {n!r}")
+    nose = default_registry().get("NOSE")
+    width, height = image_size
+    sessions = []
+    for i in range(n):
+        mode = _SESSION_CYCLE[i % len(_SESSION_CYCLE)]
+        species = DEFAULT_PAI_SPECIES[mode]
+        photo = PHOTO_NAMES[(i // len(_SESSION_CYCLE)) % len(PHOTO_NAMES)]
+        params = nose.generate_params({"imageWidth": width, "imageHeight": height},
+                                      rng=SeededRandom(f"render-sessions-{seed}-{i}"))
+        frames = render_nose_session(params, photo=photo, mode=mode, seed=seed + i, fps=fps,
+                                     duration_s=2.5)
+        label = "bona_fide" if species is None else "attack"
+        sessions.append(write_session_images(
+            out_dir, f"img-nose-{species or label}-{i:03d}", {"type": "NOSE", "params": params},
+            frames, label, species, subject_id=f"photo-{photo}",
+            split="test" if i % 2 else "dev",
+            metadata={"level": "image", "renderer": "liveness_lab.synth.render", "mode": mode,
+                      "photo": photo, "seed": seed + i}))
+        if progress is not None:
+            progress(1)
+    return sessions
+

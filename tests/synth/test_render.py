@@ -373,3 +373,19 @@ def test_render_session_command_writes_a_session_and_a_video(tmp_path):
     assert doc["label"] == "attack" and doc["pai_species"] == "screen_rolled"
     assert doc["metadata"]["mode"] == "photo_rolled" and len(doc["frames"]) == 12
     assert (tmp_path / "v.y4m").read_bytes().count(b"FRAME\n") >= 12
+
+
+def test_render_nose_sessions_writes_a_labelled_image_dataset(tmp_path):
+    from liveness_lab.sessions import iter_dataset, write_dataset
+    from liveness_lab.synth.render import render_nose_sessions
+
+    sessions = render_nose_sessions(tmp_path, 3, seed=4, fps=4)
+    write_dataset(tmp_path, sessions)
+    got = list(iter_dataset(tmp_path))
+    assert [(s.label, s.pai_species) for s in got] == [
+        ("bona_fide", None), ("attack", "print_moved"), ("bona_fide", None)]
+    assert [s.split for s in got] == ["dev", "test", "dev"]
+    assert all(f.faces is None and s.image_path(f).is_file() for s in got for f in s.frames)
+    assert got[0].params != got[2].params  # a target per session
+    with pytest.raises(ValueError, match="non-negative integer"):
+        render_nose_sessions(tmp_path, -1)
