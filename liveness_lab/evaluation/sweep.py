@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from ..errors import ConfigError
+from .replay import write_results
 
 __all__ = ["SweepSpec", "Trial", "SweepResult", "StudyResult", "load_sweep", "parse_sweep",
            "expand_trials", "run_sweep", "run_study", "SELECTION_METRICS"]
@@ -379,11 +380,6 @@ def _select(rows: Sequence[Mapping[str, float]], metric: str, constraints: Mappi
     return best, note
 
 
-def _write_results(df: Any, path: Path) -> Path:
-    from .replay import write_results
-    return write_results(df, path)
-
-
 def _trial_params(trial: Trial, configs: Any, fingerprint: str, engine_desc: str
                   ) -> dict[str, Any]:
     params: dict[str, Any] = {"profile": configs.profile, "analyzer": trial.analyzer,
@@ -505,7 +501,7 @@ def run_sweep(spec: SweepSpec | str | os.PathLike, *, out_dir: str | os.PathLike
                                 sel_prefix + "acer", sel_prefix + "non_response_rate")},
                    spec.select_metric: flat.get(sel_prefix + spec.select_metric, math.nan)}
             rows.append(row)
-            trial_csv = _write_results(sel_results[t.index],
+            trial_csv = write_results(sel_results[t.index],
                                        out / "trials" / f"{t.index:03d}" / "results.csv")
             if tracker is not None:
                 with tracker.run(exp_id, t.name, parent=parent,
@@ -540,7 +536,7 @@ def run_sweep(spec: SweepSpec | str | os.PathLike, *, out_dir: str | os.PathLike
             raise ConfigError(f"the dataset has no session in split {spec.report_split!r}")
         test_metrics = compute_metrics(reported, calibration=calibration,
                                        n_bootstrap=spec.n_bootstrap, seed=spec.seed)
-        _write_results(full, out / "results.csv")
+        write_results(full, out / "results.csv")
         trial_rows = [[str(r["trial"])] + [_fmt(r.get(k)) for k in table.columns
                                           if k not in ("trial", "selected")]
                       + ["yes" if r["selected"] else ""] for r in table.to_dict("records")]
@@ -660,7 +656,7 @@ def run_study(dataset_dir: str | os.PathLike, *, profiles: Sequence[str] = ("see
     split_label, cal_label = "all sessions", None
     for prof, spec, df in zip(profiles, specs, frames):
         df = _only_types(df, types)
-        _write_results(df, out / f"results-{prof}.csv")
+        write_results(df, out / f"results-{prof}.csv")
         reported, cal, split_label, cal_label = split_results(df, report_split, calibration_split)
         m = compute_metrics(reported, calibration=cal, n_bootstrap=n_bootstrap, seed=seed)
         metrics[prof] = m
