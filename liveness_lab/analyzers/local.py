@@ -194,6 +194,9 @@ class _Models:
             raise AnalyzerUnavailableError(
                 f"the local analyzer needs dlib (pip install dlib-bin): {e}") from e
         self.dlib = dlib
+        # dlib's detector and predictor objects are not safe to call from several threads
+        # at once (heap corruption); calls on one analyzer are serialized.
+        self.lock = threading.Lock()
         self.detector = dlib.get_frontal_face_detector()
         try:
             self.predictor = dlib.shape_predictor(str(path))
@@ -321,8 +324,9 @@ class LocalAnalyzer(FaceAnalyzer):
                       offset: tuple[float, float] = (0.0, 0.0)
                       ) -> list[tuple[tuple[float, float, float, float], float]]:
         models = self._get_models()
-        rects, scores, _ = models.detector.run(np.ascontiguousarray(img), upsample,
-                                               self._config.detection_threshold)
+        with models.lock:
+            rects, scores, _ = models.detector.run(np.ascontiguousarray(img), upsample,
+                                                   self._config.detection_threshold)
         ox, oy = offset
         return [((ox + r.left() / scale, oy + r.top() / scale,
                   ox + (r.right() + 1) / scale, oy + (r.bottom() + 1) / scale), float(s))
@@ -392,7 +396,8 @@ class LocalAnalyzer(FaceAnalyzer):
         if size >= _FIT_SIZE or x1 - x0 < 8 or y1 - y0 < 8:
             box = dlib.rectangle(int(round(rect[0])), int(round(rect[1])),
                                  int(round(rect[2])) - 1, int(round(rect[3])) - 1)
-            shape = models.predictor(gray, box)
+            with models.lock:
+                shape = models.predictor(gray, box)
             return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
         # small face: fit on an upscaled crop, for sub-pixel landmark positions
         s = _FIT_SIZE / max(size, 1.0)
@@ -400,7 +405,8 @@ class LocalAnalyzer(FaceAnalyzer):
         crop = cv2.resize(gray[y0:y1, x0:x1], size_px, interpolation=cv2.INTER_LINEAR)
         box = dlib.rectangle(int(round((rect[0] - x0) * s)), int(round((rect[1] - y0) * s)),
                              int(round((rect[2] - x0) * s)) - 1, int(round((rect[3] - y0) * s)) - 1)
-        shape = models.predictor(np.ascontiguousarray(crop), box)
+        with models.lock:
+            shape = models.predictor(np.ascontiguousarray(crop), box)
         pts = np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
         return (pts + 0.5) / s - 0.5 + (x0, y0)
 
