@@ -1,0 +1,206 @@
+"""Streamlit pieces shared by the pages: settings, the service link, the verdict badge, traces.
+
+State lives in ``st.session_state`` (per browser session); the in-process
+challenge service is a resource shared by the sessions of one Streamlit server
+process (``st.cache_resource``).
+"""
+
+from __future__ import annotations
+
+import atexit
+import html
+from typing import Any, Mapping, Sequence
+
+import streamlit as st
+
+from .service_link import InProcessService, ServiceLink, app_origins, in_process_settings
+from .settings import AppSettings, get_app_settings
+
+__all__ = ["app_settings", "service_link", "service_sidebar", "verdict_badge", "verdict_label", "trace_section",
+           "history", "remember_challenge", "page_header", "error_box"]
+
+HISTORY_KEY = "studio.history"
+
+
+def app_settings() -> AppSettings:
+    """The app's settings (``LIVENESS_APP_*``), read once per browser session."""
+    if "studio.settings" not in st.session_state:
+        st.session_state["studio.settings"] = get_app_settings()
+    return st.session_state["studio.settings"]
+
+
+@st.cache_resource(show_spinner="Starting the challenge service (loading the face models)…")
+def _in_process_service(origins: tuple[str, ...]) -> InProcessService:
+    svc = InProcessService(in_process_settings(origins)).start()
+    atexit.register(svc.stop)
+    return svc
+
+
+def service_link() -> ServiceLink:
+    """The challenge service: the remote one named by the settings, or the in-process one.
+
+    The in-process service is started on first use, once per Streamlit server process,
+    with CORS allowing the app's origins (``server.port``, ``server.address``).
+    """
+    settings = app_settings()
+    if settings.service_url:
+        return ServiceLink(settings.service_url, None, settings.api_key)
+    port = int(st.get_option("server.port") or 8501)
+    address = st.get_option("server.address") or ""
+    svc = _in_process_service(app_origins(port, [address]))
+    return ServiceLink(svc.url, svc)
+
+
+def service_sidebar(link: ServiceLink) -> None:
+    """The sidebar block naming the challenge service, its health and its mode."""
+    with st.sidebar:
+        st.markdown("**Challenge service**")
+        health = link.health()
+        ok = health.get("status") == "ok"
+        st.markdown(f"{':green' if ok else ':red'}[{'●'}] `{link.url}` ({link.mode})")
+        if not ok:
+            st.caption("; ".join(health.get("problems") or []) or health.get("status", ""))
+        else:
+            st.caption(f"analyzer {health.get('analyzer')}, "
+                       f"{health.get('pendingAnalyses', 0)} analyses pending")
+        svc = link.challenge_service
+        if svc is not None and svc.settings.test_seed is not None:
+            st.warning(f"TEST SEED {svc.settings.test_seed}: challenge params are predictable. "
+                       "Never use this setting in production.", icon=":material/science:")
+
+
+def page_header(title: str, intro: str) -> None:
+    """The page's title and a one-paragraph introduction."""
+    st.title(title)
+    st.caption(intro)
+
+
+def error_box(message: str, *, hint: str | None = None) -> None:
+    """An error with an optional next step."""
+    st.error(message + (f"\n\n{hint}" if hint else ""), icon=":material/error:")
+
+
+def verdict_label(verdict: Mapping[str, Any]) -> str:
+    """``PASS``, ``FAIL`` or ``NO DECISION``."""
+    if verdict.get("success"):
+        return "PASS"
+    return "FAIL" if verdict.get("decided", True) else "NO DECISION"
+
+
+_BADGE_COLORS = {"PASS": ("#15803d", "#dcfce7"), "FAIL": ("#b91c1c", "#fee2e2"),
+                 "NO DECISION": ("#b45309", "#fef3c7")}
+
+
+def verdict_badge(verdict: Mapping[str, Any], *, title: str | None = None) -> None:
+    """The verdict as a big pass / fail badge with its reason and code."""
+    label = verdict_label(verdict)
+    fg, bg = _BADGE_COLORS[label]
+    reason = html.escape(str(verdict.get("reason") or ""))
+    code = html.escape(str(verdict.get("code") or ""))
+    icon = {"PASS": "✔", "FAIL": "✘", "NO DECISION": "?"}[label]
+    heading = f'<div style="font-size:0.9rem;color:#475569">{html.escape(title)}</div>' \
+        if title else ""
+    st.html(
+        f'<div data-testid="ll-verdict" data-verdict="{label}" style="display:flex;'
+        f'align-items:center;gap:18px;padding:14px 18px;border-radius:12px;background:{bg};'
+        f'border:2px solid {fg};margin:6px 0 12px 0">'
+        f'<div style="font-size:2.6rem;font-weight:800;color:{fg};line-height:1;'
+        f'white-space:nowrap">{icon} {label}</div>'
+        f'<div>{heading}<div style="font-size:1.15rem;font-weight:600;color:#0f172a">'
+        f'{reason}</div><div style="font-family:monospace;color:#475569">{code}</div></div>'
+        f'</div>')
+
+
+def trace_section(trace: Any, track: Any, params: Mapping[str, Any], *,
+                  challenge_type: str, config: Mapping[str, Any] | None = None,
+                  key: str = "trace") -> None:
+    """The landmark traces: nose vs target, head pose, eyes and mouth, states, the table.
+
+    Parameters
+    ----------
+    trace:
+        :func:`liveness_lab.ui.tracks.trace_table` output.
+    track:
+        :func:`liveness_lab.ui.tracks.face_track` output (may be empty).
+    params:
+        The challenge params (boxes of NOSE).
+    config:
+        The type's thresholds (``nose_box_tolerance``, ``rotation_threshold``) to draw.
+    """
+    from . import charts
+
+    config = config or {}
+    tolerance = config.get("nose_box_tolerance")
+    names = ["Nose vs target", "Head pose", "Eyes and mouth", "States", "Trace table"]
+    order = names if "noseLeft" in params else \
+        ["Eyes and mouth", "Head pose", "States", "Nose vs target", "Trace table"]
+    shown = dict(zip(order, st.tabs(order)))
+    tabs = [shown[n] for n in names]
+    with tabs[0]:
+        path = charts.nose_path_chart(track, params, tolerance=tolerance)
+        xy = charts.nose_vs_target_chart(track, params, tolerance=tolerance)
+        if path is None and xy is None:
+            st.info(f"No nose positions to plot ({challenge_type} has no nose target, or no "
+                    "face was analyzed).")
+        else:
+            c1, c2 = st.columns([1, 1])
+            if path is not None:
+                c1.altair_chart(path, width="stretch")
+            if xy is not None:
+                c2.altair_chart(xy, width="stretch")
+    with tabs[1]:
+        chart = charts.head_pose_chart(track, rotation_threshold=config.get("rotation_threshold"))
+        if chart is None:
+            st.info("No head pose in the analyzed frames.")
+        else:
+            st.altair_chart(chart, width="stretch")
+    with tabs[2]:
+        chart = charts.attributes_chart(track)
+        if chart is None:
+            st.info("No eyes or mouth estimates in the analyzed frames (the 5-point local "
+                    "analyzer does not estimate them).")
+        else:
+            st.altair_chart(chart, width="stretch")
+    with tabs[3]:
+        chart = charts.state_timeline_chart(trace)
+        if chart is None:
+            st.info("The verifier saw no frame.")
+        else:
+            st.altair_chart(chart, width="stretch")
+            from .tracks import state_summary
+            st.dataframe(state_summary(trace), hide_index=True, width="stretch")
+    with tabs[4]:
+        st.dataframe(trace, hide_index=True, width="stretch", key=f"{key}-table")
+
+
+def history() -> list[dict[str, Any]]:
+    """The challenges run in this browser session, newest last."""
+    return st.session_state.setdefault(HISTORY_KEY, [])
+
+
+def remember_challenge(entry: Mapping[str, Any]) -> None:
+    """Add a verified challenge (``id``, ``token``, ``type``, ``verdict``...) to the history."""
+    items = history()
+    items[:] = [e for e in items if e.get("id") != entry.get("id")][-49:] + [dict(entry)]
+
+
+def format_rate(value: Any) -> str:
+    """``12.5 %``, or ``n/a`` for ``None`` / ``nan``."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return "n/a"
+    return "n/a" if v != v else f"{100 * v:.1f} %"
+
+
+def dataframe_or_info(df: Any, empty: str, **kwargs: Any) -> None:
+    """``st.dataframe(df)`` or an info line when it is empty."""
+    if df is None or not len(df):
+        st.info(empty)
+    else:
+        st.dataframe(df, hide_index=True, width="stretch", **kwargs)
+
+
+def columns_present(df: Any, names: Sequence[str]) -> list[str]:
+    """The names that are columns of ``df``, in order."""
+    return [n for n in names if n in getattr(df, "columns", ())]

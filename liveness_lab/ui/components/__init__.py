@@ -1,0 +1,1 @@
+"""Streamlit custom components of the studio (static HTML / JavaScript, no build step)."""
