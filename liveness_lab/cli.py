@@ -21,7 +21,8 @@ __all__ = ["main", "build_parser"]
 
 def _add_config_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", default=None,
-                   help="configuration profile (default: seed); see `liveness-lab challenge-types`")
+                   help="configuration profile (default: recommended; seed = the original's rules); "
+                        "see `liveness-lab challenge-types`")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="TYPE.KEY=VALUE",
                    help="override one threshold, e.g. --set nose.trajectory_error_threshold=0.03 "
                         "(repeatable)")
@@ -106,8 +107,9 @@ def cmd_challenge_types(args: argparse.Namespace) -> int:
 
     registry = default_registry()
     configs = resolve_configs(args.profile)
+    drawn = set(configs.challenge_types or registry.random_candidates())
     if args.json:
-        out = {ct.name: {"description": ct.description, "random_selection": ct.random_selection,
+        out = {ct.name: {"description": ct.description, "random_selection": ct.name in drawn,
                          "states": list(ct.states), "config": configs.for_type(ct).to_dict()}
                for ct in registry}
         print(json.dumps(out, indent=2))
@@ -116,7 +118,7 @@ def cmd_challenge_types(args: argparse.Namespace) -> int:
     print(f"profiles: {', '.join(profile_names())}\n")
     for ct in registry:
         cfg = configs.for_type(ct)
-        flags = "" if ct.random_selection else " (not drawn at random)"
+        flags = "" if ct.name in drawn else f" (not drawn at random under {configs.profile})"
         print(f"{ct.name}{flags}: {ct.description}")
         print(f"  states: {' -> '.join(ct.states)}")
         for key in ct.config_class.keys():
@@ -197,13 +199,14 @@ def _plugin_command_hooks() -> list[Callable[[Any], None]]:
     from .analyzers.cache import add_cache_command
     from .analyzers.cli import add_detect_command
     from .evaluation.cli import add_mlflow_ui_command, add_report_command, add_sweep_command
+    from .pad.cli import add_pad_command
     from .service.cli import add_purge_command, add_serve_command
     from .ui.cli import add_app_command
     from .synth.render import add_render_command
     from .synth.traces import add_synth_command
     return [add_synth_command, add_render_command, add_detect_command, add_cache_command,
             add_sweep_command, add_report_command, add_mlflow_ui_command, add_serve_command,
-            add_purge_command, add_app_command]
+            add_purge_command, add_app_command, add_pad_command]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -4,8 +4,15 @@ Every threshold of every challenge type lives in the type's typed config
 (:class:`~liveness_lab.challenges.framework.ChallengeConfig` subclass). A
 **profile** is a named set of overrides on top of those defaults:
 
+* ``recommended`` (the default profile) hardens the original: multi-frame
+  POSE with a neutral -> pose -> neutral transition and positive gaze,
+  NOSE with a 3D-consistency (parallax) check, exactly one face per frame and
+  a bounded number of skipped face-less frames, identity continuity and a
+  passive PAD score in every type, and draws among NOSE, POSE, BLINK and
+  HEAD_TURN (``docs/hardening.md`` has the measurements);
 * ``seed`` reproduces the original AWS Liveness Detection Framework exactly
-  (its values are the config defaults) and is the default profile;
+  (its values are the config defaults) and draws among NOSE and POSE, as the
+  original did; keep it for comparison.
 
 Overrides come from code (``overrides={"NOSE": {"min_dist": 0.2}}``) or from
 the command line (``--set nose.trajectory_error_threshold=0.03``, the type
@@ -28,16 +35,29 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["Profile", "Configs", "register_profile", "get_profile", "profile_names",
            "parse_sets", "resolve_configs", "DEFAULT_PROFILE"]
 
-DEFAULT_PROFILE = "seed"
+DEFAULT_PROFILE = "recommended"
 
 
 @dataclass(frozen=True)
 class Profile:
-    """A named set of configuration overrides, by challenge type name then key."""
+    """A named set of configuration overrides, by challenge type name then key.
+
+    ``challenge_types`` names the types a new challenge is drawn from at
+    random under this profile (``None``: the registry's random candidates).
+    """
 
     name: str
     description: str
     overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    challenge_types: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.challenge_types is not None:
+            types = tuple(str(t).upper() for t in self.challenge_types)
+            if not types:
+                raise ValueError(f"profile {self.name!r}: challenge_types must name at least "
+                                 "one type, or be None")
+            object.__setattr__(self, "challenge_types", types)
 
 
 _PROFILES: dict[str, Profile] = {}
@@ -66,6 +86,26 @@ def profile_names() -> list[str]:
 register_profile(Profile(
     "seed",
     "The original AWS Liveness Detection Framework's thresholds and behaviour, unchanged.",
+    challenge_types=("NOSE", "POSE"),
+))
+
+_SESSION_CHECKS = {"identity_check": True, "pad_check": True}
+
+register_profile(Profile(
+    "recommended",
+    "Hardened: multi-frame POSE with a transition, NOSE with 3D consistency and one face per "
+    "frame, identity continuity and a passive PAD score everywhere; draws NOSE, POSE, BLINK, "
+    "HEAD_TURN.",
+    overrides={
+        "NOSE": {**_SESSION_CHECKS, "multiple_faces": "fail", "max_missing_faces": 3,
+                 "parallax_check": True, "histogram_check": False},
+        "POSE": {**_SESSION_CHECKS, "frames_required": 3, "require_transition": True,
+                 "neutral_frames": 2, "gaze_must_match": True, "exclude_neutral_pose": True,
+                 "max_missing_faces": 3, "smile_needs_open_mouth": False},
+        "BLINK": dict(_SESSION_CHECKS),
+        "HEAD_TURN": {**_SESSION_CHECKS, "min_turns": 3},
+    },
+    challenge_types=("NOSE", "POSE", "BLINK", "HEAD_TURN"),
 ))
 
 
@@ -76,6 +116,9 @@ class Configs:
     profile: str
     by_type: Mapping[str, "ChallengeConfig"]
     overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    #: the types a new challenge is drawn from under this profile (``None``: the
+    #: registry's random candidates); pass it to ``select_challenge_type(candidates=...)``
+    challenge_types: tuple[str, ...] | None = None
 
     def for_type(self, ctype: "ChallengeType") -> "ChallengeConfig":
         """The config of ``ctype`` (its defaults when the profile says nothing of it)."""
@@ -142,5 +185,11 @@ def resolve_configs(profile: str | None = None, *, sets: Iterable[str] = (),
             except ConfigError as e:
                 raise ConfigError(f"{origin}: {ctype.name.lower()}: {e}") from None
             merged.setdefault(ctype.name, {}).update(values)
+    types = None
+    if prof.challenge_types is not None:
+        try:
+            types = tuple(registry.get(t).name for t in prof.challenge_types)
+        except UnknownChallengeType as e:
+            raise ConfigError(f"profile {prof.name}: challenge_types: {e}") from None
     return Configs(prof.name, MappingProxyType(by_type),
-                   MappingProxyType({k: MappingProxyType(v) for k, v in merged.items()}))
+                   MappingProxyType({k: MappingProxyType(v) for k, v in merged.items()}), types)

@@ -23,7 +23,7 @@ __all__ = ["run_demo", "ensure_dataset", "DEMO_PROFILES"]
 
 _STAMP = ".liveness-lab-demo.json"
 #: The profiles the demo compares: the original's rules and the project's best.
-DEMO_PROFILES: tuple[str, ...] = ("seed",)
+DEMO_PROFILES: tuple[str, ...] = ("seed", "recommended")
 def ensure_dataset(out_dir: Path, *, sessions_per_class: int, seed: int,
                    image_sessions: int = 0) -> bool:
     """Generate the demo dataset in ``out_dir`` unless the same recipe is already there.
@@ -37,7 +37,8 @@ def ensure_dataset(out_dir: Path, *, sessions_per_class: int, seed: int,
     from .synth.render import render_nose_sessions
     from .synth.traces import generate_dataset
 
-    recipe = {"generator": "liveness_lab.synth.traces", "sessions_per_class": sessions_per_class,
+    recipe = {"generator": "liveness_lab.synth.traces", "profile": "recommended",
+              "sessions_per_class": sessions_per_class,
               "seed": seed, "image_sessions": image_sessions}
     stamp = out_dir / _STAMP
     if stamp.is_file():
@@ -51,7 +52,7 @@ def ensure_dataset(out_dir: Path, *, sessions_per_class: int, seed: int,
         raise ValueError(f"{out_dir} exists and was not made by the demo; choose another --out")
     with tqdm(unit="session", desc="generate traces", leave=False) as bar:
         generate_dataset(out_dir, sessions_per_class=sessions_per_class, seed=seed,
-                         progress=bar.update)
+                         profile="recommended", progress=bar.update)
     if image_sessions:
         with tqdm(total=image_sessions, unit="session", desc="render images", leave=False) as bar:
             rendered = render_nose_sessions(out_dir / "images", image_sessions, seed=seed,

@@ -419,6 +419,9 @@ class FaceDetail:
     def __deepcopy__(self, memo: dict) -> "FaceDetail":
         return self  # immutable
 
+    def __reduce__(self):  # pickle through the JSON form (extra holds read-only mappings)
+        return (FaceDetail.from_rekognition, (self.to_rekognition(),))
+
 
 def faces_from_rekognition(items: Iterable[Mapping[str, Any]]) -> tuple[FaceDetail, ...]:
     """Convert a ``FaceDetails`` list; an error names the index of the bad face."""

@@ -43,7 +43,7 @@ def dataset(tmp_path):
 
 def test_evaluate_writes_the_spec_columns_and_prints_metrics(dataset, tmp_path):
     out = tmp_path / "results.csv"
-    r = cli("evaluate", dataset, "--output", out, "--workers", "2", "--quiet")
+    r = cli("evaluate", dataset, "--output", out, "--workers", "2", "--quiet", "--profile", "seed")
     assert r.returncode == 0, r.stderr
     rows = list(csv.DictReader(out.open()))
     assert list(rows[0])[:6] == SPEC_COLUMNS
@@ -60,7 +60,7 @@ def test_evaluate_writes_the_spec_columns_and_prints_metrics(dataset, tmp_path):
 def test_evaluate_applies_set_overrides(dataset, tmp_path):
     out = tmp_path / "r.csv"
     cli("evaluate", dataset, "-o", out, "--set", "nose.min_dist=0.5", "--workers", "1", "-q",
-        check=True)
+        "--profile", "seed", check=True)
     by_id = {row["session_id"]: row for row in csv.DictReader(out.open())}
     assert by_id["bf-1"]["success"] == "false"
 
@@ -94,8 +94,8 @@ def test_evaluate_unknown_type_and_missing_dataset(dataset, tmp_path):
     (["--set", "nose.bogus=1"], "unknown key 'bogus'"),
     (["--set", "nose.min_dist=abc"], "min_dist must be a finite float"),
     (["--set", "min_dist=1"], "must name its challenge type"),
-    (["--set", "blink.x=1"], "unknown challenge type 'BLINK'"),
-    (["--profile", "fastest"], "unknown profile 'fastest'; known: seed"),
+    (["--set", "wink.x=1"], "unknown challenge type 'WINK'"),
+    (["--profile", "fastest"], "unknown profile 'fastest'; known: recommended, seed"),
 ])
 def test_bad_configuration_is_a_clear_error(dataset, args, message):
     r = cli("evaluate", dataset, "-q", *args)
@@ -105,10 +105,11 @@ def test_bad_configuration_is_a_clear_error(dataset, args, message):
 def test_verify_prints_verdict_and_trace(tmp_path):
     s = _session("bf-1", nose_frames())
     path = write_session(s, tmp_path / "s.json")
-    r = cli("verify", path, check=True)
+    r = cli("verify", path, "--profile", "seed", check=True)
     assert "verdict: PASS" in r.stdout and "[nose.ok]" in r.stdout
     assert "histogram_distance" in r.stdout and "nose_state" in r.stdout
-    r = cli("verify", path, "--set", "nose.min_dist=0.9", "--json", check=True)
+    r = cli("verify", path, "--profile", "seed", "--set", "nose.min_dist=0.9", "--json",
+            check=True)
     assert json.loads(r.stdout)["code"] == "nose.histogram_distance"
 
 

@@ -99,3 +99,9 @@ def test_fast_and_validating_landmark_paths_agree():
         FaceDetail.from_rekognition({"Landmarks": [{"Type": "nose", "X": float("inf"), "Y": 0.5}]})
     with pytest.raises(FaceFormatError, match="Type must be a non-empty string"):
         FaceDetail.from_rekognition({"Landmarks": [{"Type": "", "X": 0.5, "Y": 0.5}]})
+
+
+def test_pickle_round_trip_with_extra_fields():
+    import pickle
+    face = FaceDetail.from_rekognition(FULL)
+    assert pickle.loads(pickle.dumps(face)) == face

@@ -91,8 +91,7 @@ class LocalFaceTracker:
         else:
             self._since_detection += 1
         self._rects = [rect for rect, _ in found]
-        return [analyzer._describe(gray, analyzer._fit(gray, rect), score)
-                for rect, score in found]
+        return [analyzer._face(rgb, gray, rect, score) for rect, score in found]
 
     def _follow(self, rgb: np.ndarray) -> list[tuple[Rect, float]] | None:
         """Every followed face found again near its last box; ``None`` when one is lost."""

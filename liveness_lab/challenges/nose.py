@@ -19,8 +19,10 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..faces import FaceDetail
-from .framework import (ChallengeConfig, ChallengeRandom, ChallengeType, Context, Continue, Fail,
-                        FrameInput, Next, StepResult, Success)
+from .checks import SessionChecksConfig, before_success, nose_parallax, observe_face, \
+    skip_missing_face
+from .framework import (ChallengeRandom, ChallengeType, Context, Continue, Fail, FrameInput, Next,
+                        StepResult, Success)
 
 __all__ = ["NOSE", "NoseConfig", "nose_params", "area_box", "nose_box"]
 
@@ -30,8 +32,8 @@ def _f(default: Any, help: str) -> Any:
 
 
 @dataclass(frozen=True)
-class NoseConfig(ChallengeConfig):
-    """Thresholds of the NOSE challenge (defaults: the original's values)."""
+class NoseConfig(SessionChecksConfig):
+    """Thresholds of the NOSE challenge (defaults: the original's values and behaviour)."""
 
     area_box_width_ratio: float = _f(0.75, "area box width as a ratio of the image width (cap)")
     area_box_height_ratio: float = _f(0.75, "area box height as a ratio of the image height")
@@ -57,9 +59,28 @@ class NoseConfig(ChallengeConfig):
     min_dist_factor_rotated: float = _f(0.75, "min_dist factor when the head is rotated toward "
                                               "the nose box")
     min_dist_factor_not_rotated: float = _f(1.5, "min_dist factor when the head is not rotated")
+    histogram_check: bool = _f(True, "require the landmark histogram distance (the original's "
+                                     "check) at the target")
+    multiple_faces: str = _f("first", "a frame with several faces: 'first' uses the first "
+                                      "face (the original), 'fail' fails the run")
+    max_missing_faces: int = _f(0, "frames without a face skipped in the area and nose states "
+                                   "before the run fails (0: fail at once, as the original's "
+                                   "crash did)")
+    parallax_check: bool = _f(False, "require the nose to move against the face plane (3D "
+                                     "consistency) between the nose state's first frame and "
+                                     "the frame at the target")
+    min_parallax: float = _f(0.035, "smallest nose parallax, in face widths along the nose's "
+                                    "motion (a flat photo: 0 plus detector noise)")
 
     def validate(self) -> None:
         super().validate()
+        if self.multiple_faces not in ("first", "fail"):
+            raise ConfigError(f"multiple_faces must be 'first' or 'fail', got "
+                              f"{self.multiple_faces!r}")
+        if self.max_missing_faces < 0:
+            raise ConfigError(f"max_missing_faces must be >= 0, got {self.max_missing_faces!r}")
+        if self.min_parallax < 0:
+            raise ConfigError(f"min_parallax must be >= 0, got {self.min_parallax!r}")
         if not self.nose_box_center_max_h_dist > self.nose_box_center_min_h_dist:
             raise ConfigError("nose_box_center_max_h_dist must be > nose_box_center_min_h_dist")
         if self.nose_box_center_max_v_dist < 1:
@@ -163,7 +184,16 @@ def face_state(params: Mapping[str, Any], frame: FrameInput, context: Context) -
         return Next("face.one_face", "exactly one face")
     if n == 0:
         return Continue("face.no_face", "no face in the frame")
+    if context.config.multiple_faces == "fail":
+        return Fail("face.several_faces", f"{n} faces in the frame; exactly one is allowed")
     return Continue("face.several_faces", f"{n} faces in the frame; one is needed")
+
+
+def _several_faces(frame: FrameInput, cfg: NoseConfig, prefix: str) -> StepResult | None:
+    if len(frame.faces) > 1 and cfg.multiple_faces == "fail":
+        return Fail(f"{prefix}.several_faces",
+                    f"{len(frame.faces)} faces in the frame; exactly one is allowed")
+    return None
 
 
 @NOSE.state(next_state="nose_state")
@@ -171,9 +201,17 @@ def area_state(params: Mapping[str, Any], frame: FrameInput, context: Context) -
     """Wait until the face box is inside the area box and large enough."""
     cfg: NoseConfig = context.config
     if not frame.faces:
+        if cfg.max_missing_faces:
+            return skip_missing_face(context, cfg.max_missing_faces, "area")
         return Fail("area.no_face", "no face in the frame during the area state "
                                     "(the original crashed here)")
+    result = _several_faces(frame, cfg, "area")
+    if result is not None:
+        return result
     face = frame.faces[0]
+    result = observe_face(face, frame, context)
+    if result is not None:
+        return result
     box = _face_box_px(face, params, context)
     if box is None:
         return Fail("area.missing_bounding_box", "the face has no bounding box "
@@ -196,11 +234,20 @@ def nose_state(params: Mapping[str, Any], frame: FrameInput, context: Context) -
     """Follow the nose to the target; then check trajectory, histograms and rotation."""
     cfg: NoseConfig = context.config
     if not frame.faces:
+        if cfg.max_missing_faces:
+            return skip_missing_face(context, cfg.max_missing_faces, "nose")
         return Fail("nose.no_face", "no face in the frame during the nose state "
                                     "(the original crashed here)")
+    result = _several_faces(frame, cfg, "nose")
+    if result is not None:
+        return result
     face = frame.faces[0]
+    result = observe_face(face, frame, context)
+    if result is not None:
+        return result
     if "original_landmarks" not in context:
         context["original_landmarks"] = face.landmarks
+        context["original_face"] = face
         context["nose_trajectory"] = []
     width, height = params["imageWidth"], params["imageHeight"]
 
@@ -241,6 +288,18 @@ def nose_state(params: Mapping[str, Any], frame: FrameInput, context: Context) -
         context.score = cfg.trajectory_error_threshold - error
         return Fail("nose.trajectory_error", f"nose trajectory RMS error {error:.4f} > "
                                              f"{cfg.trajectory_error_threshold:g}")
+    if cfg.parallax_check:
+        parallax = nose_parallax(context["original_face"], face, width, height)
+        context.record(parallax=parallax)
+        if parallax is None:
+            return Fail("nose.parallax_unavailable", "the faces lack the landmarks needed to "
+                                                     "measure the nose parallax")
+        context.score = parallax - cfg.min_parallax
+        if parallax < cfg.min_parallax:
+            return Fail("nose.parallax", f"nose parallax {parallax:.3f} < {cfg.min_parallax:g} "
+                                         "face widths: the face moved like a flat picture")
+    if not cfg.histogram_check:
+        return _decide_without_histogram(params, face, cfg, context)
 
     dist = _histogram_distance(context["original_landmarks"], face.landmarks, width, height,
                                cfg.histogram_bins)
@@ -262,10 +321,30 @@ def nose_state(params: Mapping[str, Any], frame: FrameInput, context: Context) -
         return Fail("nose.missing_landmarks", "no landmarks to compare")
     context.score = dist - min_dist
     if dist > min_dist:
+        final = before_success(context)
+        if final is not None:
+            return final
         return Success("nose.ok", f"landmark histogram distance {dist:.3f} > {min_dist:.3f}")
     return Fail("nose.histogram_distance", f"landmark histogram distance {dist:.3f} <= "
                                            f"{min_dist:.3f}: the face did not change as a "
                                            "turning head does")
+
+
+def _decide_without_histogram(params: Mapping[str, Any], face: FaceDetail, cfg: NoseConfig,
+                              context: Context) -> StepResult:
+    """The decision when the histogram check is off: the rotation rule, then the session checks."""
+    yaw = face.pose.yaw if face.pose is not None else None
+    context.record(yaw=yaw)
+    if yaw is None:
+        return Fail("nose.missing_pose", "the face has no yaw estimate")
+    target_right = params["noseLeft"] + cfg.nose_box_size / 2 > params["imageWidth"] / 2
+    if (yaw < -cfg.rotation_threshold and target_right) or \
+            (yaw > cfg.rotation_threshold and not target_right):
+        return Fail("nose.wrong_rotation", f"the head turned away from the target (yaw {yaw:.1f})")
+    final = before_success(context)
+    if final is not None:
+        return final
+    return Success("nose.ok", "the nose reached the target with a head's parallax")
 
 
 def _trajectory_error(trajectory: list[tuple[float, float]]) -> float | None:

@@ -1,6 +1,6 @@
 """The challenge type registry and the type selector.
 
-Built-in types (NOSE, POSE, CUSTOM) are registered explicitly; third-party
+Built-in types (NOSE, POSE, BLINK, HEAD_TURN, CUSTOM) are registered explicitly; third-party
 types are discovered through the ``liveness_lab.challenges`` entry-point
 group. An entry point may load a :class:`ChallengeType`, a list of them, or a
 module holding ``ChallengeType`` objects at top level.
@@ -61,9 +61,9 @@ _DEFAULT: ChallengeRegistry | None = None
 
 def builtin_registry() -> ChallengeRegistry:
     """A new registry with the built-in types only (no entry-point discovery)."""
-    from . import custom, nose, pose  # noqa: F401  (imported for their type objects)
+    from . import blink, custom, head_turn, nose, pose  # noqa: F401  (for their type objects)
     reg = ChallengeRegistry()
-    for ct in (nose.NOSE, pose.POSE, custom.CUSTOM):
+    for ct in (nose.NOSE, pose.POSE, blink.BLINK, head_turn.HEAD_TURN, custom.CUSTOM):
         reg.register(ct)
     return reg
 
@@ -89,7 +89,8 @@ def select_challenge_type(client_metadata: Mapping[str, Any], *,
     the client's choice is honoured (an unknown name raises, listing the
     known ones). Otherwise a type is drawn with a CSPRNG among ``candidates``
     (default: the registry's random candidates, as the original drew among
-    NOSE and POSE).
+    NOSE and POSE). Callers that follow a profile pass its
+    :attr:`~liveness_lab.config.Configs.challenge_types` as ``candidates``.
     """
     registry = registry or default_registry()
     if client_selection and client_metadata.get("challengeType") is not None:

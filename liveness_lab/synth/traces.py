@@ -1,8 +1,9 @@
 """Trace-level synthetic challenge sessions: face detections without images.
 
-A deterministic simulator of people (and presentation attacks) answering NOSE
-and POSE challenges, at the level of what Amazon Rekognition ``DetectFaces``
-reports for each frame. A generic 3D head (30 Rekognition landmarks, in mm) or
+A deterministic simulator of people (and presentation attacks) answering NOSE,
+POSE, BLINK and HEAD_TURN challenges, at the level of what Amazon Rekognition
+``DetectFaces`` reports for each frame (plus, for the hardened bench, simulated
+face descriptors and PAD scores, :mod:`._extras`). A generic 3D head (30 Rekognition landmarks, in mm) or
 a flat printed photo is moved by a behaviour model, projected through a
 pinhole camera and "measured" with detector noise into Rekognition-shaped
 ``FaceDetail`` JSON. :func:`generate_dataset` writes labelled datasets in the
@@ -49,656 +50,46 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from ..faces import LANDMARK_TYPES
+from ._head import (_NOSE, Camera, FlatPrint, HeadModel, face_box, head_landmarks,
+                    print_landmarks, rotation_matrix)
+from ._motion import (_HAND_SWAY, _HEAD_SWAY, _PITCH, _ROLL, _X, _Y, _YAW, _Z, _HeadRig, _Plan,
+                      _PrintRig, _Sway, _box_of, _centre_in_area, _frame_times, _solve_nose)
+from ._blink_turn import BLINK_SPECIES, HEAD_TURN_SPECIES, _attacker, simulate_blink, \
+    simulate_head_turn
+from ._extras import add_extras
+from ._subjects import (_eyelid, _expressive_track, _live_track, _measure, _print_track, _splice,
+                        _spontaneous_blinks, _Subject, _Trace, _Track, _victim_print)
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..sessions import Session
 
 __all__ = [
-    "SIMULATOR", "SPECIES", "Camera", "HeadModel", "FlatPrint", "rotation_matrix",
+    "SIMULATOR", "SPECIES", "ALL_SPECIES", "TYPES", "Camera", "HeadModel", "FlatPrint",
+    "rotation_matrix",
     "head_landmarks", "print_landmarks", "face_box", "simulate_session", "dataset_size",
     "generate_dataset", "add_synth_command", "run_synth_command",
 ]
 
 SIMULATOR = "liveness-lab/traces@1"
 
-#: attack species simulated for each challenge type
+#: attack species of the original bench (what ``generate_dataset(profile="seed")`` writes)
 SPECIES: Mapping[str, tuple[str, ...]] = {
     "NOSE": ("print_static", "print_moved", "print_tilted", "print_rolled",
              "replay_other_challenge", "multiple_faces"),
     "POSE": ("print_static", "print_random_pose", "replay_other_challenge"),
 }
 
-_IDX = {name: i for i, name in enumerate(LANDMARK_TYPES)}
-_NOSE = _IDX["nose"]
-_CHIN = _IDX["chinBottom"]
-_CONTOUR = (_IDX["upperJawlineLeft"], _IDX["upperJawlineRight"],
-            _IDX["midJawlineLeft"], _IDX["midJawlineRight"])
-_BROWS = tuple(_IDX[n] for n in ("leftEyeBrowLeft", "leftEyeBrowRight", "leftEyeBrowUp",
-                                  "rightEyeBrowLeft", "rightEyeBrowRight", "rightEyeBrowUp"))
-_PUPILS = (_IDX["leftPupil"], _IDX["rightPupil"])
-_EYE_CENTRES = (_IDX["eyeLeft"], _IDX["eyeRight"])
-_EYE_UP = (_IDX["leftEyeUp"], _IDX["rightEyeUp"])
-_EYE_DOWN = (_IDX["leftEyeDown"], _IDX["rightEyeDown"])
+#: the challenge types the simulator knows
+TYPES: tuple[str, ...] = ("NOSE", "POSE", "BLINK", "HEAD_TURN")
 
-# Canonical head, mm: origin midway between the pupils on the corneal plane, x toward the
-# image's right, y down, z away from the camera. Average adult proportions (interpupillary
-# distance 63 mm, eye to nose tip 40 mm, eye to chin 110 mm, nose tip 21 mm in front of the
-# corneas, outer eye corners 13 mm behind them).
-_CANONICAL: dict[str, tuple[float, float, float]] = {
-    "eyeLeft": (-31.5, 0.5, 3.0), "eyeRight": (31.5, 0.5, 3.0),
-    "mouthLeft": (-25.0, 67.0, 3.0), "mouthRight": (25.0, 67.0, 3.0),
-    "nose": (0.0, 40.0, -21.0),
-    "leftEyeBrowLeft": (-52.0, -15.0, 14.0), "leftEyeBrowRight": (-15.0, -19.0, -4.0),
-    "leftEyeBrowUp": (-33.0, -24.0, -5.0),
-    "rightEyeBrowLeft": (15.0, -19.0, -4.0), "rightEyeBrowRight": (52.0, -15.0, 14.0),
-    "rightEyeBrowUp": (33.0, -24.0, -5.0),
-    "leftEyeLeft": (-46.0, 1.5, 13.0), "leftEyeRight": (-17.0, 1.5, 6.0),
-    "leftEyeUp": (-31.5, -5.5, 2.0), "leftEyeDown": (-31.5, 5.0, 3.0),
-    "rightEyeLeft": (17.0, 1.5, 6.0), "rightEyeRight": (46.0, 1.5, 13.0),
-    "rightEyeUp": (31.5, -5.5, 2.0), "rightEyeDown": (31.5, 5.0, 3.0),
-    "noseLeft": (-16.0, 46.0, -3.0), "noseRight": (16.0, 46.0, -3.0),
-    "mouthUp": (0.0, 60.0, -12.0), "mouthDown": (0.0, 76.0, -10.0),
-    "leftPupil": (-31.5, 0.0, -0.5), "rightPupil": (31.5, 0.0, -0.5),
-    # frontal-view silhouette points; recomputed for every view (see HeadModel.contour)
-    "upperJawlineLeft": (-69.0, 20.0, 46.0), "midJawlineLeft": (-56.0, 72.0, 52.0),
-    "chinBottom": (0.0, 110.0, 2.0),
-    "midJawlineRight": (56.0, 72.0, 52.0), "upperJawlineRight": (69.0, 20.0, 46.0),
+#: every attack species simulated for each type: :data:`SPECIES`, then the ones added with
+#: the hardened challenges (identity continuity, photo sets, BLINK and HEAD_TURN attacks)
+ALL_SPECIES: Mapping[str, tuple[str, ...]] = {
+    "NOSE": SPECIES["NOSE"] + ("face_swap",),
+    "POSE": SPECIES["POSE"] + ("print_pose_set",),
+    "BLINK": BLINK_SPECIES,
+    "HEAD_TURN": HEAD_TURN_SPECIES,
 }
-
-# Rekognition-like attribute outputs: (value, confidence) produced by a classifier that is
-# right with probability 1 - error.
-_ATTR_ERROR = 0.005
-
-
-# =============================================================================================
-# geometry
-# =============================================================================================
-
-@dataclass(frozen=True)
-class Camera:
-    """A pinhole camera with square pixels and the principal point at the image centre.
-
-    Parameters
-    ----------
-    width, height:
-        Image size in pixels.
-    hfov_deg:
-        Horizontal field of view in degrees (webcams: about 60..70).
-    """
-
-    width: int
-    height: int
-    hfov_deg: float = 65.0
-
-    def __post_init__(self) -> None:
-        for name in ("width", "height"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 16:
-                raise ValueError(f"Camera {name} must be an integer >= 16 pixels, got {v!r}")
-        if not 10.0 <= float(self.hfov_deg) <= 150.0:
-            raise ValueError("Camera hfov_deg must be within 10..150 degrees, "
-                             f"got {self.hfov_deg!r}")
-
-    @property
-    def focal_px(self) -> float:
-        """Focal length in pixels."""
-        return (self.width / 2.0) / math.tan(math.radians(self.hfov_deg) / 2.0)
-
-    def project(self, points: np.ndarray) -> np.ndarray:
-        """Pixel coordinates ``(..., 2)`` of camera-frame points ``(..., 3)`` in mm (z > 0)."""
-        points = np.asarray(points, dtype=float)
-        f = self.focal_px
-        z = points[..., 2]
-        return np.stack((self.width / 2.0 + f * points[..., 0] / z,
-                         self.height / 2.0 + f * points[..., 1] / z), axis=-1)
-
-
-def rotation_matrix(yaw: Any, pitch: Any, roll: Any) -> np.ndarray:
-    """Rotation matrices ``Rz(roll) @ Ry(yaw) @ Rx(pitch)`` of shape ``(..., 3, 3)``; degrees.
-
-    With these signs a point in front of the pivot (negative ``z``) moves toward
-    the image's right for a positive yaw and up for a positive pitch, and a
-    positive roll turns the image clockwise (see the module docstring).
-    """
-    y, p, r = np.broadcast_arrays(*(np.radians(np.asarray(a, dtype=float))
-                                    for a in (yaw, pitch, roll)))
-    cy, sy, cp, sp, cr, sr = np.cos(y), np.sin(y), np.cos(p), np.sin(p), np.cos(r), np.sin(r)
-    # Ry(yaw) = [[cy,0,-sy],[0,1,0],[sy,0,cy]]; Rx(pitch) = [[1,0,0],[0,cp,sp],[0,-sp,cp]];
-    # Rz(roll) = [[cr,-sr,0],[sr,cr,0],[0,0,1]]
-    a00, a01, a02 = cy, sy * sp, -sy * cp          # Ry @ Rx
-    a10, a11, a12 = np.zeros_like(cy), cp, sp
-    a20, a21, a22 = sy, -cy * sp, cy * cp
-    out = np.empty(y.shape + (3, 3))
-    out[..., 0, 0] = cr * a00 - sr * a10
-    out[..., 0, 1] = cr * a01 - sr * a11
-    out[..., 0, 2] = cr * a02 - sr * a12
-    out[..., 1, 0] = sr * a00 + cr * a10
-    out[..., 1, 1] = sr * a01 + cr * a11
-    out[..., 1, 2] = sr * a02 + cr * a12
-    out[..., 2, 0] = a20
-    out[..., 2, 1] = a21
-    out[..., 2, 2] = a22
-    return out
-
-
-@dataclass(frozen=True, eq=False)
-class HeadModel:
-    """A 3D head: the 30 Rekognition landmarks in mm plus what moves them.
-
-    Attributes
-    ----------
-    points:
-        ``(30, 3)`` landmark positions (mm, head frame, neutral face), rows in
-        :data:`~liveness_lab.faces.LANDMARK_TYPES` order. The four upper/mid
-        jawline rows are only the frontal silhouette; they are recomputed for
-        every view from :attr:`contour`.
-    eyeball_centres:
-        ``(2, 3)`` centres of the image-left and image-right eyeballs.
-    eyeball_radius:
-        mm; the pupil sits on the eyeball surface in the gaze direction.
-    contour:
-        ``(2, 4)`` elliptic cross-sections ``(y, half_width, half_depth, z_centre)``
-        of the head at the upper and the mid jawline; the jawline landmarks
-        are the silhouette (tangent points seen from the camera) of these.
-    pivot:
-        ``(3,)`` centre of head rotations (upper neck), mm.
-    """
-
-    points: np.ndarray
-    eyeball_centres: np.ndarray
-    eyeball_radius: float
-    contour: np.ndarray
-    pivot: np.ndarray
-
-    @classmethod
-    def generic(cls) -> "HeadModel":
-        """The average adult head."""
-        points = np.array([_CANONICAL[n] for n in LANDMARK_TYPES], dtype=float)
-        return cls(points=points,
-                   eyeball_centres=np.array([[-31.5, 0.0, 11.5], [31.5, 0.0, 11.5]]),
-                   eyeball_radius=12.0,
-                   contour=np.array([[20.0, 70.0, 60.0, 55.0], [72.0, 57.0, 62.0, 60.0]]),
-                   pivot=np.array([0.0, 55.0, 95.0]))
-
-    def varied(self, rng: np.random.Generator) -> "HeadModel":
-        """A random individual: overall size +-5 %, nose depth, face shape and small asymmetries."""
-        scale = float(np.clip(rng.normal(1.0, 0.05), 0.88, 1.12))
-        points = self.points * scale + rng.normal(0.0, 1.2, self.points.shape)
-        nose_depth = float(np.clip(rng.normal(1.0, 0.12), 0.75, 1.3))
-        points[_NOSE, 2] = self.points[_NOSE, 2] * scale * nose_depth
-        width = float(np.clip(rng.normal(1.0, 0.04), 0.9, 1.1))
-        contour = self.contour.copy() * scale
-        contour[:, 1] *= width
-        return HeadModel(points=points, eyeball_centres=self.eyeball_centres * scale,
-                         eyeball_radius=self.eyeball_radius * scale, contour=contour,
-                         pivot=self.pivot * scale)
-
-
-def _head_frame_points(model: HeadModel, n: int, gaze_yaw: Any, gaze_pitch: Any,
-                       eye_open: Any, smile: Any, mouth_open: Any) -> np.ndarray:
-    """``(n, 30, 3)`` head-frame landmarks with gaze and expression applied (not the contour)."""
-    pts = np.broadcast_to(model.points, (n,) + model.points.shape).copy()
-    gy = np.radians(np.broadcast_to(np.asarray(gaze_yaw, dtype=float), (n,)))
-    gp = np.radians(np.broadcast_to(np.asarray(gaze_pitch, dtype=float), (n,)))
-    eo = np.clip(np.broadcast_to(np.asarray(eye_open, dtype=float), (n,)), 0.0, 1.0)
-    sm = np.clip(np.broadcast_to(np.asarray(smile, dtype=float), (n,)), 0.0, 1.0)
-    mo = np.clip(np.broadcast_to(np.asarray(mouth_open, dtype=float), (n,)), 0.0, 1.0)
-    r = model.eyeball_radius
-    direction = np.stack((np.sin(gy) * np.cos(gp), -np.sin(gp), -np.cos(gy) * np.cos(gp)), axis=-1)
-    for k in range(2):
-        centre = pts[:, _EYE_CENTRES[k]]
-        pupil = model.eyeball_centres[k] + r * direction
-        closed = (eo < 0.3)[:, None]
-        pts[:, _PUPILS[k]] = np.where(closed, centre + [0.0, 1.0, -1.0], pupil)
-        lid = (0.1 + 0.9 * eo - 0.15 * sm)[:, None]
-        for idx in (_EYE_UP[k], _EYE_DOWN[k]):
-            pts[:, idx, 1] = centre[:, 1] + (pts[:, idx, 1] - centre[:, 1]) * lid[:, 0]
-    # smile: corners out, up and back; open mouth: lower lip and chin drop
-    ml, mr = _IDX["mouthLeft"], _IDX["mouthRight"]
-    pts[:, ml] += sm[:, None] * np.array([-4.0, -3.0, 2.0])
-    pts[:, mr] += sm[:, None] * np.array([4.0, -3.0, 2.0])
-    pts[:, _IDX["mouthUp"], 1] -= 1.5 * mo + 0.5 * sm
-    pts[:, _IDX["mouthDown"], 1] += 9.0 * mo + 1.0 * sm
-    pts[:, _CHIN, 1] += 5.0 * mo
-    return pts
-
-
-def head_landmarks(model: HeadModel, camera: Camera, *, yaw: Any, pitch: Any, roll: Any,
-                   position: Any, gaze_yaw: Any = 0.0, gaze_pitch: Any = 0.0,
-                   eye_open: Any = 1.0, smile: Any = 0.0, mouth_open: Any = 0.0) -> np.ndarray:
-    """Pixel positions ``(T, 30, 2)`` of a live head's landmarks.
-
-    Parameters
-    ----------
-    yaw, pitch, roll:
-        Head rotation in degrees, scalars or ``(T,)`` arrays (conventions in the
-        module docstring).
-    position:
-        ``(3,)`` or ``(T, 3)``: camera-frame position of the head's pivot, mm.
-    gaze_yaw, gaze_pitch:
-        Eye-in-head rotation, degrees (positive yaw: pupils toward the image's right).
-    eye_open, smile, mouth_open:
-        0..1 (eyelid opening, smile intensity, jaw opening).
-    """
-    position = np.atleast_2d(np.asarray(position, dtype=float))
-    yaw, pitch, roll = (np.atleast_1d(np.asarray(a, dtype=float)) for a in (yaw, pitch, roll))
-    n = max(len(position), len(yaw), len(pitch), len(roll))
-    position = np.broadcast_to(position, (n, 3))
-    R = np.broadcast_to(rotation_matrix(yaw, pitch, roll), (n, 3, 3))
-    pts = _head_frame_points(model, n, gaze_yaw, gaze_pitch, eye_open, smile, mouth_open)
-    # silhouette of each elliptic cross-section seen from the camera centre (head frame)
-    eye = model.pivot - np.einsum("tji,tj->ti", R, position)
-    for level, (li, ri) in enumerate(((_CONTOUR[0], _CONTOUR[1]), (_CONTOUR[2], _CONTOUR[3]))):
-        y_l, a, b, zc = model.contour[level]
-        A = eye[:, 0] / a
-        B = (eye[:, 2] - zc) / b
-        rho = np.maximum(np.hypot(A, B), 1.0 + 1e-9)
-        phi = np.arctan2(B, A)
-        delta = np.arccos(1.0 / rho)
-        t1, t2 = phi + delta, phi - delta
-        x1, x2 = a * np.cos(t1), a * np.cos(t2)
-        z1, z2 = zc + b * np.sin(t1), zc + b * np.sin(t2)
-        first_left = x1 < x2
-        pts[:, li, 0] = np.where(first_left, x1, x2)
-        pts[:, li, 2] = np.where(first_left, z1, z2)
-        pts[:, ri, 0] = np.where(first_left, x2, x1)
-        pts[:, ri, 2] = np.where(first_left, z2, z1)
-        pts[:, li, 1] = pts[:, ri, 1] = y_l
-    cam = position[:, None, :] + np.einsum("tij,tkj->tki", R, pts - model.pivot)
-    return camera.project(cam)
-
-
-@dataclass(frozen=True, eq=False)
-class FlatPrint:
-    """A face printed on a flat sheet.
-
-    Attributes
-    ----------
-    points:
-        ``(30, 2)`` landmark positions on the sheet in mm (x right, y down),
-        origin at the centre of the face's landmarks.
-    pose:
-        ``(yaw, pitch, roll)`` of the photographed head, degrees.
-    eyes_open, smile, mouth_open:
-        What the photo shows.
-    """
-
-    points: np.ndarray
-    pose: tuple[float, float, float] = (0.0, 0.0, 0.0)
-    eyes_open: bool = True
-    smile: bool = False
-    mouth_open: bool = False
-
-    @classmethod
-    def from_head(cls, model: HeadModel, *, width_mm: float, yaw: float = 0.0,
-                  pitch: float = 0.0, roll: float = 0.0, gaze_yaw: float = 0.0,
-                  gaze_pitch: float = 0.0, eyes_open: bool = True, smile: bool = False,
-                  mouth_open: bool = False) -> "FlatPrint":
-        """Photograph ``model`` (portrait camera at 70 cm) and print it ``width_mm`` wide."""
-        if not width_mm > 0:
-            raise ValueError(f"width_mm must be > 0, got {width_mm!r}")
-        portrait = Camera(1000, 1000, 40.0)
-        px = head_landmarks(model, portrait, yaw=yaw, pitch=pitch, roll=roll,
-                            position=[0.0, 0.0, 700.0 + model.pivot[2]], gaze_yaw=gaze_yaw,
-                            gaze_pitch=gaze_pitch, eye_open=1.0 if eyes_open else 0.0,
-                            smile=1.0 if smile else 0.0, mouth_open=1.0 if mouth_open else 0.0)[0]
-        px = px - px.mean(axis=0)
-        span = px[:, 0].max() - px[:, 0].min()
-        return cls(points=px * (width_mm / span), pose=(float(yaw), float(pitch), float(roll)),
-                   eyes_open=eyes_open, smile=smile, mouth_open=mouth_open)
-
-
-def print_landmarks(sheet: FlatPrint, camera: Camera, *, yaw: Any, pitch: Any, roll: Any,
-                    position: Any, hold_point: Sequence[float] = (0.0, 0.0)) -> np.ndarray:
-    """Pixel positions ``(T, 30, 2)`` of a print's landmarks.
-
-    The sheet point ``hold_point`` (mm, sheet coordinates; e.g. where a hand
-    holds it) is at camera-frame ``position`` and the sheet is rotated by
-    :func:`rotation_matrix` (``yaw``, ``pitch``, ``roll``) about it. Every
-    landmark lies on the sheet plane, so any two frames are related exactly by
-    a homography.
-    """
-    position = np.atleast_2d(np.asarray(position, dtype=float))
-    yaw, pitch, roll = (np.atleast_1d(np.asarray(a, dtype=float)) for a in (yaw, pitch, roll))
-    n = max(len(position), len(yaw), len(pitch), len(roll))
-    position = np.broadcast_to(position, (n, 3))
-    R = np.broadcast_to(rotation_matrix(yaw, pitch, roll), (n, 3, 3))
-    local = np.zeros((len(sheet.points), 3))
-    local[:, :2] = sheet.points - np.asarray(hold_point, dtype=float)
-    cam = position[:, None, :] + np.einsum("tij,kj->tki", R, local)
-    return camera.project(cam)
-
-
-def face_box(landmarks_px: np.ndarray) -> np.ndarray:
-    """Rekognition-like face boxes ``(T, 4)`` = left, top, width, height (pixels).
-
-    Horizontally the landmark extent (jawline) plus 3 % on each side;
-    vertically from the top of the brows, padded upward by 10 % of the
-    brow-to-chin height (the forehead), to 2 % below the chin.
-    """
-    lm = np.asarray(landmarks_px, dtype=float)
-    x0, x1 = lm[..., 0].min(axis=-1), lm[..., 0].max(axis=-1)
-    top = lm[..., _BROWS, 1].min(axis=-1)
-    bottom = lm[..., 1].max(axis=-1)
-    w, h = x1 - x0, bottom - top
-    left, right = x0 - 0.03 * w, x1 + 0.03 * w
-    top, bottom = top - 0.10 * h, bottom + 0.02 * h
-    return np.stack((left, top, right - left, bottom - top), axis=-1)
-
-
-# =============================================================================================
-# motion
-# =============================================================================================
-
-# degrees of freedom of a rig state: yaw, pitch, roll (deg), x, y, z (mm)
-_YAW, _PITCH, _ROLL, _X, _Y, _Z = range(6)
-
-
-def _minjerk(tau: np.ndarray) -> np.ndarray:
-    tau = np.clip(tau, 0.0, 1.0)
-    return tau ** 3 * (10.0 - 15.0 * tau + 6.0 * tau * tau)
-
-
-class _Plan:
-    """A commanded trajectory: a start state plus minimum-jerk submovements (Flash & Hogan)."""
-
-    def __init__(self, start: np.ndarray) -> None:
-        self.start = np.asarray(start, dtype=float).copy()
-        self.moves: list[tuple[float, float, np.ndarray]] = []
-
-    def add(self, t0: float, duration: float, delta: np.ndarray) -> None:
-        self.moves.append((float(t0), max(float(duration), 0.05), np.asarray(delta, dtype=float)))
-
-    def end(self) -> np.ndarray:
-        return self.start + sum((d for _, _, d in self.moves), np.zeros(6))
-
-    def end_time(self) -> float:
-        return max((t0 + d for t0, d, _ in self.moves), default=0.0)
-
-    def at(self, times: np.ndarray) -> np.ndarray:
-        times = np.asarray(times, dtype=float)
-        out = np.broadcast_to(self.start, times.shape + (6,)).copy()
-        for t0, dur, delta in self.moves:
-            out += _minjerk((times - t0) / dur)[..., None] * delta
-        return out
-
-
-class _Sway:
-    """Postural sway and tremor: sums of sinusoids with random phases, per degree of freedom."""
-
-    def __init__(self, rng: np.random.Generator, slow: Sequence[float], fast: Sequence[float]):
-        self.freq = np.concatenate((rng.uniform(0.1, 0.7, (6, 3)), rng.uniform(3.0, 9.0, (6, 2))),
-                                   axis=1)
-        self.phase = rng.uniform(0.0, 2 * np.pi, (6, 5))
-        slow_amp = np.repeat(np.asarray(slow, float)[:, None], 3, axis=1) / math.sqrt(1.5)
-        fast_amp = np.repeat(np.asarray(fast, float)[:, None], 2, axis=1)
-        amp = np.concatenate((slow_amp, fast_amp), axis=1)
-        self.amp = amp * rng.uniform(0.6, 1.4, (6, 5))
-
-    def at(self, times: np.ndarray) -> np.ndarray:
-        t = np.asarray(times, float)[:, None, None]
-        arg = 2 * np.pi * self.freq[None] * t + self.phase[None]
-        return (self.amp[None] * np.sin(arg)).sum(axis=-1)
-
-
-_HEAD_SWAY = ((0.5, 0.5, 0.3, 1.5, 1.0, 2.0), (0.12, 0.12, 0.08, 0.2, 0.2, 0.3))
-_HAND_SWAY = ((0.6, 0.6, 0.5, 2.0, 2.0, 2.5), (0.25, 0.25, 0.2, 0.4, 0.4, 0.4))
-
-
-def _frame_times(rng: np.random.Generator, fps: float, duration: float) -> np.ndarray:
-    """Capture times (s) of a client running at about ``fps`` with jitter and stalls."""
-    n = int(duration * fps * 1.2) + 8
-    iv = (1.0 / fps) * np.exp(rng.normal(0.0, 0.12, n))
-    stall = rng.random(n) < 0.03
-    iv[stall] *= rng.uniform(1.8, 3.5, int(stall.sum()))
-    iv = np.maximum(iv, 0.03)
-    t = rng.uniform(0.0, 1.0 / fps) + np.cumsum(iv)
-    return t[t <= duration]
-
-
-# =============================================================================================
-# rigs: a live head or a held print, driven by a 6-DOF state
-# =============================================================================================
-
-class _HeadRig:
-    """A live head: state = head rotation and the camera-frame position of its pivot."""
-
-    def __init__(self, model: HeadModel, camera: Camera) -> None:
-        self.model, self.camera = model, camera
-
-    def landmarks(self, states: np.ndarray, **expr: Any) -> np.ndarray:
-        s = np.atleast_2d(states)
-        return head_landmarks(self.model, self.camera, yaw=s[:, _YAW], pitch=s[:, _PITCH],
-                              roll=s[:, _ROLL], position=s[:, _X:], **expr)
-
-    def nose(self, state: np.ndarray) -> np.ndarray:
-        p = self.model.points[_NOSE] - self.model.pivot
-        R = rotation_matrix(state[_YAW], state[_PITCH], state[_ROLL])
-        return self.camera.project(state[_X:] + R @ p)
-
-    def nose_depth(self, state: np.ndarray) -> float:
-        R = rotation_matrix(state[_YAW], state[_PITCH], state[_ROLL])
-        return float((state[_X:] + R @ (self.model.points[_NOSE] - self.model.pivot))[2])
-
-
-class _PrintRig:
-    """A hand-held print: state = sheet rotation and the camera-frame position of the hold point."""
-
-    def __init__(self, sheet: FlatPrint, camera: Camera, hold_point: Sequence[float]) -> None:
-        self.sheet, self.camera = sheet, camera
-        self.hold = np.array([hold_point[0], hold_point[1], 0.0])
-
-    def landmarks(self, states: np.ndarray, **_: Any) -> np.ndarray:
-        s = np.atleast_2d(states)
-        return print_landmarks(self.sheet, self.camera, yaw=s[:, _YAW], pitch=s[:, _PITCH],
-                               roll=s[:, _ROLL], position=s[:, _X:], hold_point=self.hold[:2])
-
-    def _nose_cam(self, state: np.ndarray) -> np.ndarray:
-        p = np.array([*self.sheet.points[_NOSE], 0.0]) - self.hold
-        return state[_X:] + rotation_matrix(state[_YAW], state[_PITCH], state[_ROLL]) @ p
-
-    def nose(self, state: np.ndarray) -> np.ndarray:
-        return self.camera.project(self._nose_cam(state))
-
-    def nose_depth(self, state: np.ndarray) -> float:
-        return float(self._nose_cam(state)[2])
-
-
-def _solve_nose(rig: Any, state: np.ndarray, aim: np.ndarray, free: tuple[int, int]) -> np.ndarray:
-    """Adjust two degrees of freedom of ``state`` so the nose tip projects at ``aim`` (Newton)."""
-    s = np.asarray(state, dtype=float).copy()
-    eps = np.array([0.05, 0.05, 0.05, 0.2, 0.2, 0.2])
-    for _ in range(8):
-        err = aim - rig.nose(s)
-        if np.hypot(*err) < 0.02:
-            break
-        J = np.empty((2, 2))
-        for j, k in enumerate(free):
-            d = s.copy()
-            d[k] += eps[k]
-            J[:, j] = (rig.nose(d) - rig.nose(s)) / eps[k]
-        try:
-            step = np.linalg.solve(J, err)
-        except np.linalg.LinAlgError:
-            break
-        limit = np.array([60.0 if k < 3 else 400.0 for k in free])
-        step = np.clip(step, -limit, limit)
-        s[list(free)] += step
-    return s
-
-
-def _box_of(rig: Any, state: np.ndarray) -> np.ndarray:
-    return face_box(rig.landmarks(state))[0]
-
-
-def _centre_in_area(rig: Any, state: np.ndarray, box_centre: np.ndarray,
-                    box_width: float) -> np.ndarray:
-    """Move ``state`` (x, y, z only): face box ``box_width`` px wide, centred at ``box_centre``."""
-    s = np.asarray(state, dtype=float).copy()
-    cam = rig.camera
-    principal = np.array([cam.width / 2.0, cam.height / 2.0])
-    for _ in range(3):
-        b = _box_of(rig, s)
-        scale = b[2] / box_width
-        depth = rig.nose_depth(s)
-        s[_Z] += depth * (scale - 1.0)
-        # after moving along z the box shrinks toward the principal point
-        centre = principal + (b[:2] + b[2:] / 2 - principal) / scale
-        s[_X:_Z] += (box_centre - centre) * depth * scale / cam.focal_px
-    return s
-
-
-# =============================================================================================
-# subjects and the Rekognition-like measurement
-# =============================================================================================
-
-_STYLES = ("typical", "slow", "undershooter", "drifter", "translator")
-_STYLE_P = (0.74, 0.08, 0.07, 0.05, 0.06)
-
-
-@dataclass(frozen=True, eq=False)
-class _Subject:
-    """A simulated person: a head, habits, and how Rekognition sees their face."""
-
-    subject_id: str
-    head: HeadModel
-    style: str
-    speed: float              # movement duration multiplier (>1: slower)
-    reaction_s: float         # median reaction time, s
-    gain: float               # mean amplitude gain of a primary movement (<1: undershoot)
-    translation_share: float  # share of the nose displacement done by moving, not turning
-    roll_coupling: float      # roll per degree of yaw while turning
-    drop_rate: float          # per-frame probability that the detector misses the face
-    mirror_prone: float       # probability of first answering a mirrored instruction
-    blink_rate: float         # blinks per second
-    yaw_bias: float           # the detector's pose bias for this face, degrees
-    pitch_bias: float
-    closed_smile: bool        # smiles without opening the mouth
-    brightness: float
-    sharpness: float
-
-    @classmethod
-    def sample(cls, subject_id: str, rng: np.random.Generator) -> "_Subject":
-        style = str(rng.choice(_STYLES, p=_STYLE_P))
-        speed = float(np.exp(rng.normal(0.0, 0.18)))
-        reaction = float(np.exp(rng.normal(math.log(0.65), 0.25)))
-        gain = float(rng.normal(0.95, 0.05))
-        share = float(rng.uniform(0.05, 0.25))
-        if style == "slow":
-            speed *= float(rng.uniform(1.6, 2.4))
-            reaction += float(rng.uniform(0.8, 2.5))
-        elif style == "undershooter":
-            gain = float(rng.uniform(0.55, 0.75))
-        elif style == "translator":
-            share = float(rng.uniform(0.55, 0.9))
-        drop = 0.0003 if rng.random() < 0.92 else float(rng.uniform(0.005, 0.02))
-        return cls(subject_id=subject_id, head=HeadModel.generic().varied(rng), style=style,
-                   speed=speed, reaction_s=reaction, gain=gain, translation_share=share,
-                   roll_coupling=float(rng.normal(0.0, 0.08)), drop_rate=drop,
-                   mirror_prone=float(rng.choice([0.0, 0.05, 0.15], p=[0.6, 0.3, 0.1])),
-                   blink_rate=float(rng.uniform(0.15, 0.5)),
-                   yaw_bias=float(rng.normal(0.0, 1.5)), pitch_bias=float(rng.normal(0.0, 2.5)),
-                   closed_smile=bool(rng.random() < 0.08),
-                   brightness=float(np.clip(rng.normal(62.0, 12.0), 20.0, 95.0)),
-                   sharpness=float(rng.uniform(25.0, 90.0)))
-
-
-@dataclass
-class _Track:
-    """One face's true state over the recorded frames, and how to report it."""
-
-    landmarks: np.ndarray                 # (T, 30, 2) px, true
-    pose: np.ndarray                      # (T, 3) yaw, pitch, roll the detector would estimate
-    eyes_open: np.ndarray                 # (T,) bool, true
-    smile: np.ndarray
-    mouth_open: np.ndarray
-    speed: np.ndarray                     # (T,) angular speed deg/s (motion blur, misses)
-    drop_rate: float
-    brightness: float
-    sharpness: float
-    confidence_loss: float = 0.01         # median of 100 - Confidence
-    pose_noise: tuple[float, float, float] = (1.0, 1.2, 0.7)
-    visible: np.ndarray | None = None     # (T,) bool: in view at all
-
-
-def _attribute(rng: np.random.Generator, truth: np.ndarray, error: float = _ATTR_ERROR
-               ) -> tuple[np.ndarray, np.ndarray]:
-    wrong = rng.random(truth.shape) < error
-    conf = np.where(wrong, rng.uniform(51.0, 80.0, truth.shape),
-                    rng.uniform(86.0, 99.95, truth.shape))
-    return truth ^ wrong, conf
-
-
-def _measure(rng: np.random.Generator, track: _Track, width: int, height: int
-             ) -> list[dict[str, Any] | None]:
-    """Rekognition-like ``FaceDetail`` JSON for each frame (``None``: face not detected)."""
-    lm = track.landmarks
-    n = len(lm)
-    box = face_box(lm)
-    size = np.maximum(box[:, 2], 1.0)
-    noisy = (lm + rng.normal(0.0, 1.0, lm.shape) * (0.004 * size)[:, None, None]
-             + rng.normal(0.0, 1.0, (n, 1, 2)) * (0.002 * size)[:, None, None])
-    box = box + rng.normal(0.0, 1.0, box.shape) * (0.006 * size)[:, None]
-    pose = track.pose + rng.normal(0.0, 1.0, (n, 3)) * np.asarray(track.pose_noise)
-    eyes, eyes_c = _attribute(rng, track.eyes_open)
-    smile, smile_c = _attribute(rng, track.smile)
-    mouth, mouth_c = _attribute(rng, track.mouth_open)
-    conf = 100.0 - track.confidence_loss * np.exp(rng.normal(0.0, 1.0, n)) * (
-        1.0 + np.abs(pose[:, 0]) / 15.0)
-    conf = np.clip(conf, 50.0, 100.0)
-    blur = np.exp(-track.speed / 80.0)
-    sharp = np.clip(track.sharpness * blur * rng.uniform(0.93, 1.07, n), 1.0, 99.9)
-    bright = np.clip(track.brightness + rng.normal(0.0, 1.5, n), 1.0, 99.9)
-    p_miss = np.clip(track.drop_rate * (1.0 + track.speed / 30.0), 0.0, 1.0)
-    detected = rng.random(n) >= p_miss
-    if track.visible is not None:
-        detected &= track.visible
-    xs = np.round(noisy[..., 0] / width, 6).tolist()
-    ys = np.round(noisy[..., 1] / height, 6).tolist()
-    bx = np.round(box / [width, height, width, height], 6).tolist()
-    pose = np.round(pose, 4).tolist()
-    conf = np.round(conf, 5).tolist()
-    qual = np.round(np.stack((bright, sharp), axis=1), 4).tolist()
-    attrs = [(np.asarray(v).tolist(), np.round(c, 4).tolist())
-             for v, c in ((smile, smile_c), (eyes, eyes_c), (mouth, mouth_c))]
-    out: list[dict[str, Any] | None] = []
-    for t in range(n):
-        if not detected[t]:
-            out.append(None)
-            continue
-        out.append({
-            "BoundingBox": {"Width": bx[t][2], "Height": bx[t][3], "Left": bx[t][0],
-                            "Top": bx[t][1]},
-            "Smile": {"Value": attrs[0][0][t], "Confidence": attrs[0][1][t]},
-            "EyesOpen": {"Value": attrs[1][0][t], "Confidence": attrs[1][1][t]},
-            "MouthOpen": {"Value": attrs[2][0][t], "Confidence": attrs[2][1][t]},
-            "Landmarks": [{"Type": name, "X": x, "Y": y}
-                          for name, x, y in zip(LANDMARK_TYPES, xs[t], ys[t])],
-            "Pose": {"Roll": pose[t][2], "Yaw": pose[t][0], "Pitch": pose[t][1]},
-            "Quality": {"Brightness": qual[t][0], "Sharpness": qual[t][1]},
-            "Confidence": conf[t],
-        })
-    return out
-
-
-def _blinks(rng: np.random.Generator, rate: float, times: np.ndarray) -> np.ndarray:
-    """Eye openness (0 or 1) at ``times`` for a Poisson blink process."""
-    if len(times) == 0:
-        return np.ones(0)
-    span = float(times[-1]) + 1.0
-    k = rng.poisson(rate * span)
-    starts = rng.uniform(-0.3, span, k)
-    durs = rng.uniform(0.1, 0.25, k)
-    t = times[:, None]
-    closed = ((t >= starts[None]) & (t < (starts + durs)[None])).any(axis=1)
-    return np.where(closed, 0.0, 1.0)
-
-
-def _angular_speed(plan: _Plan, times: np.ndarray) -> np.ndarray:
-    d = plan.at(times + 0.02) - plan.at(times)
-    return np.hypot(d[:, _YAW], d[:, _PITCH]) / 0.02 + np.hypot(d[:, _X], d[:, _Y]) / 0.02 / 3.0
-
 
 # =============================================================================================
 # NOSE: behaviour
@@ -862,33 +253,6 @@ def _client_end(rng: np.random.Generator, rig: Any, plan: _Plan, sway: _Sway, ti
 # NOSE: sessions
 # =============================================================================================
 
-@dataclass
-class _Trace:
-    """Simulation output for one session before measurement."""
-
-    times: np.ndarray                   # (T,) s from the challenge start
-    tracks: list[_Track]
-    order: list[list[int]] | None = None  # per frame, the order of the tracks' faces
-    metadata: dict[str, Any] = field(default_factory=dict)
-
-
-def _live_track(rng: np.random.Generator, subj: _Subject, rig: _HeadRig, plan: _Plan,
-                times: np.ndarray, states: np.ndarray, *, gaze_follow: float = 0.85) -> _Track:
-    """A live face looking at the screen (eyes counter-rotate), blinking, neutral expression."""
-    eye_open = _blinks(rng, subj.blink_rate, times)
-    gaze_yaw = -gaze_follow * states[:, _YAW]
-    gaze_pitch = -gaze_follow * states[:, _PITCH] - 4.0
-    lm = rig.landmarks(states, gaze_yaw=gaze_yaw, gaze_pitch=gaze_pitch, eye_open=eye_open)
-    pose = np.stack((states[:, _YAW] + subj.yaw_bias, states[:, _PITCH] + subj.pitch_bias,
-                     states[:, _ROLL]), axis=1)
-    n = len(times)
-    return _Track(landmarks=lm, pose=pose, eyes_open=eye_open > 0.5,
-                  smile=np.zeros(n, bool), mouth_open=np.zeros(n, bool),
-                  speed=_angular_speed(plan, times) if n else np.zeros(0),
-                  drop_rate=subj.drop_rate, brightness=subj.brightness,
-                  sharpness=subj.sharpness)
-
-
 def _nose_live(rng: np.random.Generator, subj: _Subject, camera: Camera,
                params: Mapping[str, Any]) -> _Trace:
     """A bona fide user: centre the face, then turn the head so the nose tip reaches the box."""
@@ -919,37 +283,6 @@ def _nose_live(rng: np.random.Generator, subj: _Subject, camera: Camera,
         "fps": round(fps, 3), "style": subj.style, "distance_mm": round(float(centred[_Z]), 1),
         "reaction_s": round(reaction, 3), "translation_share": round(subj.translation_share, 3),
         "wrong_way_first": mirror, "submovements": moves})
-
-
-def _victim_print(rng: np.random.Generator, subj: _Subject, *, width_mm: float,
-                  pose_label: tuple[str, str] | None = None) -> FlatPrint:
-    """A near-frontal photo of the subject; neutral unless ``pose_label`` (eyes, mouth) says."""
-    eyes, mouth = pose_label or ("OPEN", "CLOSED")
-    gaze = {"OPEN": 0.0, "CLOSED": 0.0, "LOOKING_LEFT": -rng.uniform(18, 35),
-            "LOOKING_RIGHT": rng.uniform(18, 35)}[eyes]
-    smile = mouth == "SMILE"
-    return FlatPrint.from_head(subj.head, width_mm=width_mm, yaw=float(rng.normal(0, 2.5)),
-                               pitch=float(rng.normal(0, 3.0)), roll=float(rng.normal(0, 2.0)),
-                               gaze_yaw=gaze, gaze_pitch=float(rng.normal(0, 2)),
-                               eyes_open=eyes != "CLOSED", smile=smile,
-                               mouth_open=smile and not subj.closed_smile)
-
-
-def _print_track(rng: np.random.Generator, subj: _Subject, sheet: FlatPrint, rig: _PrintRig,
-                 plan: _Plan, times: np.ndarray, states: np.ndarray, tilt_gain: float) -> _Track:
-    lm = rig.landmarks(states)
-    yaw0, pitch0, roll0 = sheet.pose
-    pose = np.stack((yaw0 + subj.yaw_bias + tilt_gain * states[:, _YAW],
-                     pitch0 + subj.pitch_bias + tilt_gain * states[:, _PITCH],
-                     roll0 + states[:, _ROLL]), axis=1)
-    n = len(times)
-    return _Track(landmarks=lm, pose=pose, eyes_open=np.full(n, sheet.eyes_open),
-                  smile=np.full(n, sheet.smile), mouth_open=np.full(n, sheet.mouth_open),
-                  speed=_angular_speed(plan, times) if n else np.zeros(0),
-                  drop_rate=float(rng.uniform(0.0, 0.003)),
-                  brightness=float(np.clip(rng.normal(58, 12), 15, 95)),
-                  sharpness=float(rng.uniform(15.0, 70.0)), confidence_loss=0.05,
-                  pose_noise=(0.6, 0.8, 0.5))
 
 
 def _nose_print(rng: np.random.Generator, subj: _Subject, camera: Camera,
@@ -1046,6 +379,28 @@ def _nose_multiple_faces(rng: np.random.Generator, subj: _Subject, camera: Camer
     return _Trace(times, [live.tracks[0], track], order, meta)
 
 
+def _nose_face_swap(rng: np.random.Generator, subj: _Subject, camera: Camera,
+                    params: Mapping[str, Any]) -> _Trace:
+    """The victim's photo is centred in the area box, then the attacker's own face takes over.
+
+    The photo (held still, as in ``print_static``) is uploaded for the first
+    2..8 frames, enough for the face and area states; then it is pulled away
+    and the attacker, a person outside the subject pool, brings the nose to
+    the target live. Nothing is uploaded during the swap (0.1..0.6 s).
+    """
+    photo = _nose_print(rng, subj, camera, params, "print_static")
+    attacker, key = _attacker(rng)
+    attacker = replace(attacker, style="typical", drop_rate=0.001, mirror_prone=0.0,
+                       translation_share=0.1, gain=max(attacker.gain, 0.9))
+    live = _nose_live(rng, attacker, camera, params)
+    live.tracks[0].identity = key
+    k = int(rng.integers(2, 9))
+    trace = _splice(photo, k, live, float(rng.uniform(0.1, 0.6)))
+    trace.metadata = {**live.metadata, "photo_frames": k, "swap": "photo, then attacker",
+                      "print_width_mm": photo.metadata["print_width_mm"]}
+    return trace
+
+
 # =============================================================================================
 # POSE
 # =============================================================================================
@@ -1105,6 +460,9 @@ def _pose_print(rng: np.random.Generator, subj: _Subject, camera: Camera,
     """A print held in front of the camera, photographed once."""
     if species == "print_random_pose":
         label = (str(rng.choice(_POSE_EYES)), str(rng.choice(_POSE_MOUTH)))
+    elif species == "print_pose_set":  # the attacker holds photos of every pose: the right one
+        pose = params.get("pose") or {}
+        label = (pose.get("eyes", "OPEN"), pose.get("mouth", "CLOSED"))
     else:
         label = ("OPEN", "CLOSED")
     width_mm = float(rng.uniform(110.0, 160.0))
@@ -1124,61 +482,199 @@ def _pose_print(rng: np.random.Generator, subj: _Subject, camera: Camera,
         "reported_tilt_fraction": round(tilt_gain, 3)})
 
 
+# -- POSE, multi-frame client (the recommended profile's protocol) -----------------------------
+
+_GAZE_SIDE = {"LOOKING_LEFT": -1.0, "LOOKING_RIGHT": 1.0}
+
+
+def _ramp(times: np.ndarray, t0: float, t1: float, width: float) -> np.ndarray:
+    """0 before ``t0``, 1 from ``t0 + width`` to ``t1``, back to 0 at ``t1 + width`` (linear)."""
+    up = np.clip((times - t0) / width, 0.0, 1.0)
+    down = np.clip(1.0 - (times - t1) / width, 0.0, 1.0)
+    return np.minimum(up, down)
+
+
+def _pose_video_live(rng: np.random.Generator, subj: _Subject, camera: Camera,
+                     params: Mapping[str, Any]) -> _Trace:
+    """A bona fide user filmed while copying the pose: neutral, the pose held, neutral again.
+
+    The client records 8..15 fps: 1.2..1.8 s of neutral face, then shows the
+    pose; once it sees the person start, it counts 1.2..2.2 s down, then asks
+    to relax and keeps recording 1.0..1.8 s. The person reacts after their
+    reaction time, changes expression over 0.15..0.35 s and blinks
+    spontaneously (not while asked to close the eyes).
+    """
+    pose = params.get("pose") or {}
+    eyes, mouth = pose.get("eyes", "OPEN"), pose.get("mouth", "CLOSED")
+    rig = _HeadRig(subj.head, camera)
+    fps = float(rng.uniform(8.0, 15.0))
+    t_show = float(rng.uniform(1.2, 1.8))
+    reaction = subj.reaction_s * float(np.exp(rng.normal(0.0, 0.2)))
+    on = t_show + reaction
+    off = on + float(rng.uniform(1.2, 2.2)) + float(rng.uniform(0.2, 0.5)) * subj.speed
+    duration = off + float(rng.uniform(1.0, 1.8))
+    times = _frame_times(rng, fps, duration)
+    base = _pose_placement(rng)
+    base[_YAW], base[_PITCH], base[_ROLL] = (rng.normal(0, 3.0), rng.normal(-2, 3.0),
+                                             rng.normal(0, 2.5))
+    plan = _Plan(base)
+    states = plan.at(times) + _Sway(rng, *_HEAD_SWAY).at(times)
+    level = _ramp(times, on, off, float(rng.uniform(0.15, 0.35)))
+    mirrored = eyes in _GAZE_SIDE and rng.random() < 0.06
+    side = _GAZE_SIDE.get(eyes, 0.0) * (-1.0 if mirrored else 1.0)
+    gaze_amp = float(rng.uniform(18.0, 35.0))
+    gaze_yaw = -0.85 * states[:, _YAW] + rng.normal(0.0, 2.0) + side * gaze_amp * level
+    gaze_pitch = -0.85 * states[:, _PITCH] - 4.0 + rng.normal(0.0, 1.5, len(times))
+    closing = eyes == "CLOSED"
+    squint = closing and rng.random() < 0.03          # eyes not quite shut: seen open
+    starts, durs = _spontaneous_blinks(rng, subj.blink_rate, duration)
+    eye_open = _eyelid(times, starts, durs, np.ones(len(starts)))
+    if closing:
+        eye_open = np.minimum(eye_open, 1.0 - (0.45 if squint else 1.0) * level)
+    smiling = mouth == "SMILE"
+    smile = level if smiling else np.zeros(len(times))
+    mouth_open = level if smiling and not subj.closed_smile else np.zeros(len(times))
+    track = _expressive_track(subj, rig, plan, times, states, eye_open=eye_open,
+                              gaze_yaw=gaze_yaw, gaze_pitch=gaze_pitch, smile=smile,
+                              mouth_open=mouth_open)
+    return _Trace(times, [track], metadata={
+        "client": "video", "fps": round(fps, 3), "distance_mm": round(float(base[_Z]), 1),
+        "reaction_s": round(reaction, 3), "gaze_yaw_deg": round(side * gaze_amp, 2),
+        "mirrored_gaze": mirrored, "squint": squint})
+
+
+def _pose_video_prints(rng: np.random.Generator, subj: _Subject, camera: Camera,
+                       params: Mapping[str, Any], species: str) -> _Trace:
+    """Photos held in front of the filming client.
+
+    ``print_static``: a neutral photo; ``print_random_pose``: a photo of a
+    random pose; ``print_pose_set``: the neutral photo, swapped for a photo of
+    the requested pose, swapped back (each swap hides the face for 0.15..0.6 s,
+    and sometimes shows both sheets at once).
+    """
+    pose = params.get("pose") or {}
+    requested = (pose.get("eyes", "OPEN"), pose.get("mouth", "CLOSED"))
+    fps = float(rng.uniform(8.0, 15.0))
+    duration = float(rng.uniform(5.0, 6.5))
+    times = _frame_times(rng, fps, duration)
+    if species == "print_random_pose":
+        labels = [(str(rng.choice(_POSE_EYES)), str(rng.choice(_POSE_MOUTH)))]
+        spans = [(0.0, duration)]
+    elif species == "print_pose_set":
+        t1 = float(rng.uniform(1.3, 2.2))
+        gap1 = float(rng.uniform(0.15, 0.6))
+        t2 = t1 + gap1 + float(rng.uniform(1.2, 2.2))
+        gap2 = float(rng.uniform(0.15, 0.6))
+        labels = [("OPEN", "CLOSED"), requested, ("OPEN", "CLOSED")]
+        spans = [(0.0, t1), (t1 + gap1, t2), (t2 + gap2, duration)]
+    else:
+        labels = [("OPEN", "CLOSED")]
+        spans = [(0.0, duration)]
+    width_mm = float(rng.uniform(110.0, 160.0))
+    state = _pose_placement(rng)
+    state[_YAW], state[_PITCH], state[_ROLL] = (rng.normal(0, 6.0), rng.normal(0, 6.0),
+                                                rng.normal(0, 3.0))
+    tilt_gain = float(rng.uniform(0.1, 0.5))
+    sway = _Sway(rng, *_HAND_SWAY)
+    states = state + sway.at(times)
+    tracks = []
+    both = rng.random() < 0.3       # during a swap, both sheets are seen for a moment
+    for k, (label, (a, b)) in enumerate(zip(labels, spans)):
+        sheet = _victim_print(rng, subj, width_mm=width_mm, pose_label=label)
+        rig = _PrintRig(sheet, camera, (0.0, 0.0))
+        track = _print_track(rng, subj, sheet, rig, _Plan(state), times, states, tilt_gain)
+        track.medium = "print"
+        shown = (times >= a) & (times < b)
+        if both and k > 0:
+            shown |= (times >= a - 0.15) & (times < a)
+        track.visible = shown
+        tracks.append(track)
+    return _Trace(times, tracks, metadata={
+        "client": "video", "fps": round(fps, 3), "print_width_mm": round(width_mm, 1),
+        "photos": [{"eyes": e, "mouth": m} for e, m in labels],
+        "photo_spans_s": [[round(a, 3), round(b, 3)] for a, b in spans],
+        "reported_tilt_fraction": round(tilt_gain, 3)})
+
+
 # =============================================================================================
 # sessions
 # =============================================================================================
 
-def _params_for(ctype: str, image_size: tuple[int, int], seed: int, registry: Any = None
-                ) -> dict[str, Any]:
+def _params_for(ctype: str, image_size: tuple[int, int], seed: int, registry: Any = None,
+                configs: Any = None) -> dict[str, Any]:
     from ..challenges import SeededRandom, default_registry
     reg = registry or default_registry()
-    return reg.get(ctype).generate_params({"imageWidth": image_size[0],
-                                           "imageHeight": image_size[1]},
-                                          rng=SeededRandom(seed))
+    ct = reg.get(ctype)
+    return ct.generate_params({"imageWidth": image_size[0], "imageHeight": image_size[1]},
+                              None if configs is None else configs.for_type(ct),
+                              rng=SeededRandom(seed))
 
 
 def _differs(ctype: str, a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     if ctype == "POSE":
         return a.get("pose") != b.get("pose")
+    if ctype == "BLINK":
+        return a.get("blinks") != b.get("blinks")
+    if ctype == "HEAD_TURN":
+        return a.get("sequence") != b.get("sequence")
     return (a.get("noseLeft"), a.get("noseTop")) != (b.get("noseLeft"), b.get("noseTop"))
 
 
+def _pose_multi_frame(params: Mapping[str, Any]) -> bool:
+    """Whether POSE params ask for the filming client (the hardened, multi-frame protocol)."""
+    return bool(params.get("transition")) or int(params.get("holdFrames", 1) or 1) > 1
+
+
 def _simulate(rng: np.random.Generator, ctype: str, species: str | None, subj: _Subject,
-              camera: Camera, params: Mapping[str, Any], registry: Any) -> _Trace:
+              camera: Camera, params: Mapping[str, Any], registry: Any,
+              configs: Any = None) -> _Trace:
     if species == "replay_other_challenge":
         for _ in range(50):
             other = _params_for(ctype, (camera.width, camera.height),
-                                int(rng.integers(2 ** 62)), registry)
+                                int(rng.integers(2 ** 62)), registry, configs)
             if _differs(ctype, other, params):
                 break
-        trace = _simulate(rng, ctype, None, subj, camera, other, registry)
+        trace = _simulate(rng, ctype, None, subj, camera, other, registry, configs)
         trace.metadata = {**trace.metadata, "replayed_params": other,
                           "replay_delay_s": round(float(rng.uniform(60.0, 86400.0)), 1)}
+        for track in trace.tracks:
+            track.medium = "screen"
         return trace
     if ctype == "NOSE":
         if species is None:
             return _nose_live(rng, subj, camera, params)
         if species == "multiple_faces":
             return _nose_multiple_faces(rng, subj, camera, params)
+        if species == "face_swap":
+            return _nose_face_swap(rng, subj, camera, params)
         return _nose_print(rng, subj, camera, params, species)
+    if ctype == "BLINK":
+        return simulate_blink(rng, species, subj, camera, params)
+    if ctype == "HEAD_TURN":
+        return simulate_head_turn(rng, species, subj, camera, params)
+    if _pose_multi_frame(params):
+        if species is None:
+            return _pose_video_live(rng, subj, camera, params)
+        return _pose_video_prints(rng, subj, camera, params, species)
     if species is None:
         return _pose_live(rng, subj, camera, params)
     return _pose_print(rng, subj, camera, params, species)
 
 
 def _check_species(ctype: str, species: str | None) -> None:
-    if ctype not in SPECIES:
-        raise ValueError(f"challenge type must be one of {', '.join(SPECIES)}, got {ctype!r}")
-    if species is not None and species not in SPECIES[ctype]:
+    if ctype not in ALL_SPECIES:
+        raise ValueError(f"challenge type must be one of {', '.join(TYPES)}, got {ctype!r}")
+    if species is not None and species not in ALL_SPECIES[ctype]:
         raise ValueError(f"pai_species for {ctype} must be None (bona fide) or one of "
-                         f"{', '.join(SPECIES[ctype])}, got {species!r}")
+                         f"{', '.join(ALL_SPECIES[ctype])}, got {species!r}")
 
 
 def _document(challenge_type: str, params: Mapping[str, Any], *, species: str | None,
               seed: int | Sequence[int], session_id: str,
               subject_seed: int | Sequence[int] | None, subject_id: str | None,
               split: str | None, hfov_deg: float | None, registry: Any,
-              metadata: Mapping[str, Any] | None) -> dict[str, Any]:
+              metadata: Mapping[str, Any] | None, configs: Any = None,
+              descriptors: bool = False, pad_scores: bool = False) -> dict[str, Any]:
     """The session document (session-format JSON object) of one simulated session."""
     from ..sessions import FORMAT
     ctype = str(challenge_type).upper()
@@ -1189,8 +685,12 @@ def _document(challenge_type: str, params: Mapping[str, Any], *, species: str | 
                            np.random.default_rng(seed if subject_seed is None else subject_seed))
     fov = float(hfov_deg) if hfov_deg is not None else float(rng.uniform(58.0, 72.0))
     camera = Camera(width, height, fov)
-    trace = _simulate(rng, ctype, species, subj, camera, params, registry)
+    trace = _simulate(rng, ctype, species, subj, camera, params, registry, configs)
     measured = [_measure(rng, tr, width, height) for tr in trace.tracks]
+    if descriptors or pad_scores:  # own random stream: the rest of the session is unchanged
+        add_extras(np.random.default_rng(_seed_key(seed) + [0xE7]), measured, trace.tracks,
+                   _seed_key(seed if subject_seed is None else subject_seed),
+                   descriptors=descriptors, pad_scores=pad_scores)
     base_ms = 1_700_000_000_000 + int(rng.integers(0, 180 * 86_400_000))
     if species == "replay_other_challenge":
         base_ms += int(trace.metadata["replay_delay_s"] * 1000)
@@ -1224,30 +724,42 @@ def simulate_session(challenge_type: str, params: Mapping[str, Any], *,
                      session_id: str = "s-000000", subject_seed: int | Sequence[int] | None = None,
                      subject_id: str | None = None, split: str | None = None,
                      hfov_deg: float | None = None, registry: Any = None,
-                     metadata: Mapping[str, Any] | None = None) -> "Session":
+                     metadata: Mapping[str, Any] | None = None, profile: str | None = None,
+                     descriptors: bool | None = None, pad_scores: bool | None = None
+                     ) -> "Session":
     """Simulate one labelled session against given challenge params.
 
     Parameters
     ----------
     challenge_type:
-        ``"NOSE"`` or ``"POSE"``.
+        One of :data:`TYPES` (``"NOSE"``, ``"POSE"``, ``"BLINK"``, ``"HEAD_TURN"``).
     params:
         The challenge's params, as its challenge type generated them (pixels).
+        POSE params with ``transition`` or ``holdFrames > 1`` (the multi-frame
+        protocol) are answered by a filming client, others by the original's
+        single photo.
     species:
-        ``None`` for a bona fide session, else one of :data:`SPECIES` for the type.
+        ``None`` for a bona fide session, else one of :data:`ALL_SPECIES` for the type.
     seed:
         Seed (or seed sequence) of everything random in the session.
     session_id, subject_id, split:
         Written as such in the session.
     subject_seed:
-        Seed of the simulated subject (head shape, habits); default: ``seed``.
-        Sessions with the same subject seed show the same person.
+        Seed of the simulated subject (head shape, habits, face descriptor);
+        default: ``seed``. Sessions with the same subject seed show the same person.
     hfov_deg:
         Camera horizontal field of view; default: drawn in 58..72 degrees.
     registry:
         Challenge registry used to draw other params for ``replay_other_challenge``.
     metadata:
         Extra entries for the session's ``metadata``.
+    profile:
+        Configuration profile whose challenge configs draw the params of
+        replayed recordings, and whose checks decide the two defaults below
+        (``None``: the types' default configs, no extensions).
+    descriptors, pad_scores:
+        Add simulated ``LivenessLab.Descriptor`` / ``LivenessLab.PadScore`` to
+        every face (default: when the profile's configs check identity / PAD).
 
     Returns
     -------
@@ -1257,10 +769,32 @@ def simulate_session(challenge_type: str, params: Mapping[str, Any], *,
         ``"fps"``, camera field of view, behaviour or attack parameters).
     """
     from ..sessions import session_from_dict
+    configs = None
+    if profile is not None:
+        from ..config import resolve_configs
+        configs = resolve_configs(profile, registry=registry)
+    want_desc, want_pad = _extras_of(configs)
     return session_from_dict(_document(
         challenge_type, params, species=species, seed=seed, session_id=session_id,
         subject_seed=subject_seed, subject_id=subject_id, split=split, hfov_deg=hfov_deg,
-        registry=registry, metadata=metadata))
+        registry=registry, metadata=metadata, configs=configs,
+        descriptors=want_desc if descriptors is None else bool(descriptors),
+        pad_scores=want_pad if pad_scores is None else bool(pad_scores)))
+
+
+def _extras_of(configs: Any) -> tuple[bool, bool]:
+    """Whether sessions for ``configs`` need face descriptors and PAD scores."""
+    if configs is None:
+        return False, False
+    cfgs = list(configs.by_type.values())
+    return (any(getattr(c, "identity_check", False) for c in cfgs),
+            any(getattr(c, "pad_check", False) for c in cfgs))
+
+
+def _seed_key(seed: Any) -> list[int]:
+    if isinstance(seed, (int, np.integer)):
+        return [int(seed)]
+    return [int(v) for v in seed]
 
 
 def _jsonable_seed(seed: Any) -> Any:
@@ -1273,29 +807,66 @@ def _jsonable_seed(seed: Any) -> Any:
 # datasets
 # =============================================================================================
 
-def _classes(challenge_types: Sequence[str]) -> list[tuple[str, str | None]]:
+@dataclass(frozen=True)
+class _Bench:
+    """What a dataset for a profile holds: its types, species, configs and face extensions."""
+
+    profile: str
+    types: tuple[str, ...]           # allowed types
+    default_types: tuple[str, ...]
+    species: Mapping[str, tuple[str, ...]]
+    configs: Any
+    descriptors: bool
+    pad_scores: bool
+
+
+def _bench(profile: str | None) -> _Bench:
+    """``seed``: the original bench (NOSE, POSE, :data:`SPECIES`, no extensions); any other
+    profile: every type and species, params from its configs, the extensions its checks need."""
+    from ..config import get_profile, resolve_configs
+    name = profile or "seed"
+    get_profile(name)  # an unknown name raises, listing the known ones
+    if name == "seed":
+        return _Bench("seed", ("NOSE", "POSE"), ("NOSE", "POSE"), SPECIES, None, False, False)
+    configs = resolve_configs(name)
+    desc, pad = _extras_of(configs)
+    default = tuple(t for t in (configs.challenge_types or TYPES) if t in TYPES) or TYPES
+    return _Bench(name, TYPES, default, ALL_SPECIES, configs, desc, pad)
+
+
+def _classes(challenge_types: Sequence[str],
+             species: Mapping[str, tuple[str, ...]] = SPECIES) -> list[tuple[str, str | None]]:
     out: list[tuple[str, str | None]] = []
     for ctype in challenge_types:
         out.append((ctype, None))
-        out.extend((ctype, sp) for sp in SPECIES[ctype])
+        out.extend((ctype, sp) for sp in species[ctype])
     return out
 
 
-def _normalise_types(challenge_types: Sequence[str] | str) -> tuple[str, ...]:
+def _normalise_types(challenge_types: Sequence[str] | str | None,
+                     bench: _Bench | None = None) -> tuple[str, ...]:
+    allowed = bench.types if bench is not None else ("NOSE", "POSE")
+    if challenge_types is None:
+        return bench.default_types if bench is not None else allowed
     if isinstance(challenge_types, str):
         challenge_types = [t for t in challenge_types.split(",") if t.strip()]
     types = tuple(dict.fromkeys(str(t).strip().upper() for t in challenge_types))
     if not types:
-        raise ValueError("challenge_types must name at least one of NOSE, POSE")
+        raise ValueError(f"challenge_types must name at least one of {', '.join(allowed)}")
     for t in types:
-        if t not in SPECIES:
-            raise ValueError(f"challenge type must be one of {', '.join(SPECIES)}, got {t!r}")
+        if t not in allowed:
+            where = f" with the {bench.profile} profile" if bench is not None else ""
+            raise ValueError(f"challenge type must be one of {', '.join(allowed)}{where}, "
+                             f"got {t!r}")
     return types
 
 
-def dataset_size(sessions_per_class: int, challenge_types: Sequence[str] = ("NOSE", "POSE")) -> int:
+def dataset_size(sessions_per_class: int, challenge_types: Sequence[str] | None = ("NOSE", "POSE"),
+                 profile: str = "seed") -> int:
     """Number of sessions :func:`generate_dataset` writes for these arguments."""
-    return sessions_per_class * len(_classes(_normalise_types(challenge_types)))
+    bench = _bench(profile)
+    return sessions_per_class * len(_classes(_normalise_types(challenge_types, bench),
+                                             bench.species))
 
 
 def _subject_splits(n: int, seed: int) -> list[str]:
@@ -1309,9 +880,10 @@ def _subject_splits(n: int, seed: int) -> list[str]:
 
 
 def generate_dataset(out_dir: str | os.PathLike, *, sessions_per_class: int, seed: int,
-                     challenge_types: Sequence[str] = ("NOSE", "POSE"),
+                     challenge_types: Sequence[str] | None = None,
                      image_size: tuple[int, int] = (640, 480),
-                     progress: Callable[[int], Any] | None = None) -> Path:
+                     progress: Callable[[int], Any] | None = None,
+                     profile: str = "seed") -> Path:
     """Write a labelled synthetic dataset (session format) and return its directory.
 
     Parameters
@@ -1320,17 +892,27 @@ def generate_dataset(out_dir: str | os.PathLike, *, sessions_per_class: int, see
         Target directory; created if missing, must be empty if it exists.
     sessions_per_class:
         Bona fide sessions per challenge type, and attack sessions per species
-        (:data:`SPECIES`) of each type.
+        of each type.
     seed:
         Everything is determined by it: the same seed writes identical files.
         Session ``i`` of a class draws from ``(seed, type, class, i)``, so
         results do not depend on generation order.
     challenge_types:
-        Types to simulate (``"NOSE"``, ``"POSE"``).
+        Types to simulate; default: the profile's (``seed``: NOSE and POSE).
     image_size:
         ``(width, height)`` of the simulated client's frames, pixels.
     progress:
         Called with ``1`` after each session (for instance ``tqdm(...).update``).
+    profile:
+        The deployment the sessions are recorded against. ``"seed"`` (the
+        default) writes the original bench: NOSE and POSE, the species of
+        :data:`SPECIES`, the original clients, faces as Rekognition returns
+        them. Any other profile (e.g. ``"recommended"``) allows every type of
+        :data:`TYPES` and writes every species of :data:`ALL_SPECIES`; params
+        come from its configs (so POSE asks for the multi-frame protocol and
+        is filmed), and faces carry the simulated ``LivenessLab`` descriptor
+        and PAD score when its checks need them. A session of a class has the
+        same content under every profile except for those differences.
 
     Notes
     -----
@@ -1353,7 +935,8 @@ def generate_dataset(out_dir: str | os.PathLike, *, sessions_per_class: int, see
                          f"got {image_size!r}") from None
     if width < 160 or height < 120:
         raise ValueError(f"image_size must be at least 160 x 120 pixels, got {width} x {height}")
-    types = _normalise_types(challenge_types)
+    bench = _bench(profile)
+    types = _normalise_types(challenge_types, bench)
     out = Path(out_dir)
     _check_out_dir(out)
     from ..challenges import default_registry
@@ -1363,20 +946,24 @@ def generate_dataset(out_dir: str | os.PathLike, *, sessions_per_class: int, see
     splits = _subject_splits(n_subjects, int(seed))
     (out / "sessions").mkdir(parents=True)
     entries = []
-    for ctype, species in _classes(types):
-        type_idx = ("NOSE", "POSE").index(ctype)
-        class_idx = 0 if species is None else 1 + SPECIES[ctype].index(species)
+    for ctype, species in _classes(types, bench.species):
+        type_idx = TYPES.index(ctype)
+        class_idx = 0 if species is None else 1 + ALL_SPECIES[ctype].index(species)
         for i in range(sessions_per_class):
             key = [int(seed), 3, type_idx, class_idx, i]
             subj_idx = (i + class_idx) % n_subjects
             params_seed = int(np.random.default_rng(key + [1]).integers(2 ** 62))
-            params = _params_for(ctype, (width, height), params_seed, registry)
+            params = _params_for(ctype, (width, height), params_seed, registry, bench.configs)
             sid = f"{ctype.lower()}-{species or 'bona_fide'}-{i:05d}"
+            extra_meta: dict[str, Any] = {"dataset_seed": int(seed), "session_index": i}
+            if bench.profile != "seed":
+                extra_meta["bench_profile"] = bench.profile
             doc = _document(ctype, params, species=species, seed=key, session_id=sid,
                             subject_seed=[int(seed), 1, subj_idx],
                             subject_id=f"subj-{subj_idx:03d}", split=splits[subj_idx],
-                            hfov_deg=None, registry=registry,
-                            metadata={"dataset_seed": int(seed), "session_index": i})
+                            hfov_deg=None, registry=registry, metadata=extra_meta,
+                            configs=bench.configs, descriptors=bench.descriptors,
+                            pad_scores=bench.pad_scores)
             rel = f"sessions/{sid}.json"
             _write_json(out / rel, doc)
             entries.append(ManifestEntry(sid, rel, doc["label"], species, doc["subject_id"],
@@ -1407,7 +994,7 @@ def _write_json(path: Path, doc: Mapping[str, Any]) -> None:
 # =============================================================================================
 
 def add_synth_command(subparsers: Any) -> argparse.ArgumentParser:
-    """Register ``synth --out DIR --sessions-per-class N --seed S [--types NOSE,POSE]``."""
+    """Register ``synth --out DIR --sessions-per-class N --seed S [--profile P] [--types ...]``."""
     p = subparsers.add_parser(
         "synth", help="generate a synthetic trace-level dataset (no images)",
         description="Simulate bona fide and attack sessions as Rekognition-shaped face "
@@ -1416,7 +1003,13 @@ def add_synth_command(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--sessions-per-class", type=int, default=50,
                    help="bona fide sessions per type and attacks per species (default 50)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--types", default="NOSE,POSE", help="challenge types, comma-separated")
+    p.add_argument("--profile", default=None,
+                   help="the deployment simulated: 'seed' writes the original bench (NOSE, POSE, "
+                        "original clients); other profiles every type and species, with the "
+                        "face descriptors and PAD scores their checks need (default: the "
+                        "default profile)")
+    p.add_argument("--types", default=None,
+                   help="challenge types, comma-separated (default: the profile's)")
     p.add_argument("--image-size", default="640x480",
                    help="frame size WIDTHxHEIGHT (default 640x480)")
     p.set_defaults(func=run_synth_command)
@@ -1434,15 +1027,21 @@ def run_synth_command(args: argparse.Namespace) -> int:
         print(f"liveness-lab synth: error: --image-size must look like 640x480, got "
               f"{args.image_size!r}", file=sys.stderr)
         return 2
+    from ..config import DEFAULT_PROFILE
+    from ..errors import ConfigError
+    profile = getattr(args, "profile", None) or DEFAULT_PROFILE
     try:
-        types = _normalise_types(args.types)
+        bench = _bench(profile)
+        types = _normalise_types(getattr(args, "types", None), bench)
         _check_out_dir(Path(args.out))
-        total = dataset_size(args.sessions_per_class, types) if args.sessions_per_class > 0 else 0
+        total = (dataset_size(args.sessions_per_class, types, profile)
+                 if args.sessions_per_class > 0 else 0)
         with tqdm(total=total, unit="session", desc="synth") as bar:
             out = generate_dataset(args.out, sessions_per_class=args.sessions_per_class,
                                    seed=args.seed, challenge_types=types,
-                                   image_size=(width, height), progress=bar.update)
-    except ValueError as e:
+                                   image_size=(width, height), progress=bar.update,
+                                   profile=profile)
+    except (ValueError, ConfigError) as e:
         print(f"liveness-lab synth: error: {e}", file=sys.stderr)
         return 2
     print(f"wrote {total} sessions to {out}")

@@ -20,7 +20,7 @@ from liveness_lab.sessions import Frame, Session, write_session
 
 
 def test_lookup_error_lists_known_types():
-    with pytest.raises(UnknownChallengeType, match="known: CUSTOM, NOSE, POSE"):
+    with pytest.raises(UnknownChallengeType, match="known: BLINK, CUSTOM, HEAD_TURN, NOSE, POSE"):
         builtin_registry().get("BLINKY")
 
 
@@ -92,7 +92,8 @@ def test_broken_plugin_warns_and_is_skipped(tmp_path, monkeypatch):
     reg = builtin_registry()
     with pytest.warns(PluginWarning, match="brokenplugin.*this plugin is broken"):
         added = reg.discover()
-    assert "STILL" in added and reg.names() == ["CUSTOM", "NOSE", "POSE", "STILL"]
+    assert "STILL" in added and reg.names() == ["BLINK", "CUSTOM", "HEAD_TURN", "NOSE", "POSE",
+                                                "STILL"]
 
 
 def test_plugin_of_the_wrong_kind_warns(tmp_path, monkeypatch):

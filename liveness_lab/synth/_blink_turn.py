@@ -1,0 +1,273 @@
+"""Trace-level behaviour for the BLINK and HEAD_TURN challenges, bona fide and attacks.
+
+The client of both records the camera at 8..15 fps from the moment the
+challenge is shown until the person should be done, and uploads every frame
+(the server decides). Attack species:
+
+* BLINK ``print_static``: the victim's photo held by hand (it cannot blink);
+  ``video_replay``: a screen plays a video of the victim with natural,
+  spontaneous blinks (not made for this challenge); ``replay_other_challenge``:
+  a bona fide BLINK recording made for other params is played on a screen;
+  ``face_swap``: the victim's photo during the first frames (the open-eye
+  baseline), then the attacker's own face blinks.
+* HEAD_TURN ``print_tilted``: the victim's photo tilted by hand in the
+  requested directions, in order (the attacker knows the sequence);
+  ``replay_other_challenge``: a bona fide recording of another sequence played
+  on a screen; ``face_swap``: the victim's photo while the face must be
+  centred, then the attacker turns their own head.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+
+from ._head import Camera
+from ._motion import (_HAND_SWAY, _HEAD_SWAY, _PITCH, _ROLL, _X, _Y, _YAW, _Z, _HeadRig, _Plan,
+                      _PrintRig, _Sway, _frame_times)
+from ._subjects import (_eyelid, _expressive_track, _print_track, _splice, _spontaneous_blinks,
+                        _Subject, _Trace, _victim_print)
+
+__all__ = ["BLINK_SPECIES", "HEAD_TURN_SPECIES", "simulate_blink", "simulate_head_turn"]
+
+BLINK_SPECIES = ("print_static", "video_replay", "replay_other_challenge", "face_swap")
+HEAD_TURN_SPECIES = ("print_tilted", "replay_other_challenge", "face_swap")
+
+#: tag of the seed keys of attackers' identities (they are not subjects of the dataset)
+_ATTACKER_TAG = 0xA77AC
+
+
+def _facing(rng: np.random.Generator) -> np.ndarray:
+    """A face in front of the camera, looking at it (small angles), 33..60 cm away."""
+    return np.array([rng.normal(0.0, 3.0), rng.normal(-2.0, 3.0), rng.normal(0.0, 2.5),
+                     rng.normal(0.0, 30.0), rng.normal(10.0, 25.0), rng.uniform(330.0, 600.0)])
+
+
+def _attacker(rng: np.random.Generator) -> tuple[_Subject, list[int]]:
+    """A person outside the subject pool, and the seed key of their identity."""
+    key = [_ATTACKER_TAG, *(int(v) for v in rng.integers(0, 2 ** 31, 2))]
+    return _Subject.sample("attacker", rng), key
+
+
+def _looking_at_screen(states: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return -0.85 * states[:, _YAW], -0.85 * states[:, _PITCH] - 4.0
+
+
+# -- BLINK -----------------------------------------------------------------------------------
+
+def _blink_live(rng: np.random.Generator, subj: _Subject, camera: Camera,
+                params: Mapping[str, Any], *, deliberate: bool = True) -> _Trace:
+    """A person blinking ``params['blinks']`` times on request (or only spontaneously)."""
+    rig = _HeadRig(subj.head, camera)
+    fps = float(rng.uniform(8.0, 15.0))
+    wanted = int(params["blinks"])
+    window = float(params["windowMs"]) / 1000.0
+    t_instr = float(rng.uniform(0.6, 1.2))
+    duration = t_instr + window + 0.8
+    times = _frame_times(rng, fps, duration)
+    plan = _Plan(_facing(rng))
+    sway = _Sway(rng, *_HEAD_SWAY)
+    states = plan.at(times) + sway.at(times)
+    starts, durs = _spontaneous_blinks(rng, subj.blink_rate, duration)
+    depths = list(np.ones(len(starts)))
+    starts, durs = list(starts), list(durs)
+    reaction = subj.reaction_s * float(np.exp(rng.normal(0.0, 0.2)))
+    partial = 0
+    if deliberate:
+        t = t_instr + reaction
+        extra = int(rng.random() < 0.1)          # one blink too many, now and then
+        for _ in range(wanted + extra):
+            d = float(rng.uniform(0.2, 0.4))
+            q = 1.0 if rng.random() >= 0.05 else float(rng.uniform(0.4, 0.7))
+            partial += q < 1.0
+            starts.append(t)
+            durs.append(d)
+            depths.append(q)
+            t += d + float(rng.uniform(0.25, 0.7)) * subj.speed
+    eye_open = _eyelid(times, starts, durs, depths)
+    gaze_yaw, gaze_pitch = _looking_at_screen(states)
+    n = len(times)
+    track = _expressive_track(subj, rig, plan, times, states, eye_open=eye_open,
+                              gaze_yaw=gaze_yaw, gaze_pitch=gaze_pitch, smile=np.zeros(n),
+                              mouth_open=np.zeros(n))
+    return _Trace(times, [track], metadata={
+        "fps": round(fps, 3), "distance_mm": round(float(plan.start[_Z]), 1),
+        "reaction_s": round(reaction, 3), "deliberate_blinks": wanted if deliberate else 0,
+        "partial_blinks": int(partial), "spontaneous_blink_rate": round(subj.blink_rate, 3)})
+
+
+def _held_print(rng: np.random.Generator, subj: _Subject, camera: Camera, duration: float,
+                *, tilts: list[tuple[float, float, np.ndarray]] | None = None
+                ) -> tuple[_Trace, Any]:
+    """The victim's neutral photo held in front of the camera (optionally tilted on a schedule)."""
+    width_mm = float(rng.uniform(110.0, 160.0))
+    sheet = _victim_print(rng, subj, width_mm=width_mm)
+    rig = _PrintRig(sheet, camera, (0.0, 0.0))
+    fps = float(rng.uniform(8.0, 15.0))
+    times = _frame_times(rng, fps, duration)
+    start = _facing(rng)
+    start[_YAW] = rng.normal(0.0, 4.0)
+    start[_PITCH] = rng.normal(0.0, 4.0)
+    plan = _Plan(start)
+    for t0, dur, delta in tilts or []:
+        plan.add(t0, dur, delta)
+    states = plan.at(times) + _Sway(rng, *_HAND_SWAY).at(times)
+    tilt_gain = float(rng.uniform(0.1, 0.5))
+    track = _print_track(rng, subj, sheet, rig, plan, times, states, tilt_gain)
+    track.medium = "print"
+    return _Trace(times, [track], metadata={
+        "fps": round(fps, 3), "print_width_mm": round(width_mm, 1),
+        "photo_pose": [round(v, 2) for v in sheet.pose],
+        "reported_tilt_fraction": round(tilt_gain, 3)}), rig
+
+
+def simulate_blink(rng: np.random.Generator, species: str | None, subj: _Subject,
+                   camera: Camera, params: Mapping[str, Any]) -> _Trace:
+    """One BLINK session: bona fide (``species=None``) or an attack of :data:`BLINK_SPECIES`.
+
+    ``replay_other_challenge`` is simulated by the caller (a bona fide session
+    for other params, shown on a screen).
+    """
+    if species is None:
+        return _blink_live(rng, subj, camera, params)
+    window = float(params["windowMs"]) / 1000.0
+    if species == "print_static":
+        trace, _ = _held_print(rng, subj, camera, window + 2.0)
+        return trace
+    if species == "video_replay":
+        trace = _blink_live(rng, subj, camera, params, deliberate=False)
+        trace.tracks[0].medium = "screen"
+        trace.metadata["replayed"] = "video with spontaneous blinks"
+        return trace
+    if species == "face_swap":
+        photo, _ = _held_print(rng, subj, camera, 3.0)
+        attacker, key = _attacker(rng)
+        live = _blink_live(rng, attacker, camera, params)
+        live.tracks[0].identity = key
+        k = int(rng.integers(3, 7))
+        trace = _splice(photo, k, live, float(rng.uniform(0.1, 0.5)))
+        trace.metadata = {**live.metadata, "photo_frames": k, "swap": "photo, then attacker"}
+        return trace
+    raise ValueError(f"unknown BLINK species {species!r}")
+
+
+# -- HEAD_TURN -------------------------------------------------------------------------------
+
+_AXIS = {"LEFT": (_YAW, 1.0), "RIGHT": (_YAW, -1.0), "UP": (_PITCH, 1.0), "DOWN": (_PITCH, -1.0)}
+
+
+def _turn_delta(rng: np.random.Generator, direction: str, amplitude: float) -> np.ndarray:
+    axis, sign = _AXIS[direction]
+    delta = np.zeros(6)
+    delta[axis] = sign * amplitude
+    other = _PITCH if axis == _YAW else _YAW
+    delta[other] = rng.normal(0.0, 3.0)
+    delta[_ROLL] = rng.normal(0.0, 2.0) + (0.1 * delta[_YAW] if axis == _YAW else 0.0)
+    delta[_X] = rng.normal(0.0, 4.0) + (0.3 * delta[_YAW] if axis == _YAW else 0.0)
+    delta[_Y] = rng.normal(0.0, 4.0)
+    return delta
+
+
+#: the angles (degrees, as the detector reports them) the client guides a person beyond: the
+#: HEAD_TURN defaults; the client shows its own estimate of the pose until it is reached
+_CLIENT_TURN = {_YAW: 20.0, _PITCH: 15.0}
+
+
+def _head_turn_live(rng: np.random.Generator, subj: _Subject, camera: Camera,
+                    params: Mapping[str, Any]) -> _Trace:
+    """A person turning the head in the requested directions, each held briefly.
+
+    The client first asks to face the camera (a person seen more than 6
+    degrees of yaw or 8 of pitch off-centre corrects). It shows a progress
+    cue, so people turn until its estimate passes the thresholds (by 4..18
+    degrees of yaw, 3..12 of pitch), hold 0.4..0.9 s and come back. Slips: a
+    mirrored first sideways turn (the subject's ``mirror_prone`` rate) and,
+    for 2 % of sessions, a stiff neck that stops a few degrees short of the
+    pitch threshold.
+    """
+    sequence = list(params["sequence"])
+    rig = _HeadRig(subj.head, camera)
+    fps = float(rng.uniform(8.0, 15.0))
+    plan = _Plan(_facing(rng))
+    bias = {_YAW: subj.yaw_bias, _PITCH: subj.pitch_bias}
+    # the client asks to face the camera first: a person seen off-centre corrects
+    centre = plan.start.copy()
+    for axis, limit in ((_YAW, 6.0), (_PITCH, 8.0)):
+        if abs(centre[axis] + bias[axis]) > limit:
+            centre[axis] = float(rng.normal(0.0, 2.0)) - bias[axis]
+    if not np.array_equal(centre, plan.start):
+        plan.add(0.2, 0.5, centre - plan.start)
+    t = 0.8 + subj.reaction_s * float(np.exp(rng.normal(0.0, 0.2)))
+    stiff = rng.random() < 0.02
+    mirror = rng.random() < subj.mirror_prone
+    mirrored = False
+    amplitudes = []
+    for direction in sequence:
+        if mirror and not mirrored and direction in ("LEFT", "RIGHT"):
+            direction = "RIGHT" if direction == "LEFT" else "LEFT"
+            mirrored = True
+        axis, sign = _AXIS[direction]
+        if axis == _YAW:
+            margin = float(rng.uniform(4.0, 18.0))
+        else:
+            margin = float(rng.uniform(-6.0, -1.0) if stiff else rng.uniform(3.0, 12.0))
+        start = plan.end()
+        amp = sign * (_CLIENT_TURN[axis] + margin) - (start[axis] + bias[axis])
+        delta = _turn_delta(rng, direction, abs(amp))
+        delta[axis] = amp
+        amplitudes.append(round(float(amp), 2))
+        dur = float(rng.uniform(0.5, 0.9)) * subj.speed
+        plan.add(t, dur, delta)
+        t += dur + float(rng.uniform(0.4, 0.9))
+        back = float(rng.uniform(0.4, 0.8)) * subj.speed
+        home = centre - plan.end() + rng.normal(0.0, 1.0, 6) * [1, 1, 0.5, 2, 2, 2]
+        plan.add(t, back, home)
+        t += back + float(rng.uniform(0.2, 0.5)) * subj.speed
+    times = _frame_times(rng, fps, t + 0.6)
+    states = plan.at(times) + _Sway(rng, *_HEAD_SWAY).at(times)
+    starts, durs = _spontaneous_blinks(rng, subj.blink_rate, t + 0.6)
+    eye_open = _eyelid(times, starts, durs, np.ones(len(starts)))
+    gaze_yaw, gaze_pitch = _looking_at_screen(states)
+    n = len(times)
+    track = _expressive_track(subj, rig, plan, times, states, eye_open=eye_open,
+                              gaze_yaw=gaze_yaw, gaze_pitch=gaze_pitch, smile=np.zeros(n),
+                              mouth_open=np.zeros(n))
+    return _Trace(times, [track], metadata={
+        "fps": round(fps, 3), "distance_mm": round(float(plan.start[_Z]), 1),
+        "amplitudes_deg": amplitudes, "stiff_neck": bool(stiff),
+        "mirrored_first_turn": mirrored})
+
+
+def simulate_head_turn(rng: np.random.Generator, species: str | None, subj: _Subject,
+                       camera: Camera, params: Mapping[str, Any]) -> _Trace:
+    """One HEAD_TURN session: bona fide (``species=None``) or an attack of
+    :data:`HEAD_TURN_SPECIES` (``replay_other_challenge`` is simulated by the caller)."""
+    if species is None:
+        return _head_turn_live(rng, subj, camera, params)
+    if species == "print_tilted":
+        tilts = []
+        t = 0.9 + float(rng.uniform(0.3, 0.9))
+        for direction in params["sequence"]:
+            axis, sign = _AXIS[direction]
+            delta = np.zeros(6)
+            delta[axis] = sign * float(rng.uniform(40.0, 70.0))
+            dur = float(rng.uniform(0.5, 1.0))
+            tilts.append((t, dur, delta))
+            t += dur + float(rng.uniform(0.4, 0.9))
+            tilts.append((t, dur, -delta))
+            t += dur + float(rng.uniform(0.2, 0.5))
+        trace, _ = _held_print(rng, subj, camera, t + 0.6, tilts=tilts)
+        trace.metadata["tilts_deg"] = [round(float(d[2][_AXIS[s][0]]), 1)
+                                       for d, s in zip(tilts[::2], params["sequence"])]
+        return trace
+    if species == "face_swap":
+        photo, _ = _held_print(rng, subj, camera, 3.0)
+        attacker, key = _attacker(rng)
+        live = _head_turn_live(rng, attacker, camera, params)
+        live.tracks[0].identity = key
+        k = int(rng.integers(3, 9))
+        trace = _splice(photo, k, live, float(rng.uniform(0.1, 0.5)))
+        trace.metadata = {**live.metadata, "photo_frames": k, "swap": "photo, then attacker"}
+        return trace
+    raise ValueError(f"unknown HEAD_TURN species {species!r}")

@@ -1,0 +1,166 @@
+"""Trace-level simulator, hardened bench: BLINK, HEAD_TURN, the filmed POSE client, new attack
+species, simulated descriptors and PAD scores - and the original bench left unchanged."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from liveness_lab.challenges import SeededRandom, default_registry
+from liveness_lab.challenges.blink import eye_aspect_ratio
+from liveness_lab.challenges.checks import face_descriptor, pad_score
+from liveness_lab.config import resolve_configs
+from liveness_lab.sessions import iter_dataset, read_manifest
+from liveness_lab.synth import traces as T
+from liveness_lab.verify import verify_session
+
+REC = resolve_configs("recommended")
+
+
+def params(ctype: str, seed: int, profile: str = "recommended") -> dict:
+    ct = default_registry().get(ctype)
+    return ct.generate_params({"imageWidth": 640, "imageHeight": 480},
+                              resolve_configs(profile).for_type(ct), rng=SeededRandom(seed))
+
+
+def sim(ctype, species=None, seed=0, subject=None, profile="recommended"):
+    return T.simulate_session(ctype, params(ctype, 100 + seed, profile), species=species,
+                              seed=[5, seed], subject_seed=subject, profile=profile)
+
+
+@pytest.fixture(scope="module")
+def rec_dataset(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("rec") / "ds"
+    T.generate_dataset(out, sessions_per_class=2, seed=7, profile="recommended")
+    return out
+
+
+@pytest.fixture(scope="module")
+def seed_dataset(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("seed") / "ds"
+    T.generate_dataset(out, sessions_per_class=2, seed=7)
+    return out
+
+
+def test_the_recommended_bench_has_every_type_and_species(rec_dataset):
+    rows = read_manifest(rec_dataset)
+    assert len(rows) == T.dataset_size(2, None, "recommended") == 2 * sum(
+        1 + len(sp) for sp in T.ALL_SPECIES.values())
+    classes = {(r.challenge_type, r.pai_species) for r in rows}
+    for ctype, species in T.ALL_SPECIES.items():
+        assert {(ctype, None)} | {(ctype, s) for s in species} <= classes
+
+
+def test_nose_sessions_differ_from_the_seed_bench_only_by_the_extensions(rec_dataset,
+                                                                          seed_dataset):
+    for name in ("nose-bona_fide-00001", "nose-print_tilted-00000", "nose-multiple_faces-00001"):
+        a = json.loads((rec_dataset / "sessions" / f"{name}.json").read_text())
+        b = json.loads((seed_dataset / "sessions" / f"{name}.json").read_text())
+        for fr in a["frames"]:
+            for face in fr["faces"]:
+                ext = face.pop("LivenessLab")
+                assert len(ext["Descriptor"]) == 128 and 0 <= ext["PadScore"] <= 1
+        assert a["metadata"].pop("bench_profile") == "recommended"
+        assert a == b
+
+
+def test_the_seed_bench_refuses_the_new_types():
+    with pytest.raises(ValueError, match="NOSE, POSE with the seed profile"):
+        T.dataset_size(2, ("BLINK",))
+
+
+def test_recommended_rules_on_a_small_recommended_bench(rec_dataset):
+    passed = defaultdict(list)
+    for session in iter_dataset(rec_dataset):
+        verdict = verify_session(session, configs=REC)
+        seen = session.sorted_frames()[:verdict.frames_used]
+        if session.pai_species == "multiple_faces" and all(len(f.faces) < 2 for f in seen):
+            continue  # the photo entered the frame after the decision: only the attacker was seen
+        passed[(session.challenge_type, session.pai_species)].append(verdict.success)
+    attacks = [ok for (t, sp), oks in passed.items() if sp is not None for ok in oks]
+    bona_fide = [ok for (t, sp), oks in passed.items() if sp is None for ok in oks]
+    assert not any(attacks)
+    assert sum(bona_fide) >= len(bona_fide) - 1
+
+
+# -- behaviour ---------------------------------------------------------------------------------
+
+def test_blink_bona_fide_closes_the_eyes_and_a_photo_does_not():
+    live = sim("BLINK", seed=1)
+    ratios = [eye_aspect_ratio(f.faces[0], 640, 480) for f in live.frames if f.faces]
+    assert min(ratios) < 0.5 * np.median(ratios)
+    photo = sim("BLINK", "print_static", seed=1)
+    ratios = [eye_aspect_ratio(f.faces[0], 640, 480) for f in photo.frames if f.faces]
+    assert min(ratios) > 0.7 * np.median(ratios)
+
+
+def test_head_turn_bona_fide_follows_the_sequence_with_the_yaw_and_pitch_signs():
+    s = sim("HEAD_TURN", seed=2)
+    yaws = [f.faces[0].pose.yaw for f in s.frames if f.faces]
+    pitches = [f.faces[0].pose.pitch for f in s.frames if f.faces]
+    for direction in s.params["sequence"]:
+        if direction == "LEFT":
+            assert max(yaws) > 20
+        elif direction == "RIGHT":
+            assert min(yaws) < -20
+        elif direction == "UP":
+            assert max(pitches) > 15
+        else:
+            assert min(pitches) < -15
+
+
+def test_the_filmed_pose_client_sends_neutral_then_the_pose():
+    p = params("POSE", 3)
+    s = T.simulate_session("POSE", p, seed=3)
+    assert s.metadata["client"] == "video" and len(s.frames) > 20
+    assert s.frames[0].faces[0].smile.value is False
+    photo = T.simulate_session("POSE", params("POSE", 3, "seed"), seed=3)
+    assert len(photo.frames) == 1                                   # the original client
+
+
+def test_descriptors_stay_close_for_a_person_and_jump_in_a_face_swap():
+    live = sim("NOSE", seed=4, subject=[1, 1])
+    d = [face_descriptor(f.faces[0]) for f in live.frames if f.faces]
+    assert max(np.linalg.norm(x - d[0]) for x in d) < 0.6
+    swap = sim("NOSE", "face_swap", seed=4, subject=[1, 1])
+    d = [face_descriptor(f.faces[0]) for f in swap.frames if f.faces]
+    assert max(np.linalg.norm(x - d[0]) for x in d) > 0.6
+    other = sim("NOSE", seed=5, subject=[1, 2])
+    assert np.linalg.norm(face_descriptor(other.frames[0].faces[0]) -
+                          face_descriptor(live.frames[0].faces[0])) > 0.6
+
+
+def test_pad_scores_are_high_for_live_faces_and_low_for_prints_and_screens():
+    def mean(s):
+        return np.mean([pad_score(f) for fr in s.frames for f in fr.faces])
+    assert np.median([mean(sim("NOSE", seed=k)) for k in range(5)]) > 0.9
+    assert np.median([mean(sim("NOSE", "print_moved", seed=k)) for k in range(5)]) < 0.1
+    assert np.median([mean(sim("BLINK", "video_replay", seed=k)) for k in range(5)]) < 0.1
+
+
+def test_extensions_can_be_switched_off_and_leave_the_session_unchanged():
+    p = params("NOSE", 8)
+    with_ext = T.simulate_session("NOSE", p, seed=8, profile="recommended")
+    plain = T.simulate_session("NOSE", p, seed=8, profile="recommended", descriptors=False,
+                               pad_scores=False)
+    assert all("LivenessLab" not in f.extra for fr in plain.frames for f in fr.faces)
+    stripped = [[f.replace(extra={}) for f in fr.faces] for fr in with_ext.frames]
+    assert stripped == [list(fr.faces) for fr in plain.frames]
+
+
+def test_synth_command_follows_the_profile(tmp_path, capsys):
+    parser = argparse.ArgumentParser()
+    T.add_synth_command(parser.add_subparsers(dest="command"))
+    out = tmp_path / "cli"
+    args = parser.parse_args(["synth", "--out", str(out), "--sessions-per-class", "1",
+                              "--types", "BLINK,HEAD_TURN"])
+    assert args.func(args) == 0
+    assert len(read_manifest(out)) == 1 + 4 + 1 + 3
+    assert "wrote 9 sessions" in capsys.readouterr().out
+    bad = parser.parse_args(["synth", "--out", str(tmp_path / "x"), "--profile", "nope"])
+    assert bad.func(bad) == 2 and "unknown profile 'nope'" in capsys.readouterr().err
