@@ -33,8 +33,7 @@ def ensure_dataset(out_dir: Path, *, sessions_per_class: int, seed: int,
     """
     from tqdm.auto import tqdm
 
-    from .sessions import ManifestEntry, read_manifest, write_manifest
-    from .synth.render import render_nose_sessions
+    from .synth.render import add_image_sessions
     from .synth.traces import generate_dataset
 
     recipe = {"generator": "liveness_lab.synth.traces", "profile": "recommended",
@@ -55,14 +54,7 @@ def ensure_dataset(out_dir: Path, *, sessions_per_class: int, seed: int,
                          profile="recommended", progress=bar.update)
     if image_sessions:
         with tqdm(total=image_sessions, unit="session", desc="render images", leave=False) as bar:
-            rendered = render_nose_sessions(out_dir / "images", image_sessions, seed=seed,
-                                            progress=bar.update)
-        entries = read_manifest(out_dir)
-        for s in rendered:
-            rel = Path(s.source).resolve().relative_to(out_dir.resolve()).as_posix()
-            entries.append(ManifestEntry(s.id, rel, s.label, s.pai_species, s.subject_id,
-                                         s.split, s.challenge_type))
-        write_manifest(out_dir, entries)
+            add_image_sessions(out_dir, image_sessions, seed=seed, progress=bar.update)
     stamp.write_text(json.dumps(recipe))
     return True
 

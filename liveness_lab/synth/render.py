@@ -48,7 +48,7 @@ __all__ = [
     "HeadPose", "FacePlacement", "HeadRig", "NOSE_TIP", "landmark_depths",
     "Tremor", "MODES", "DEFAULT_PAI_SPECIES", "NOSE_PARAM_KEYS", "NoseSessionPlan",
     "plan_nose_session", "render_plan", "render_nose_session", "write_session_images",
-    "render_nose_sessions", "add_render_command",
+    "render_nose_sessions", "add_image_sessions", "add_render_command",
 ]
 
 Mode = Literal["head_turn", "photo_moved", "photo_tilted", "photo_rolled", "photo_static"]
@@ -452,5 +452,25 @@ def render_nose_sessions(out_dir: str | Path, n: int, *, seed: int = 0,
                       "photo": photo, "seed": seed + i}))
         if progress is not None:
             progress(1)
+    return sessions
+
+
+def add_image_sessions(dataset_dir: str | Path, n: int, *, seed: int = 0,
+                       progress: Any = None) -> list:
+    """Render ``n`` image-level NOSE sessions into ``DATASET/images/`` and list them in its
+    ``manifest.csv`` (:func:`render_nose_sessions`); returns the sessions written."""
+    from ..sessions import ManifestEntry, read_manifest, write_manifest
+
+    root = Path(dataset_dir)
+    entries = read_manifest(root)
+    known = {e.session_id for e in entries}
+    sessions = render_nose_sessions(root / "images", n, seed=seed, progress=progress)
+    for s in sessions:
+        if s.id in known:
+            raise ValueError(f"{root}: session {s.id!r} is already in manifest.csv")
+        rel = Path(s.source).resolve().relative_to(root.resolve()).as_posix()
+        entries.append(ManifestEntry(s.id, rel, s.label, s.pai_species, s.subject_id, s.split,
+                                     s.challenge_type))
+    write_manifest(root, entries)
     return sessions
 

@@ -1010,6 +1010,10 @@ def add_synth_command(subparsers: Any) -> argparse.ArgumentParser:
                         "default profile)")
     p.add_argument("--types", default=None,
                    help="challenge types, comma-separated (default: the profile's)")
+    p.add_argument("--images", type=int, default=0, metavar="N",
+                   help="also render N image-level NOSE sessions from the packaged photos "
+                        "(frames as JPEG, no faces: run `liveness-lab analyze` or let "
+                        "`evaluate` analyze them)")
     p.add_argument("--image-size", default="640x480",
                    help="frame size WIDTHxHEIGHT (default 640x480)")
     p.set_defaults(func=run_synth_command)
@@ -1041,6 +1045,11 @@ def run_synth_command(args: argparse.Namespace) -> int:
                                    seed=args.seed, challenge_types=types,
                                    image_size=(width, height), progress=bar.update,
                                    profile=profile)
+        if getattr(args, "images", 0):
+            from .render import add_image_sessions
+            with tqdm(total=args.images, unit="session", desc="render images") as bar:
+                add_image_sessions(out, args.images, seed=args.seed, progress=bar.update)
+            total += args.images
     except (ValueError, ConfigError) as e:
         print(f"liveness-lab synth: error: {e}", file=sys.stderr)
         return 2

@@ -389,3 +389,17 @@ def test_render_nose_sessions_writes_a_labelled_image_dataset(tmp_path):
     assert got[0].params != got[2].params  # a target per session
     with pytest.raises(ValueError, match="non-negative integer"):
         render_nose_sessions(tmp_path, -1)
+
+
+def test_synth_command_adds_image_sessions(tmp_path):
+    import subprocess
+    import sys
+
+    from liveness_lab.sessions import read_manifest
+    out = tmp_path / "ds"
+    r = subprocess.run([sys.executable, "-m", "liveness_lab.cli", "synth", "--out", str(out),
+                        "--sessions-per-class", "1", "--seed", "2", "--types", "NOSE",
+                        "--images", "2"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    images = [e for e in read_manifest(out) if e.path.startswith("images/")]
+    assert [e.label for e in images] == ["bona_fide", "attack"]
