@@ -21,6 +21,8 @@ Prints pass rates with Wilson 95% intervals and the failure codes, as Markdown.
 
 from __future__ import annotations
 
+from liveness_lab.evaluation.intervals import wilson_interval
+
 import argparse
 import collections
 import math
@@ -32,15 +34,6 @@ KINDS = ("head_turn", "photo_moved+print", "photo_rolled+print", "photo_tilted+s
          "photo_tilted", "face_swap")
 PROFILES = ("seed", "recommended", "recommended, no PAD")
 
-
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    if n == 0:
-        return math.nan, math.nan
-    p = k / n
-    d = 1 + z * z / n
-    c = (p + z * z / (2 * n)) / d
-    h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
-    return max(0.0, c - h), min(1.0, c + h)
 
 
 def _frames(params, photo, kind, seed):
@@ -112,7 +105,7 @@ def main() -> None:
         for prof in PROFILES:
             sel = [r for r in rows if r[0] == kind and r[2] == prof]
             k = sum(r[3] for r in sel)
-            lo, hi = wilson(k, len(sel))
+            lo, hi = wilson_interval(k, len(sel))
             codes = collections.Counter(r[4] for r in sel if not r[3] or kind != "head_turn")
             if kind == "head_turn":
                 codes = collections.Counter(r[4] for r in sel if not r[3])

@@ -22,6 +22,8 @@ as Markdown. ::
 
 from __future__ import annotations
 
+from liveness_lab.evaluation.intervals import wilson_interval
+
 import argparse
 import math
 import time
@@ -35,20 +37,11 @@ RUN_NAMES = ("seed rules, original bench", "seed rules, hardened bench",
              "recommended without PAD", "recommended")
 
 
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    if n == 0:
-        return math.nan, math.nan
-    p = k / n
-    d = 1 + z * z / n
-    c = (p + z * z / (2 * n)) / d
-    h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
-    return max(0.0, c - h), min(1.0, c + h)
-
 
 def cell(k: int, n: int) -> str:
     if n == 0:
         return "-"
-    lo, hi = wilson(k, n)
+    lo, hi = wilson_interval(k, n)
     return f"{100 * k / n:.1f}% [{100 * lo:.1f}, {100 * hi:.1f}] ({k}/{n})"
 
 

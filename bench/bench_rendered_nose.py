@@ -12,6 +12,8 @@ Prints pass rates (with Wilson 95% intervals) and the failure codes as a Markdow
 
 from __future__ import annotations
 
+from liveness_lab.evaluation.intervals import wilson_interval
+
 import argparse
 import collections
 import math
@@ -21,15 +23,6 @@ from concurrent.futures import ProcessPoolExecutor
 MODES = ("head_turn", "photo_moved")
 PHOTOS = ("grace_hopper", "astronaut")
 
-
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    if n == 0:
-        return math.nan, math.nan
-    p = k / n
-    d = 1 + z * z / n
-    c = (p + z * z / (2 * n)) / d
-    h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
-    return max(0.0, c - h), min(1.0, c + h)
 
 
 def one(i: int) -> list[tuple[str, str, bool, str]]:
@@ -77,7 +70,7 @@ def main() -> None:
         for photo in PHOTOS + ("both",):
             sel = [r for r in rows if r[0] == mode and (photo == "both" or r[1] == photo)]
             k = sum(r[2] for r in sel)
-            lo, hi = wilson(k, len(sel))
+            lo, hi = wilson_interval(k, len(sel))
             codes = collections.Counter(r[3] for r in sel if not r[2])
             reasons = ", ".join(f"{c} x{n}" for c, n in codes.most_common()) or "-"
             print(f"| {mode} | {photo} | {k}/{len(sel)} | {100 * k / len(sel):.0f}% | "

@@ -196,20 +196,27 @@ def _several_faces(frame: FrameInput, cfg: NoseConfig, prefix: str) -> StepResul
     return None
 
 
+def _the_face(frame: FrameInput, cfg: "NoseConfig", context: Context, state: str
+              ) -> tuple[FaceDetail | None, StepResult | None]:
+    """The frame's face to check, or the step to return instead (no face, several faces, or a
+    failed per-face check such as identity or PAD)."""
+    if not frame.faces:
+        if cfg.max_missing_faces:
+            return None, skip_missing_face(context, cfg.max_missing_faces, state)
+        return None, Fail(f"{state}.no_face", f"no face in the frame during the {state} state "
+                                              "(the original crashed here)")
+    result = _several_faces(frame, cfg, state)
+    if result is not None:
+        return None, result
+    face = frame.faces[0]
+    return face, observe_face(face, frame, context)
+
+
 @NOSE.state(next_state="nose_state")
 def area_state(params: Mapping[str, Any], frame: FrameInput, context: Context) -> StepResult:
     """Wait until the face box is inside the area box and large enough."""
     cfg: NoseConfig = context.config
-    if not frame.faces:
-        if cfg.max_missing_faces:
-            return skip_missing_face(context, cfg.max_missing_faces, "area")
-        return Fail("area.no_face", "no face in the frame during the area state "
-                                    "(the original crashed here)")
-    result = _several_faces(frame, cfg, "area")
-    if result is not None:
-        return result
-    face = frame.faces[0]
-    result = observe_face(face, frame, context)
+    face, result = _the_face(frame, cfg, context, "area")
     if result is not None:
         return result
     box = _face_box_px(face, params, context)
@@ -233,16 +240,7 @@ def area_state(params: Mapping[str, Any], frame: FrameInput, context: Context) -
 def nose_state(params: Mapping[str, Any], frame: FrameInput, context: Context) -> StepResult:
     """Follow the nose to the target; then check trajectory, histograms and rotation."""
     cfg: NoseConfig = context.config
-    if not frame.faces:
-        if cfg.max_missing_faces:
-            return skip_missing_face(context, cfg.max_missing_faces, "nose")
-        return Fail("nose.no_face", "no face in the frame during the nose state "
-                                    "(the original crashed here)")
-    result = _several_faces(frame, cfg, "nose")
-    if result is not None:
-        return result
-    face = frame.faces[0]
-    result = observe_face(face, frame, context)
+    face, result = _the_face(frame, cfg, context, "nose")
     if result is not None:
         return result
     if "original_landmarks" not in context:
