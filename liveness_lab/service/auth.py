@@ -11,6 +11,8 @@ client id (``aud`` for id tokens, ``client_id`` for access tokens).
 
 from __future__ import annotations
 
+import abc
+
 import hashlib
 import hmac
 from dataclasses import dataclass
@@ -29,14 +31,14 @@ class Principal:
     id: str
 
 
-class Authenticator:
+class Authenticator(abc.ABC):
     """Checks the credentials of a request; subclasses implement :meth:`authenticate`."""
 
     kind = "none"
 
+    @abc.abstractmethod
     def authenticate(self, headers: Mapping[str, str]) -> Principal:
         """The principal of a request with ``headers`` (lower-case names), or raise."""
-        raise NotImplementedError
 
     def close(self) -> None:
         """Release resources."""
