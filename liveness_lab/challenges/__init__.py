@@ -8,7 +8,7 @@ Write a plugin with :class:`ChallengeType` and its decorators, register it with
 from .framework import (CHALLENGE_FAIL, CHALLENGE_SUCCESS, STATE_CONTINUE, STATE_NEXT,
                         ChallengeConfig, ChallengeRandom, ChallengeType, Context, Continue, Fail,
                         FrameInput, Next, SecretsRandom, SeededRandom, State, Step, StepResult,
-                        Success)
+                        Success, image_size)
 from .registry import (ENTRY_POINT_GROUP, ChallengeRegistry, builtin_registry, default_registry,
                        select_challenge_type)
 
@@ -17,5 +17,5 @@ __all__ = [
     "Success", "Fail", "FrameInput", "Context", "STATE_CONTINUE", "STATE_NEXT",
     "CHALLENGE_SUCCESS", "CHALLENGE_FAIL", "ChallengeRandom", "SecretsRandom", "SeededRandom",
     "ChallengeRegistry", "default_registry", "builtin_registry", "select_challenge_type",
-    "ENTRY_POINT_GROUP",
+    "ENTRY_POINT_GROUP", "image_size",
 ]

@@ -28,7 +28,7 @@ import numpy as np
 from ..errors import ConfigError
 from ..faces import FaceDetail
 from .checks import SessionChecksConfig, before_success, observe_face, skip_missing_face
-from .framework import (ChallengeRandom, ChallengeType, Context, Continue, Fail, FrameInput, Next,
+from .framework import (image_size, ChallengeRandom, ChallengeType, Context, Continue, Fail, FrameInput, Next,
                         StepResult, Success)
 
 __all__ = ["BLINK", "BlinkConfig", "blink_params", "eye_aspect_ratio"]
@@ -84,14 +84,7 @@ BLINK = ChallengeType("BLINK", config_class=BlinkConfig, random_selection=False,
 def blink_params(client_metadata: Mapping[str, Any], config: BlinkConfig,
                  rng: ChallengeRandom) -> dict[str, Any]:
     """Params: the image size, a random number of blinks and the window for them (ms)."""
-    try:
-        w, h = int(client_metadata["imageWidth"]), int(client_metadata["imageHeight"])
-    except KeyError as e:
-        raise ValueError(f"client metadata is missing {e.args[0]!r}") from None
-    except (TypeError, ValueError):
-        raise ValueError("imageWidth and imageHeight must be integers") from None
-    if w <= 0 or h <= 0:
-        raise ValueError(f"imageWidth and imageHeight must be positive, got {w} x {h}")
+    w, h = image_size(client_metadata)
     blinks = config.min_blinks + rng.randbelow(config.max_blinks - config.min_blinks + 1)
     window = int(round(1000 * (config.window_base_s + config.window_per_blink_s * blinks)))
     return {"imageWidth": w, "imageHeight": h, "blinks": blinks, "windowMs": window}

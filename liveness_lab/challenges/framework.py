@@ -58,7 +58,7 @@ __all__ = [
     "Step", "StepResult", "Continue", "Next", "Success", "Fail",
     "STATE_CONTINUE", "STATE_NEXT", "CHALLENGE_SUCCESS", "CHALLENGE_FAIL",
     "ChallengeConfig", "ChallengeType", "State", "FrameInput", "Context",
-    "ChallengeRandom", "SecretsRandom", "SeededRandom",
+    "ChallengeRandom", "SecretsRandom", "SeededRandom", "image_size",
 ]
 
 # The original framework's return codes, accepted from ported state functions.
@@ -256,6 +256,25 @@ def _parse_value(raw: Any, expected: type, optional: bool, key: str) -> Any:
     except ValueError:
         raise ConfigError(f"{key} must be {'a finite ' if expected is float else 'a '}"
                           f"{expected.__name__}, got {raw!r}") from None
+
+
+def image_size(client_metadata: Mapping[str, Any]) -> tuple[int, int]:
+    """``(imageWidth, imageHeight)`` of the client metadata as positive integers.
+
+    For params generators; raises ``ValueError`` with a sentence when they are
+    missing, not integers or not positive.
+    """
+    try:
+        w, h = int(client_metadata["imageWidth"]), int(client_metadata["imageHeight"])
+    except KeyError as e:
+        raise ValueError(f"client metadata is missing {e.args[0]!r}") from None
+    except (TypeError, ValueError):
+        raise ValueError("imageWidth and imageHeight must be integers, got "
+                         f"{client_metadata.get('imageWidth')!r} x "
+                         f"{client_metadata.get('imageHeight')!r}") from None
+    if w <= 0 or h <= 0:
+        raise ValueError(f"imageWidth and imageHeight must be positive, got {w} x {h}")
+    return w, h
 
 
 # --------------------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from ..errors import ConfigError
 from ..faces import FaceDetail
 from .checks import SessionChecksConfig, before_success, nose_parallax, observe_face, \
     skip_missing_face
-from .framework import (ChallengeRandom, ChallengeType, Context, Continue, Fail, FrameInput, Next,
+from .framework import (image_size, ChallengeRandom, ChallengeType, Context, Continue, Fail, FrameInput, Next,
                         StepResult, Success)
 
 __all__ = ["HEAD_TURN", "HeadTurnConfig", "head_turn_params", "DIRECTIONS", "MAX_TURNS",
@@ -89,14 +89,7 @@ HEAD_TURN = ChallengeType("HEAD_TURN", config_class=HeadTurnConfig, random_selec
 def head_turn_params(client_metadata: Mapping[str, Any], config: HeadTurnConfig,
                      rng: ChallengeRandom) -> dict[str, Any]:
     """Params: the image size and a random sequence of directions (no immediate repeat)."""
-    try:
-        w, h = int(client_metadata["imageWidth"]), int(client_metadata["imageHeight"])
-    except KeyError as e:
-        raise ValueError(f"client metadata is missing {e.args[0]!r}") from None
-    except (TypeError, ValueError):
-        raise ValueError("imageWidth and imageHeight must be integers") from None
-    if w <= 0 or h <= 0:
-        raise ValueError(f"imageWidth and imageHeight must be positive, got {w} x {h}")
+    w, h = image_size(client_metadata)
     n = config.min_turns + rng.randbelow(config.max_turns - config.min_turns + 1)
     sequence: list[str] = []
     for _ in range(n):

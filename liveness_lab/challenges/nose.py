@@ -21,7 +21,7 @@ from ..errors import ConfigError
 from ..faces import FaceDetail
 from .checks import SessionChecksConfig, before_success, nose_parallax, observe_face, \
     skip_missing_face
-from .framework import (ChallengeRandom, ChallengeType, Context, Continue, Fail, FrameInput, Next,
+from .framework import (image_size, ChallengeRandom, ChallengeType, Context, Continue, Fail, FrameInput, Next,
                         StepResult, Success)
 
 __all__ = ["NOSE", "NoseConfig", "nose_params", "area_box", "nose_box"]
@@ -132,25 +132,11 @@ def nose_box(image_width: int, image_height: int, config: NoseConfig,
     return (left, top, size, size)
 
 
-def _image_size(client_metadata: Mapping[str, Any]) -> tuple[int, int]:
-    try:
-        w, h = int(client_metadata["imageWidth"]), int(client_metadata["imageHeight"])
-    except KeyError as e:
-        raise ValueError(f"client metadata is missing {e.args[0]!r}") from None
-    except (TypeError, ValueError):
-        raise ValueError("imageWidth and imageHeight must be integers, got "
-                         f"{client_metadata.get('imageWidth')!r} x "
-                         f"{client_metadata.get('imageHeight')!r}") from None
-    if w <= 0 or h <= 0:
-        raise ValueError(f"imageWidth and imageHeight must be positive, got {w} x {h}")
-    return w, h
-
-
 @NOSE.params
 def nose_params(client_metadata: Mapping[str, Any], config: NoseConfig,
                 rng: ChallengeRandom) -> dict[str, Any]:
     """Params of a new NOSE challenge, keys as in the original."""
-    w, h = _image_size(client_metadata)
+    w, h = image_size(client_metadata)
     ax, ay, aw, ah = area_box(w, h, config)
     nx, ny, nw, nh = nose_box(w, h, config, rng)
     return {"imageWidth": w, "imageHeight": h,

@@ -21,9 +21,8 @@ from typing import Any, Mapping
 from ..errors import ConfigError
 from ..faces import FaceDetail
 from .checks import SessionChecksConfig, before_success, observe_face, skip_missing_face
-from .framework import (ChallengeRandom, ChallengeType, Context, Continue, Fail, FrameInput, Next,
+from .framework import (image_size, ChallengeRandom, ChallengeType, Context, Continue, Fail, FrameInput, Next,
                         StepResult, Success)
-from .nose import _image_size
 
 __all__ = ["POSE", "PoseConfig", "pose_params", "EYES", "MOUTH", "NEUTRAL", "eye_direction"]
 
@@ -90,7 +89,7 @@ def pose_params(client_metadata: Mapping[str, Any], config: PoseConfig,
     ``holdFrames`` (frames the pose must be held) and ``transition`` (whether a
     neutral face must come before and after it).
     """
-    w, h = _image_size(client_metadata)
+    w, h = image_size(client_metadata)
     eyes = rng.choice(list(EYES))
     mouth = rng.choice(list(MOUTH))
     while config.exclude_neutral_pose and (eyes, mouth) == NEUTRAL:
