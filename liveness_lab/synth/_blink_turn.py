@@ -141,14 +141,8 @@ def simulate_blink(rng: np.random.Generator, species: str | None, subj: _Subject
         trace.metadata["replayed"] = "video with spontaneous blinks"
         return trace
     if species == "face_swap":
-        photo, _ = _held_print(rng, subj, camera, 3.0)
-        attacker, key = _attacker(rng)
-        live = _blink_live(rng, attacker, camera, params)
-        live.tracks[0].identity = key
-        k = int(rng.integers(3, 7))
-        trace = _splice(photo, k, live, float(rng.uniform(0.1, 0.5)))
-        trace.metadata = {**live.metadata, "photo_frames": k, "swap": "photo, then attacker"}
-        return trace
+        return _face_swap(rng, subj, camera, lambda who: _blink_live(rng, who, camera, params),
+                          max_photo_frames=6)
     raise ValueError(f"unknown BLINK species {species!r}")
 
 
@@ -262,12 +256,20 @@ def simulate_head_turn(rng: np.random.Generator, species: str | None, subj: _Sub
                                        for d, s in zip(tilts[::2], params["sequence"])]
         return trace
     if species == "face_swap":
-        photo, _ = _held_print(rng, subj, camera, 3.0)
-        attacker, key = _attacker(rng)
-        live = _head_turn_live(rng, attacker, camera, params)
-        live.tracks[0].identity = key
-        k = int(rng.integers(3, 9))
-        trace = _splice(photo, k, live, float(rng.uniform(0.1, 0.5)))
-        trace.metadata = {**live.metadata, "photo_frames": k, "swap": "photo, then attacker"}
-        return trace
+        return _face_swap(rng, subj, camera,
+                          lambda who: _head_turn_live(rng, who, camera, params),
+                          max_photo_frames=8)
     raise ValueError(f"unknown HEAD_TURN species {species!r}")
+
+
+def _face_swap(rng, subj, camera, perform, *, max_photo_frames: int):
+    """The victim's photo for a few frames, then the attacker performing live (``perform``)."""
+    photo, _ = _held_print(rng, subj, camera, 3.0)
+    attacker, key = _attacker(rng)
+    live = perform(attacker)
+    live.tracks[0].identity = key
+    k = int(rng.integers(3, max_photo_frames + 1))
+    trace = _splice(photo, k, live, float(rng.uniform(0.1, 0.5)))
+    trace.metadata = {**live.metadata, "photo_frames": k, "swap": "photo, then attacker"}
+    return trace
+
