@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import pytest
@@ -93,7 +94,7 @@ def _detect_faces_dataset(tmp_path, n=4):
     for i in range(n):
         s = make_session("NOSE", NOSE_PARAMS, [(T0 + 100 * k, [make_face()]) for k in range(3)],
                          sid=f"s-{i}")
-        sessions.append(s)
+        sessions.append(dataclasses.replace(s, split=("dev", "test")[i % 2]))
     return write_dataset(tmp_path / "ds", sessions)
 
 
@@ -135,3 +136,15 @@ def test_verify_refuses_a_session_without_the_evidence(tmp_path, capsys):
     assert main(["verify", str(path)]) == 2
     assert "session 's-1' cannot give" in capsys.readouterr().err
     assert main(["verify", str(path), "--profile", "rekognition"]) == 0
+
+
+def test_sweep_refuses_before_the_first_trial(tmp_path, capsys):
+    ds = _detect_faces_dataset(tmp_path)
+    study = tmp_path / "s.yaml"
+    study.write_text(f"study: x\ndataset: {{path: {ds}}}\nbase: {{profile: recommended}}\n"
+                     "search: {space: {nose.min_parallax: [0.03, 0.04]}}\n")
+    assert main(["sweep", str(study), "--no-tracking", "--quiet", "--out",
+                 str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "profile 'recommended' needs evidence that can never arrive" in err
+    assert "--profile rekognition" in err and not (tmp_path / "o" / "trials.csv").exists()
