@@ -68,24 +68,28 @@ def _centre(face, w: int, h: int) -> np.ndarray:
 
 # -- 1. speed ------------------------------------------------------------------------------------
 def speed(analyzers: dict, frames: int, runs: int) -> list[str]:
+    """Runs interleaved (run 1 of every analyzer and mode, then run 2, ...), so that a change
+    of the machine's load hits every row alike."""
     clip = video(photos()["grace_hopper"], frames)
-    rows = []
-    for name, analyzer in analyzers.items():
-        for mode in ("track", "analyze"):
-            rates, cpu_rates, found = [], [], 0
-            for _ in range(runs):
-                t, c = time.perf_counter(), time.process_time()
-                if mode == "track":
-                    out = list(analyzer.track(clip))
-                else:
-                    out = [analyzer.analyze(f) for f in clip]
-                rates.append(len(clip) / (time.perf_counter() - t))
-                cpu_rates.append(len(clip) / max(time.process_time() - c, 1e-9))
-                found = sum(len(f) == 1 for f in out)
-            rows.append(f"| {name} | {mode}() | {found}/{len(clip)} | "
-                        f"{statistics.median(rates):.0f} | {statistics.median(cpu_rates):.0f} | "
-                        f"{runs} x {len(clip)} |")
-    return rows
+    modes = [(name, mode) for name in analyzers for mode in ("track", "analyze")]
+    rates: dict = {key: [] for key in modes}
+    cpu_rates: dict = {key: [] for key in modes}
+    found: dict = {}
+    for _ in range(runs):
+        for name, mode in modes:
+            analyzer = analyzers[name]
+            t, c = time.perf_counter(), time.process_time()
+            if mode == "track":
+                out = list(analyzer.track(clip))
+            else:
+                out = [analyzer.analyze(f) for f in clip]
+            rates[(name, mode)].append(len(clip) / (time.perf_counter() - t))
+            cpu_rates[(name, mode)].append(len(clip) / max(time.process_time() - c, 1e-9))
+            found[(name, mode)] = sum(len(f) == 1 for f in out)
+    return [f"| {name} | {mode}() | {found[(name, mode)]}/{len(clip)} | "
+            f"{statistics.median(rates[(name, mode)]):.0f} | "
+            f"{statistics.median(cpu_rates[(name, mode)]):.0f} | {runs} x {len(clip)} |"
+            for name, mode in modes]
 
 
 # -- 2. jitter -----------------------------------------------------------------------------------
@@ -136,7 +140,7 @@ def hard_variants(image: np.ndarray) -> dict[str, np.ndarray]:
 def _expected_centre(name: str, centre: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     h, w = shape
     if name.startswith("rotated"):
-        deg = float(name.split()[1]) * (-1 if name.endswith("cw") else 1)
+        deg = float(name.split()[1]) * (1 if name.endswith("ccw") else -1)
         m = cv2.getRotationMatrix2D((w / 2, h / 2), deg, 1.0)
         return m[:, :2] @ centre + m[:, 2]
     if name.startswith("scaled"):
@@ -302,6 +306,34 @@ def measure() -> None:
                   f"{ed.get('Yaw', float('nan')):+.1f} / {ed.get('Pitch', float('nan')):+.1f} |")
 
 
+def descriptor_separation() -> None:
+    """dlib's descriptor aligned on 5 mesh points (MeshAnalyzer(descriptors=True)) vs on dlib's
+    own 68-point fit: distances to each photo's frontal rendering, within and between people."""
+    from liveness_lab.analyzers.local import LocalAnalyzer
+    from liveness_lab.analyzers.mesh import MeshAnalyzer
+    from liveness_lab.synth.render import (Camera, FacePlacement, HeadPose, HeadRig, load_photo,
+                                           photo_landmarks)
+
+    poses = [HeadPose()] + [HeadPose(yaw=y) for y in (-25, -15, 15, 25)] + \
+        [HeadPose(pitch=p) for p in (-15, 15)]
+    print("\n| descriptor | within a person: min / median / max (n) | between the two: "
+          "min / median / max (n) |")
+    print("| --- | --- | --- |")
+    for label, analyzer in (("mesh (5 mesh points)", MeshAnalyzer(descriptors=True, mesh=False)),
+                            ("dlib 68 (68-point fit)", LocalAnalyzer(descriptors=True))):
+        vecs = {}
+        for name in ("grace_hopper", "astronaut"):
+            rig = HeadRig(load_photo(name), photo_landmarks(name), Camera(640, 480, 60.0),
+                          FacePlacement(320, 240, 200))
+            vecs[name] = [np.array(analyzer.analyze(rig.render(p))[0]
+                                   .extra["LivenessLab"]["Descriptor"]) for p in poses]
+        within = [float(np.linalg.norm(v - vs[0])) for vs in vecs.values() for v in vs[1:]]
+        between = [float(np.linalg.norm(a - b)) for a in vecs["grace_hopper"]
+                   for b in vecs["astronaut"]]
+        fmt = (lambda v: f"{min(v):.3f} / {statistics.median(v):.3f} / {max(v):.3f} ({len(v)})")
+        print(f"| {label} | {fmt(within)} | {fmt(between)} |")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer frames and NOSE targets")
@@ -310,6 +342,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.measure:
         measure()
+        descriptor_separation()
         return 0
     frames, runs = (60, 2) if args.quick else (120, 3)
     targets = args.targets or (4 if args.quick else 12)

@@ -34,6 +34,7 @@ from ..plugins import Registry
 from .base import FaceAnalyzer, ImageInput
 
 __all__ = [
+    "DEFAULT_ANALYZER",
     "FaceAnalyzer",
     "ImageInput",
     "AnalyzerEntry",
@@ -52,6 +53,10 @@ __all__ = [
 ]
 
 ENTRY_POINT_GROUP = "liveness_lab.analyzers"
+
+#: The analyzer used when none is named: the offline ``mesh`` analyzer (Apache-2.0 models,
+#: usable commercially; measured against dlib in BENCHMARKS.md). The one place to change it.
+DEFAULT_ANALYZER = "mesh"
 
 
 @dataclass(frozen=True)
