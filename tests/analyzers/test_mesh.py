@@ -325,3 +325,16 @@ def test_cli_detect_prints_eye_direction(tmp_path, photos):
     import json
     face = json.loads(out.stdout)["FaceDetails"][0]
     assert set(face["EyeDirection"]) == {"Yaw", "Pitch", "Confidence"}
+
+
+def test_one_analyzer_is_safe_to_share_between_threads(photos, faces):
+    from concurrent.futures import ThreadPoolExecutor
+
+    shared = MeshAnalyzer(mesh=False)
+    images = [photos["astronaut"], photos["grace_hopper"]] * 4
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(shared.analyze, images))
+    expected = {name: MeshAnalyzer(mesh=False).analyze(img)[0].to_rekognition()
+                for name, img in photos.items()}
+    for found, name in zip(results, ["astronaut", "grace_hopper"] * 4):
+        assert [f.to_rekognition() for f in found] == [expected[name]]
