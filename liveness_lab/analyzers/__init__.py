@@ -11,6 +11,8 @@ Built-in analyzers:
 - ``recorded``: no model; sessions replay the faces they recorded
   (:class:`~liveness_lab.analyzers.recorded.RecordedAnalyzer`).
 
+:data:`DEFAULT_ANALYZER` (``"mesh"``) names the analyzer used when none is given.
+
 ::
 
     from liveness_lab.analyzers import create_analyzer

@@ -338,3 +338,28 @@ def test_one_analyzer_is_safe_to_share_between_threads(photos, faces):
                 for name, img in photos.items()}
     for found, name in zip(results, ["astronaut", "grace_hopper"] * 4):
         assert [f.to_rekognition() for f in found] == [expected[name]]
+
+
+def _mirror_68() -> list[int]:
+    """dlib's 68-point index of each point's mirror image."""
+    pairs = [(i, 16 - i) for i in range(17)] + [(17 + i, 26 - i) for i in range(5)]
+    pairs += [(27, 27), (28, 28), (29, 29), (30, 30), (31, 35), (32, 34), (33, 33)]
+    pairs += [(36, 45), (37, 44), (38, 43), (39, 42), (40, 47), (41, 46)]
+    pairs += [(48, 54), (49, 53), (50, 52), (51, 51), (55, 59), (56, 58), (57, 57)]
+    pairs += [(60, 64), (61, 63), (62, 62), (65, 67), (66, 66)]
+    out = [0] * 68
+    for a, b in pairs:
+        out[a], out[b] = b, a
+    return out
+
+
+def test_the_68_point_mapping_mirrors_like_dlibs_scheme(analyzer, faces, photos):
+    image = photos["astronaut"]
+    h, w = image.shape[:2]
+    points = mesh_to_68(_mesh_px(faces["astronaut"][0], w, h))
+    flipped = analyzer.analyze(np.ascontiguousarray(image[:, ::-1]))[0]
+    mirrored = mesh_to_68(_mesh_px(flipped, w, h))
+    mirrored[:, 0] = w - 1 - mirrored[:, 0]  # back into the original image's coordinates
+    face_width = points[:, 0].max() - points[:, 0].min()
+    error = np.hypot(*(mirrored[_mirror_68()] - points).T)
+    assert np.median(error) < 0.02 * face_width and error.max() < 0.08 * face_width
