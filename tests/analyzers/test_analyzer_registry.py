@@ -213,7 +213,7 @@ def test_detect_bad_or_missing_file_is_one_line_and_exit_2(tmp_path, capsys, con
 
 @pytest.mark.parametrize("argv, message", [
     (["--analyzer", "rekognition", "--landmarks", "5"], "local analyzer only"),
-    (["--analyzer", "cnn"], "unknown analyzer 'cnn'; use one of: local, rekognition"),
+    (["--analyzer", "cnn"], "unknown analyzer 'cnn'; use one of: local, mesh, rekognition"),
     (["--analyzer", "recorded"], "unknown analyzer 'recorded'"),
 ])
 def test_detect_usage_errors(astronaut_png, capsys, argv, message):
