@@ -72,7 +72,7 @@ def _rate(k: int, n: int) -> str:
 def _bin(value: float, bins) -> str | None:
     for lo, hi in bins:
         if lo <= value < hi:
-            return f"{lo}-{hi - 1 if isinstance(hi, int) else hi}"
+            return f"[{lo}, {hi})"
     return None
 
 

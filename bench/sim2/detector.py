@@ -5,8 +5,9 @@ The detector sees only what a camera frame shows: the landmark positions in the 
 visible expression and gaze, and how blurred the face is. It does not know whether the face is
 a person, a print, a screen or a mask, and it does not know the person's own proportions:
 
-* **landmarks** get localisation noise proportional to the face size (a fraction of the
-  inter-ocular distance) plus pixel quantisation and a blur term; glare on glasses washes
+* **landmarks** get localisation errors proportional to the face size (a fraction of the
+  inter-ocular distance): mostly a systematic offset per landmark for the session, plus
+  frame-to-frame jitter that grows in dim light, with pixel quantisation and blur; glare on glasses washes
   out the eyelids, whose landmarks then fall back toward an average open eye;
 * **pose** is *estimated* from the noisy landmarks by fitting the average face
   (:func:`~bench.sim2.face.mean_geometry`) under a weak-perspective camera, so that people
@@ -42,7 +43,8 @@ class Observation:
 
     ``px`` (30, 2): landmark pixels averaged over the exposure; ``blur_px``: mean motion of the
     landmarks during the exposure (pixels); ``openness`` (2,), ``gaze`` (2,), ``mouth_gap_mm``,
-    ``smile``: exposure-averaged visible state; ``mouth_width_px``: for the lip-gap ratio.
+    ``smile``: exposure-averaged visible state; ``mouth_gap_ratio``: lip gap / mouth width;
+    ``glare``: probability that glasses wash the eyes out in a frame.
     """
 
     px: np.ndarray
@@ -56,16 +58,24 @@ class Observation:
 
 @dataclass(frozen=True)
 class ClassifierBias:
-    """Per-session offsets (logits) of the attribute classifiers: how this face, light and
-    camera push them."""
+    """How the detector errs on one face for a whole session: offsets (logits) of the
+    attribute classifiers, and each landmark's systematic offset (``landmarks``: (30, 2) in
+    units of ``Camera.landmark_noise`` x inter-ocular distance; ``None``: no offset).
+
+    A detector is deterministic: the same face in the same light gives the same errors, so
+    most of its landmark error is systematic for a face; only image noise (more in dim light)
+    and motion blur make it jitter from frame to frame.
+    """
 
     eyes: float
     mouth: float
     smile: float
+    landmarks: np.ndarray | None = None
 
     @classmethod
     def sample(cls, rng: np.random.Generator) -> "ClassifierBias":
-        return cls(float(rng.normal(0, 0.8)), float(rng.normal(0, 0.8)), float(rng.normal(0, 1.0)))
+        return cls(float(rng.normal(0, 0.8)), float(rng.normal(0, 0.8)), float(rng.normal(0, 1.0)),
+                   rng.normal(0.0, 1.0, (len(LANDMARKS), 2)))
 
 
 def _sigmoid(x: float) -> float:
@@ -77,12 +87,14 @@ def _attribute(logit: float) -> dict:
     return {"Value": bool(p >= 0.5), "Confidence": round(100.0 * max(p, 1.0 - p), 3)}
 
 
+_RIGID = list(RIGID)
+# least-squares solver of the affine camera (4, 2) that maps the average face to the landmarks
+_PINV = np.linalg.pinv(np.hstack([_MEAN[_RIGID], np.ones((len(_RIGID), 1))]))
+
+
 def _estimate_pose(px: np.ndarray) -> tuple[float, float, float]:
     """Yaw, pitch, roll of the average face that best explains the landmarks (weak perspective)."""
-    model = _MEAN[list(RIGID)]
-    obs = px[list(RIGID)]
-    a = np.hstack([model, np.ones((len(model), 1))])
-    sol, *_ = np.linalg.lstsq(a, obs, rcond=None)  # (4, 2): affine camera
+    sol = _PINV @ px[_RIGID]  # (4, 2): affine camera
     m = sol[:3].T  # (2, 3)
     u, _, vt = np.linalg.svd(m, full_matrices=False)
     r12 = u @ vt
@@ -105,8 +117,11 @@ def detect(obs: Observation, camera: Camera, bias: ClassifierBias,
             g = rng.uniform(0.4, 0.9)
             px[INDEX[up], 1] = (1 - g) * px[INDEX[up], 1] + g * prior_up
             px[INDEX[down], 1] = (1 - g) * px[INDEX[down], 1] + g * prior_down
-    sigma = camera.landmark_noise * iod + 0.3 + 0.3 * obs.blur_px
-    px = px + rng.normal(0.0, sigma, px.shape)
+    err = camera.landmark_noise * iod
+    if bias.landmarks is not None:
+        px = px + err * bias.landmarks
+    jitter = err * (0.25 + 0.5 * (1.0 - camera.brightness / 100.0)) + 0.3 + 0.3 * obs.blur_px
+    px = px + rng.normal(0.0, jitter, px.shape)
     xs, ys = px[:, 0], px[:, 1]
     brow_top = float(ys[[INDEX["leftEyeBrowUp"], INDEX["rightEyeBrowUp"]]].min())
     chin = float(ys[INDEX["chinBottom"]])
@@ -148,8 +163,8 @@ def detect(obs: Observation, camera: Camera, bias: ClassifierBias,
         "Smile": _attribute(smile_logit),
         "EyesOpen": _attribute(eye_logit),
         "MouthOpen": _attribute(mouth_logit),
-        "Landmarks": [{"Type": name, "X": float(px[i, 0] / w), "Y": float(px[i, 1] / h)}
-                      for i, name in enumerate(LANDMARKS)],
+        "Landmarks": [{"Type": name, "X": round(float(px[i, 0] / w), 6),
+                       "Y": round(float(px[i, 1] / h), 6)} for i, name in enumerate(LANDMARKS)],
         "Pose": {"Roll": roll, "Yaw": yaw, "Pitch": pitch},
         "Quality": {"Brightness": float(np.clip(camera.brightness + rng.normal(0, 3), 0, 100)),
                     "Sharpness": float(np.clip(sharp + rng.normal(0, 3), 0, 100))},
@@ -162,10 +177,9 @@ def detect(obs: Observation, camera: Camera, bias: ClassifierBias,
 
 
 def _rounded(value):
+    """Floats of the nested dicts rounded to 6 decimals (landmarks are rounded already)."""
     if isinstance(value, float):
         return round(value, 6)
     if isinstance(value, dict):
-        return {k: _rounded(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_rounded(v) for v in value]
+        return {k: v if k == "Landmarks" else _rounded(v) for k, v in value.items()}
     return value

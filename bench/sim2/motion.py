@@ -151,13 +151,13 @@ class Sway:
 
     def __init__(self, rng: np.random.Generator, sigma: np.ndarray | float, tau_ms: float,
                  t_start: float, t_end: float, dims: int = 1) -> None:
+        from scipy.signal import lfilter
+
         n = int((t_end - t_start) / self.GRID_MS) + 3
         a = float(np.exp(-self.GRID_MS / tau_ms))
         noise = rng.normal(size=(n, dims)) * np.sqrt(1.0 - a * a)
-        x = np.zeros((n, dims))
-        x[0] = rng.normal(size=dims)
-        for i in range(1, n):
-            x[i] = a * x[i - 1] + noise[i]
+        noise[0] = rng.normal(size=dims)  # start in the stationary distribution
+        x = lfilter([1.0], [1.0, -a], noise, axis=0)
         self._x = x * np.asarray(sigma, float)
         self._t0 = t_start
 

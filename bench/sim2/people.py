@@ -48,6 +48,7 @@ class Person:
     turn_ms: float
     rotate_fraction: float
     sway_deg: float
+    eye_follow: float = 0.7
 
     def __post_init__(self) -> None:
         for name, lo, hi in (("resting_yaw", -30, 30), ("resting_pitch", -30, 30),
@@ -101,6 +102,7 @@ def sample_person(rng: np.random.Generator, subject_id: str, conditions: dict | 
         turn_ms=float(rng.uniform(350.0, 800.0)),
         rotate_fraction=float(rng.uniform(0.5, 1.0)),
         sway_deg=float(rng.uniform(0.4, 1.5)),
+        eye_follow=float(rng.uniform(0.4, 0.95)),
     )
 
 
@@ -128,6 +130,8 @@ class LiveHead:
     Pose channels are absolute angles (starting at the resting pose); ``tx``, ``ty``, ``tz``
     displace the head (mm) from its place on the optical axis at ``person.distance_mm``.
     ``frozen_face`` keeps the eyelids open, the gaze ahead and the mouth closed (a rigid mask).
+    The eyes counter-rotate against voluntary head movements by ``person.eye_follow`` (people
+    keep looking at the screen while they turn), on top of the gaze channels.
     """
 
     person: Person
@@ -181,7 +185,13 @@ class LiveHead:
         else:
             o = self.eyes(t)
             openness = np.stack([o, o], axis=1)
-            gaze = np.stack([self.gaze_yaw(t), self.gaze_pitch(t)], axis=1)
+            # the eyes stay on the screen while the head moves (counter-rotation), within the
+            # oculomotor range
+            k = self.person.eye_follow
+            gaze = np.stack([self.gaze_yaw(t) - k * (self.yaw(t) - self.person.resting_yaw),
+                             self.gaze_pitch(t) - k * (self.pitch(t) - self.person.resting_pitch)],
+                            axis=1)
+            gaze = np.clip(gaze, -35.0, 35.0)
             gap = np.maximum(self.mouth(t), 0.0)
             smile = np.clip(self.smile(t), 0.0, 1.0)
         local = g.deform(openness, gaze, gap, smile)
@@ -190,7 +200,7 @@ class LiveHead:
         pos = self._sway_pos(t)
         trans = np.stack([self.tx(t) + pos[:, 0], self.ty(t) + pos[:, 1],
                           self.person.distance_mm + self.tz(t) + pos[:, 2]], axis=1)
-        cam = np.einsum("nij,nkj->nki", r, local - PIVOT) + PIVOT + trans[:, None, :]
+        cam = (local - PIVOT) @ r.transpose(0, 2, 1) + PIVOT + trans[:, None, :]
         # at rest the middle of the face box (28 mm below the eyes) sits on the optical axis
         p = self.person
         r0 = rotation(np.array([p.resting_yaw]), np.array([p.resting_pitch]),

@@ -101,7 +101,7 @@ class Planar:
         t = np.asarray(t, float)
         q, rec = self.plane_points(t)
         r, pos = self.hand.pose(t)
-        cam = np.einsum("nij,nkj->nki", r, q) + pos[:, None, :]
+        cam = q @ r.transpose(0, 2, 1) + pos[:, None, :]
         return FaceStates(cam, rec.openness, rec.gaze, rec.mouth_gap, rec.smile, rec.visible)
 
     def recording_pixel(self, camera: Camera, target_px: tuple[float, float]) -> np.ndarray:

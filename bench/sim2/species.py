@@ -382,7 +382,10 @@ def multiple_faces(trial: Trial) -> tuple[list[Frame], dict]:
     x_px = side * c.width * rng.uniform(0.3, 0.42)
     plane.hand.x.rest += x_px * plane.hand.distance_mm / c.focal_px
     plane.hand.z.rest += rng.uniform(0, 150)
-    t_enter = float(rng.uniform(0.2, 0.8) * max(span[1] - span[0], 1500.0) + span[0])
+    # NOSE responses last 1-3 s (the client stops at the target): the face is there from the
+    # start or enters during the response; other clients film a fixed window
+    length = 2000.0 if trial.kind == "NOSE" else span[1] - span[0]
+    t_enter = float(span[0] + rng.uniform(0.0, 0.8) * length)
     second = Windowed(plane, [(t_enter, 1e9)])
     order = [0, 1] if rng.random() < 0.5 else [1, 0]
     frames = _client_frames(trial.kind, [head, second], trial.camera, span, trial.params, rng,
