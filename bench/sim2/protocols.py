@@ -35,7 +35,7 @@ from .face import INDEX, PIVOT, rotation
 from .people import LiveHead, Person
 from .motion import sample_blink
 
-__all__ = ["NOSE_CLIENT", "fit_distance", "perform_nose", "perform_pose", "perform_blink",
+__all__ = ["NOSE_CLIENT", "fit_distance", "centre_face", "perform_nose", "perform_pose", "perform_blink",
            "perform_head_turn", "nose_in_box", "HEAD_TURN_LEAD_MS", "HEAD_TURN_PERIOD_MS"]
 
 #: The original web client's caps: (max width, max height, max fps).
@@ -54,16 +54,32 @@ def fit_distance(person: Person, camera: Camera, box_fraction: float) -> Person:
 
 def _nose_px(head: LiveHead, camera: Camera, dyaw: float, dpitch: float, dx: float,
              dy: float) -> np.ndarray:
-    """Where the nose appears with the head turned/moved by the given offsets (no sway)."""
+    """Where the nose appears with the head turned/moved by the given offsets from its resting
+    place (no sway)."""
     p = head.person
     pts = p.geometry.points
     r = rotation(np.array([p.resting_yaw + dyaw]), np.array([p.resting_pitch + dpitch]),
                  np.array([p.resting_roll]))[0]
     r0 = rotation(np.array([p.resting_yaw]), np.array([p.resting_pitch]),
                   np.array([p.resting_roll]))[0]
-    cam = r @ (pts[INDEX["nose"]] - PIVOT) + PIVOT + np.array([dx, dy, p.distance_mm])
+    cam = r @ (pts[INDEX["nose"]] - PIVOT) + PIVOT + np.array(
+        [dx + head.tx.rest, dy + head.ty.rest, p.distance_mm])
     cam -= r0 @ (np.array([0.0, 28.0, 0.0]) - PIVOT) + PIVOT
     return camera.project(cam)
+
+
+def centre_face(head: LiveHead, camera: Camera, rng: np.random.Generator) -> None:
+    """Move the head so that its face box is centred in the image (within a few pixels), as the
+    original client's face and area steps make the user do before the nose step starts."""
+    px = camera.project(head.states(np.array([0.0])).points[0])
+    top = px[[INDEX["leftEyeBrowUp"], INDEX["rightEyeBrowUp"]], 1].min()
+    chin = px[INDEX["chinBottom"], 1]
+    cy = top - 0.32 * (chin - top) + 0.5 * 1.37 * (chin - top)
+    cx = 0.5 * (px[:, 0].min() + px[:, 0].max())
+    err = np.array([cx - camera.width / 2, cy - camera.height / 2]) + rng.normal(0, 4.0, 2)
+    mm = err * head.person.distance_mm / camera.focal_px
+    head.tx.rest -= float(mm[0])
+    head.ty.rest -= float(mm[1])
 
 
 def _fitts_ms(distance_px: float, width_px: float, person: Person) -> float:
@@ -83,6 +99,7 @@ def perform_nose(head: LiveHead, camera: Camera, params: dict, rng: np.random.Ge
                  target_px: np.ndarray | None = None) -> tuple[float, float]:
     """Bring the nose to the target (``target_px`` overrides the params' box centre)."""
     p = head.person
+    centre_face(head, camera, rng)
     if target_px is None:
         target_px = np.array([params["noseLeft"] + params["noseWidth"] / 2,
                               params["noseTop"] + params["noseHeight"] / 2])

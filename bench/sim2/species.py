@@ -29,7 +29,8 @@ from .camera import Camera, sample_camera
 from .face import INDEX
 from .motion import BlinkTrack, Channel
 from .people import LiveHead, Person
-from .protocols import (HEAD_TURN_LEAD_MS, HEAD_TURN_PERIOD_MS, NOSE_CLIENT, fit_distance,
+from .protocols import (HEAD_TURN_LEAD_MS, HEAD_TURN_PERIOD_MS, NOSE_CLIENT, centre_face,
+                        fit_distance,
                         nose_in_box, perform_blink, perform_head_turn, perform_nose,
                         perform_pose, pose_phases)
 from .scene import Frame, Hand, Planar, Windowed, film
@@ -302,6 +303,8 @@ def live_video_response(trial: Trial) -> tuple[list[Frame], dict]:
     cam = _recording_camera(trial)
     seated = _seat(trial.kind, trial.victim, cam, rng)
     head = LiveHead(seated, rng, T_MAX)
+    if trial.kind == "NOSE":
+        centre_face(head, cam, rng)
     delay = float(rng.uniform(100.0, 400.0))  # relay latency
     plane = _hold(trial, head, cam, screen=True, time_map=_shift(-delay))
     target = None
