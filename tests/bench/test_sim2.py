@@ -188,3 +188,21 @@ def test_conditions_fix_the_camera():
     assert doc["metadata"]["fps"] == 6.0 and doc["metadata"]["resting_yaw"] == 15.0
     span = (doc["frames"][-1]["timestamp"] - doc["frames"][0]["timestamp"]) / 1000
     assert len(doc["frames"]) <= 6 * span + 2
+
+
+def test_runner_counts_errors_per_species_and_condition_bin(tmp_path):
+    from bench.bench_sim2 import _rate, summarise
+
+    ds = generate_dataset(tmp_path / "ds", ["POSE_PHOTO"], 2, seed=5)
+    entries = read_manifest(ds)
+    rows = ["session_id,label,pai_species,challenge_type,success,reason,code"]
+    for k, e in enumerate(entries):  # accept every first session of a class, reject the second
+        rows.append(f"{e.session_id},{e.label},{e.pai_species or ''},POSE,"
+                    f"{'true' if k % 2 == 0 else 'false'},r,c{k % 2}")
+    (tmp_path / "results.csv").write_text("\n".join(rows) + "\n")
+    s = summarise(ds, tmp_path / "results.csv")
+    assert s["bpcer"] == {"k": 1, "n": 2}
+    assert s["apcer"]["photo_swap"] == {"k": 1, "n": 2}
+    assert sum(c["n"] for c in s["by_fps"].values()) == 2
+    assert s["rejections"] == {"c1": 1}
+    assert _rate(0, 10).startswith("0.0 % [0.0, 27.8]")
