@@ -3,7 +3,7 @@
 Generates one dataset per protocol with ``bench.sim2`` (DetectFaces evidence only), runs
 ``liveness-lab evaluate DIR --profile P`` for every profile among ``seed``, ``recommended`` and
 ``rekognition`` (when that profile exists), and prints per protocol: BPCER and APCER per attack
-species with Wilson 95 % intervals, and BPCER by frame-rate and resting-yaw bins.
+species with Wilson 95 % intervals, and BPCER by frame-rate, resting-yaw and resting-pitch bins.
 
 ``recommended`` needs evidence these sessions cannot carry (descriptors, PAD scores), so it
 runs with ``--set TYPE.identity_check=false --set TYPE.pad_check=false``; ``rekognition`` runs
@@ -34,6 +34,7 @@ _NO_EXTENSION_SETS = [f"{t}.{k}=false" for t in ("NOSE", "POSE", "BLINK", "HEAD_
                       for k in ("identity_check", "pad_check")]
 FPS_BINS = ((5, 8), (8, 12), (12, 20), (20, 31))
 YAW_BINS = ((0, 6), (6, 12), (12, 19))
+PITCH_BINS = ((-19, -6), (-6, 6), (6, 12), (12, 19))
 
 
 def profiles() -> list[str]:
@@ -86,6 +87,7 @@ def summarise(dataset: Path, results: Path) -> dict:
     species: dict[str, dict[str, int]] = {}
     by_fps: dict[str, dict[str, int]] = {}
     by_yaw: dict[str, dict[str, int]] = {}
+    by_pitch: dict[str, dict[str, int]] = {}
     reasons: dict[str, int] = {}
     with results.open() as fh:
         for row in csv.DictReader(fh):
@@ -98,7 +100,8 @@ def summarise(dataset: Path, results: Path) -> dict:
                     code = row.get("code") or row.get("reason", "")[:40]
                     reasons[code] = reasons.get(code, 0) + 1
                 for table, key in ((by_fps, _bin(m["fps"], FPS_BINS)),
-                                   (by_yaw, _bin(abs(m["resting_yaw"]), YAW_BINS))):
+                                   (by_yaw, _bin(abs(m["resting_yaw"]), YAW_BINS)),
+                                   (by_pitch, _bin(m["resting_pitch"], PITCH_BINS))):
                     if key is not None:
                         cell = table.setdefault(key, {"k": 0, "n": 0})
                         cell["n"] += 1
@@ -108,6 +111,7 @@ def summarise(dataset: Path, results: Path) -> dict:
                 cell["n"] += 1
                 cell["k"] += ok
     return {"bpcer": bona, "apcer": species, "by_fps": by_fps, "by_yaw": by_yaw,
+            "by_pitch": by_pitch,
             "rejections": dict(sorted(reasons.items(), key=lambda kv: -kv[1])[:4])}
 
 
@@ -150,8 +154,9 @@ def main(argv: list[str] | None = None) -> int:
             lines.append(f"| APCER {sp} | " + " | ".join(
                 _rate(s["apcer"].get(sp, {}).get("k", 0), s["apcer"].get(sp, {}).get("n", 0))
                 for s in summaries.values()) + " |")
-        for title, key, bins in (("fps", "by_fps", FPS_BINS), ("|resting yaw|", "by_yaw",
-                                                                 YAW_BINS)):
+        for title, key, bins in (("fps", "by_fps", FPS_BINS),
+                                 ("|resting yaw|", "by_yaw", YAW_BINS),
+                                 ("resting pitch", "by_pitch", PITCH_BINS)):
             for lo, hi in bins:
                 label = _bin(lo, bins)
                 lines.append(f"| BPCER {title} {label} | " + " | ".join(
@@ -161,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         for prof, s in summaries.items():
             lines.append(f"- `{prof}` bona fide rejections: {s['rejections']}")
         lines.append("")
-        print("\n".join(lines[-(len(all_species) + 12):]), flush=True)
+        print("\n".join(lines[-(len(all_species) + 16):]), flush=True)
     text = "\n".join(lines) + "\n"
     if args.report:
         Path(args.report).write_text(text, encoding="utf-8")
