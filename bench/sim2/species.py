@@ -27,7 +27,7 @@ import numpy as np
 
 from .camera import Camera, sample_camera
 from .face import INDEX
-from .motion import BlinkTrack, Channel
+from .motion import BlinkTrack
 from .people import LiveHead, Person
 from .protocols import (HEAD_TURN_LEAD_MS, HEAD_TURN_PERIOD_MS, NOSE_CLIENT, centre_face,
                         fit_distance,
