@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from hypothesis import settings
 
 # In CI, property tests run a fixed set of examples (derandomized): a red build then means a
@@ -11,3 +12,14 @@ from hypothesis import settings
 settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
+
+
+@pytest.fixture(autouse=True)
+def _restore_registered_profiles():
+    """A profile a test registers exists for that test only (profile lists are asserted)."""
+    from liveness_lab import config
+
+    saved = dict(config._PROFILES)
+    yield
+    config._PROFILES.clear()
+    config._PROFILES.update(saved)
