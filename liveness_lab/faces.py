@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from enum import Enum
+from operator import itemgetter
 from types import MappingProxyType
 from typing import Any, Iterable, Mapping
 
@@ -99,12 +100,22 @@ def _mapping(d: Any, what: str) -> Mapping[str, Any]:
     return d
 
 
+_SCALAR_TYPES = frozenset({str, int, float, bool, type(None)})
+
+
 def _freeze(value: Any) -> Any:
     """A deep, read-only copy of a JSON value (dicts become mapping proxies, lists tuples)."""
-    if isinstance(value, Mapping):
+    t = type(value)
+    if t in _SCALAR_TYPES:
+        return value
+    if t is list or t is tuple:
+        if _SCALAR_TYPES.issuperset(map(type, value)):  # e.g. a 128-float descriptor
+            return tuple(value)
+        return tuple(map(_freeze, value))
+    if t is dict or isinstance(value, Mapping):
         return MappingProxyType({k: _freeze(v) for k, v in value.items()})
     if isinstance(value, (list, tuple)):
-        return tuple(_freeze(v) for v in value)
+        return tuple(map(_freeze, value))
     return value
 
 
@@ -187,30 +198,6 @@ class Landmark:
     def to_pixels(self, image_width: int, image_height: int) -> tuple[float, float]:
         """``(x, y)`` in pixels of an ``image_width`` x ``image_height`` image."""
         return self.x * image_width, self.y * image_height
-
-
-_isfinite = math.isfinite
-_new_landmark = object.__new__
-_set = object.__setattr__
-
-
-def _landmark_from_json(d: Any) -> Landmark:
-    """:meth:`Landmark.from_rekognition` with a fast path for the common well-formed case.
-
-    Datasets hold millions of landmarks; this skips the generic validation when the
-    JSON object is plainly valid (a non-empty string type and finite float
-    coordinates) and falls back to the full, message-producing path otherwise.
-    """
-    if type(d) is dict and len(d) == 3:
-        t, x, y = d.get("Type"), d.get("X"), d.get("Y")
-        if (type(t) is str and t and type(x) is float and type(y) is float
-                and _isfinite(x) and _isfinite(y)):
-            lm = _new_landmark(Landmark)
-            _set(lm, "type", t)
-            _set(lm, "x", x)
-            _set(lm, "y", y)
-            return lm
-    return Landmark.from_rekognition(d)
 
 
 def _optional_numbers(cls, d: Mapping[str, Any], keys: Mapping[str, str], what: str):
@@ -329,6 +316,8 @@ class FaceDetail:
     _by_type: Mapping[str, Landmark] = field(default=None, init=False, repr=False,  # type: ignore
                                              compare=False)
     _has_landmarks: bool = field(default=True, init=False, repr=False, compare=False)
+    #: packed landmarks / raw extra of a face read by a trusted reader (see _PackedParts)
+    _packed: Any = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.landmarks, tuple):
@@ -351,6 +340,9 @@ class FaceDetail:
 
         Raises :class:`~liveness_lab.errors.FaceFormatError` naming the field that is wrong.
         """
+        face = _face_from_json(d)
+        if face is not None:
+            return face
         d = _mapping(d, "FaceDetail")
         bb = d.get("BoundingBox")
         lms = d.get("Landmarks")
@@ -364,7 +356,7 @@ class FaceDetail:
             attrs[attr] = None if v is None else BoolAttribute.from_rekognition(v, key)
         face = cls(
             bounding_box=None if bb is None else BoundingBox.from_rekognition(bb),
-            landmarks=() if lms is None else tuple(map(_landmark_from_json, lms)),
+            landmarks=() if lms is None else tuple(map(Landmark.from_rekognition, lms)),
             pose=None if pose is None else Pose.from_rekognition(pose),
             quality=None if quality is None else Quality.from_rekognition(quality),
             confidence=d.get("Confidence"),
@@ -400,13 +392,32 @@ class FaceDetail:
     # -- helpers --------------------------------------------------------------------------
     def landmark(self, type: str | LandmarkType) -> Landmark | None:
         """The first landmark of ``type``, or ``None`` when the producer did not give it."""
+        packed = self._packed
+        if packed is not None:
+            return packed.landmark(str(type))
         return self._by_type.get(str(type))
 
     def landmark_px(self, type: str | LandmarkType, image_width: int,
                     image_height: int) -> tuple[float, float] | None:
         """The landmark in pixels, or ``None`` when it is missing."""
-        lm = self._by_type.get(str(type))
+        lm = self.landmark(type)
         return None if lm is None else lm.to_pixels(image_width, image_height)
+
+    def __getattr__(self, name: str) -> Any:
+        # Reached only for a slot left unset: the lazily built fields of a face made by
+        # _trusted_face (landmarks, extra, _by_type), built here on first read and kept.
+        if name == "landmarks":
+            value: Any = self._packed.landmarks()
+        elif name == "extra":
+            value = self._packed.extra()
+        elif name == "_by_type":
+            value = {}
+            for lm in self.landmarks:
+                value.setdefault(lm.type, lm)
+        else:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        object.__setattr__(self, name, value)
+        return value
 
     def replace(self, **changes: Any) -> "FaceDetail":
         """A copy with some fields changed (``face.replace(pose=Pose(0, 12, 0))``)."""
@@ -421,6 +432,194 @@ class FaceDetail:
 
     def __reduce__(self):  # pickle through the JSON form (extra holds read-only mappings)
         return (FaceDetail.from_rekognition, (self.to_rekognition(),))
+
+
+# -- fast construction ------------------------------------------------------------------------
+#
+# Datasets hold millions of landmarks. Readers that have validated their input (the JSON
+# fast path below, the columnar dataset cache) build faces with the helpers here: no
+# re-validation, and the landmarks and ``extra`` fields stay packed until first read (a
+# NOSE replay reads one landmark per frame and all of them in two frames per session).
+
+_new = object.__new__
+
+
+def _setters(cls: type, *names: str) -> tuple[Any, ...]:
+    return tuple(cls.__dict__[n].__set__ for n in names)
+
+
+_BB_SET = _setters(BoundingBox, "left", "top", "width", "height")
+_LM_SET = _setters(Landmark, "type", "x", "y")
+_POSE_SET = _setters(Pose, "roll", "yaw", "pitch")
+_Q_SET = _setters(Quality, "brightness", "sharpness")
+_BA_SET = _setters(BoolAttribute, "value", "confidence")
+_FACE_SET = _setters(FaceDetail, "bounding_box", "pose", "quality", "eyes_open", "mouth_open",
+                     "smile", "confidence", "_has_landmarks", "_packed")
+_FACE_LMS, _FACE_EXTRA, _FACE_BY_TYPE = _setters(FaceDetail, "landmarks", "extra", "_by_type")
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+def _trusted_bbox(left: float, top: float, width: float, height: float) -> BoundingBox:
+    b = _new(BoundingBox)
+    s0, s1, s2, s3 = _BB_SET
+    s0(b, left), s1(b, top), s2(b, width), s3(b, height)
+    return b
+
+
+def _trusted_landmark(type: str, x: float, y: float) -> Landmark:
+    lm = _new(Landmark)
+    s0, s1, s2 = _LM_SET
+    s0(lm, type), s1(lm, x), s2(lm, y)
+    return lm
+
+
+def _trusted_pose(roll: float | None, yaw: float | None, pitch: float | None) -> Pose:
+    p = _new(Pose)
+    s0, s1, s2 = _POSE_SET
+    s0(p, roll), s1(p, yaw), s2(p, pitch)
+    return p
+
+
+def _trusted_quality(brightness: float | None, sharpness: float | None) -> Quality:
+    q = _new(Quality)
+    _Q_SET[0](q, brightness), _Q_SET[1](q, sharpness)
+    return q
+
+
+def _trusted_bool(value: bool, confidence: float | None) -> BoolAttribute:
+    a = _new(BoolAttribute)
+    _BA_SET[0](a, value), _BA_SET[1](a, confidence)
+    return a
+
+
+class _PackedParts:
+    """A face's landmarks (types + coordinates ``xs[start:stop]``) and raw ``extra``.
+
+    ``types`` may be shared between faces; ``xs`` / ``ys`` may be lists of a whole block of
+    faces. ``raw_extra`` is a dict of JSON values, UTF-8 JSON bytes, or ``None``.
+    """
+
+    __slots__ = ("types", "xs", "ys", "start", "raw_extra")
+
+    def __init__(self, types: Any, xs: Any, ys: Any, start: int, raw_extra: Any) -> None:
+        self.types, self.xs, self.ys, self.start, self.raw_extra = types, xs, ys, start, raw_extra
+
+    def landmarks(self) -> tuple[Landmark, ...]:
+        a, b = self.start, self.start + len(self.types)
+        return tuple(map(_trusted_landmark, self.types, self.xs[a:b], self.ys[a:b]))
+
+    def landmark(self, type: str) -> Landmark | None:
+        try:
+            i = self.types.index(type)
+        except ValueError:
+            return None
+        return _trusted_landmark(type, self.xs[self.start + i], self.ys[self.start + i])
+
+    def extra(self) -> Mapping[str, Any]:
+        raw = self.raw_extra
+        if raw is None:
+            return _EMPTY
+        if isinstance(raw, (bytes, bytearray, memoryview)):
+            import orjson
+            raw = orjson.loads(raw)
+        return _freeze(raw)
+
+
+def _trusted_face(bounding_box: BoundingBox | None, pose: Pose | None, quality: Quality | None,
+                  eyes_open: BoolAttribute | None, mouth_open: BoolAttribute | None,
+                  smile: BoolAttribute | None, confidence: float | None,
+                  packed: _PackedParts | None, has_landmarks: bool = True) -> FaceDetail:
+    """A face from already-validated values; ``packed`` holds landmarks and extra (lazy).
+
+    With ``packed=None`` the face has no landmarks and no extra fields.
+    """
+    f = _new(FaceDetail)
+    s = _FACE_SET
+    s[0](f, bounding_box), s[1](f, pose), s[2](f, quality), s[3](f, eyes_open)
+    s[4](f, mouth_open), s[5](f, smile), s[6](f, confidence), s[7](f, has_landmarks)
+    if packed is None:
+        s[8](f, None)
+        _FACE_LMS(f, ()), _FACE_EXTRA(f, _EMPTY), _FACE_BY_TYPE(f, {})
+    else:
+        s[8](f, packed)
+        if not packed.types:
+            _FACE_LMS(f, ())
+        if packed.raw_extra is None:
+            _FACE_EXTRA(f, _EMPTY)
+    return f
+
+
+_isfinite = math.isfinite
+_get_type, _get_x, _get_y = itemgetter("Type"), itemgetter("X"), itemgetter("Y")
+_FLOAT, _DICT, _STR = frozenset({float}), frozenset({dict}), frozenset({str})
+
+
+_NUMBER_OR_NONE = frozenset({float, int, type(None)})
+_NO_DICT: Mapping[str, Any] = {}
+
+
+def _face_from_json(d: Any) -> FaceDetail | None:
+    """:meth:`FaceDetail.from_rekognition` for plainly valid JSON, else ``None``.
+
+    Checks what the full path checks (finite non-bool numbers, a complete box of
+    non-negative size, boolean attribute values, non-empty landmark types) in bulk, and
+    returns ``None`` (so the full, message-producing path runs) on anything unusual.
+    """
+    if type(d) is not dict:
+        return None
+    get = d.get
+    bb, pose, quality = get("BoundingBox"), get("Pose"), get("Quality")
+    eyes, mouth, smile = get("EyesOpen"), get("MouthOpen"), get("Smile")
+    for part in (bb, pose, quality, eyes, mouth, smile):
+        if part is not None and type(part) is not dict:
+            return None
+    bg = (bb or _NO_DICT).get
+    pg = (pose or _NO_DICT).get
+    qg = (quality or _NO_DICT).get
+    eg, mg, sg = (eyes or _NO_DICT).get, (mouth or _NO_DICT).get, (smile or _NO_DICT).get
+    box = (bg("Left"), bg("Top"), bg("Width"), bg("Height"))
+    angles = (pg("Roll"), pg("Yaw"), pg("Pitch"))
+    qual = (qg("Brightness"), qg("Sharpness"))
+    values = (eg("Value"), mg("Value"), sg("Value"))
+    confs = (eg("Confidence"), mg("Confidence"), sg("Confidence"), get("Confidence"))
+    numbers = box + angles + qual + confs
+    if (not _NUMBER_OR_NONE.issuperset(map(type, numbers))
+            or not _isfinite(sum(filter(None, numbers)))):
+        return None
+    if bb is not None:
+        if None in box or box[2] < 0 or box[3] < 0:
+            return None
+        bb = _trusted_bbox(*box)
+    attrs = []
+    for part, value, conf in zip((eyes, mouth, smile), values, confs):
+        if part is None:
+            attrs.append(None)
+        elif type(value) is bool:
+            attrs.append(_trusted_bool(value, conf))
+        else:
+            return None
+    lms = get("Landmarks")
+    if lms is None or (type(lms) is list and not lms):
+        types: Any = ()
+        xs = ys = ()
+    else:
+        if type(lms) is not list or not _DICT.issuperset(map(type, lms)):
+            return None
+        try:
+            types, xs, ys = (list(map(_get_type, lms)), list(map(_get_x, lms)),
+                             list(map(_get_y, lms)))
+        except KeyError:
+            return None
+        if (not _STR.issuperset(map(type, types)) or "" in types
+                or not _FLOAT.issuperset(map(type, xs)) or not _FLOAT.issuperset(map(type, ys))
+                or not _isfinite(sum(xs) + sum(ys))):
+            return None
+    extra = None if _MODELED_KEYS.issuperset(d) else \
+        {k: v for k, v in d.items() if k not in _MODELED_KEYS}
+    packed = None if not types and extra is None else _PackedParts(types, xs, ys, 0, extra)
+    return _trusted_face(bb, None if pose is None else _trusted_pose(*angles),
+                         None if quality is None else _trusted_quality(*qual),
+                         attrs[0], attrs[1], attrs[2], confs[3], packed, lms is not None)
 
 
 def faces_from_rekognition(items: Iterable[Mapping[str, Any]]) -> tuple[FaceDetail, ...]:

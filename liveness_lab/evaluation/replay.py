@@ -129,7 +129,7 @@ def _replay_task(task: tuple[str, Sequence[Any], Sequence[ReplaySpec]]
             session = analyzed[akey]
             try:
                 verdict = verify_session(session, configs=_worker_configs(spec),
-                                         registry=registry)
+                                         registry=registry, trace=False)
             except UnknownChallengeType as e:
                 raise SessionFormatError(str(e), path=str(Path(dataset_dir) / entry.path),
                                          session_id=session.id, field="challenge.type") from None
