@@ -405,7 +405,8 @@ class FaceDetail:
 
     def __getattr__(self, name: str) -> Any:
         # Reached only for a slot left unset: the lazily built fields of a face made by
-        # _trusted_face (landmarks, extra, _by_type), built here on first read and kept.
+        # _trusted_face (landmarks, extra, _by_type) or _lazy_face (every field), built
+        # here on first read and kept.
         if name == "landmarks":
             value: Any = self._packed.landmarks()
         elif name == "extra":
@@ -414,6 +415,9 @@ class FaceDetail:
             value = {}
             for lm in self.landmarks:
                 value.setdefault(lm.type, lm)
+        elif name in _COLUMN_FIELDS and self._packed is not None \
+                and self._packed.source is not None:
+            value = self._packed.source.field(name, self._packed.row)
         else:
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
         object.__setattr__(self, name, value)
@@ -492,17 +496,24 @@ def _trusted_bool(value: bool, confidence: float | None) -> BoolAttribute:
     return a
 
 
+_COLUMN_FIELDS = frozenset({"bounding_box", "pose", "quality", "eyes_open", "mouth_open",
+                            "smile", "confidence"})
+
+
 class _PackedParts:
     """A face's landmarks (types + coordinates ``xs[start:stop]``) and raw ``extra``.
 
     ``types`` may be shared between faces; ``xs`` / ``ys`` may be lists of a whole block of
-    faces. ``raw_extra`` is a dict of JSON values, UTF-8 JSON bytes, or ``None``.
+    faces. ``raw_extra`` is a dict of JSON values, UTF-8 JSON bytes, or ``None``. For a face
+    of :func:`_lazy_face`, ``source.field(name, row)`` builds its other fields.
     """
 
-    __slots__ = ("types", "xs", "ys", "start", "raw_extra")
+    __slots__ = ("types", "xs", "ys", "start", "raw_extra", "source", "row")
 
-    def __init__(self, types: Any, xs: Any, ys: Any, start: int, raw_extra: Any) -> None:
+    def __init__(self, types: Any, xs: Any, ys: Any, start: int, raw_extra: Any,
+                 source: Any = None, row: int = 0) -> None:
         self.types, self.xs, self.ys, self.start, self.raw_extra = types, xs, ys, start, raw_extra
+        self.source, self.row = source, row
 
     def landmarks(self) -> tuple[Landmark, ...]:
         a, b = self.start, self.start + len(self.types)
@@ -546,6 +557,21 @@ def _trusted_face(bounding_box: BoundingBox | None, pose: Pose | None, quality: 
             _FACE_LMS(f, ())
         if packed.raw_extra is None:
             _FACE_EXTRA(f, _EMPTY)
+    return f
+
+
+def _lazy_face(packed: _PackedParts, has_landmarks: bool = True) -> FaceDetail:
+    """A face whose fields are all built on first read, from ``packed`` and its ``source``.
+
+    For readers of validated columnar data (the dataset cache): a replay reads a few fields
+    of each face (NOSE: the box every frame, the pose once), so the rest is never built.
+    """
+    f = _new(FaceDetail)
+    _FACE_SET[7](f, has_landmarks), _FACE_SET[8](f, packed)
+    if not packed.types:
+        _FACE_LMS(f, ())
+    if packed.raw_extra is None:
+        _FACE_EXTRA(f, _EMPTY)
     return f
 
 

@@ -46,8 +46,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Iterable, Sequence
 
-from ..faces import (LANDMARK_TYPES, FaceDetail, _PackedParts, _thaw, _trusted_bbox,
-                     _trusted_bool, _trusted_face, _trusted_pose, _trusted_quality)
+from ..faces import (LANDMARK_TYPES, FaceDetail, _lazy_face, _PackedParts, _thaw,
+                     _trusted_bbox, _trusted_bool, _trusted_pose, _trusted_quality)
 from ..sessions import _NO_EXTRA, Session, _new_frame, _plain
 
 __all__ = ["DEFAULT_DATASET_CACHE_DIR", "CACHE_FORMAT", "dataset_cache_fingerprint",
@@ -225,24 +225,20 @@ def _floats(struct: Any, name: str) -> list[Any]:
 
 
 class _FaceColumns:
-    """The face columns of a block of faces, as Python lists (one ``tolist`` per column)."""
+    """The face columns of a block of faces, as Python lists (one ``tolist`` per column).
+
+    :meth:`field` builds one field of one face, on first read (see ``faces._lazy_face``).
+    """
 
     def __init__(self, faces: Any) -> None:
         n = len(faces)
         self.raw = faces.field("raw").to_pylist() if faces.field("raw").null_count < n \
             else None
-        self.present = _floats(faces, "present")
-        self.box = list(zip(*(_floats(faces, k) for k in ("bb_left", "bb_top", "bb_width",
-                                                          "bb_height")))) if n else []
-        self.pose = list(zip(*(_floats(faces, k) for k in ("roll", "yaw", "pitch")))) \
-            if n else []
-        self.quality = list(zip(*(_floats(faces, k) for k in ("brightness", "sharpness")))) \
-            if n else []
-        self.attrs = list(zip(*(_floats(faces, k) for k in (
-            "eyes_open", "eyes_open_conf", "mouth_open", "mouth_open_conf", "smile",
-            "smile_conf")))) if n else []
-        self.confidence = _floats(faces, "confidence")
-        self.layout = _floats(faces, "lm_layout")
+        for name in ("present", "bb_left", "bb_top", "bb_width", "bb_height", "roll", "yaw",
+                     "pitch", "brightness", "sharpness", "eyes_open", "eyes_open_conf",
+                     "mouth_open", "mouth_open_conf", "smile", "smile_conf", "confidence",
+                     "lm_layout"):
+            setattr(self, name, _floats(faces, name))
         types = faces.field("lm_types")
         self.types = types.to_pylist() if types.null_count < n else None
         lx, ly = faces.field("lm_x"), faces.field("lm_y")
@@ -251,7 +247,23 @@ class _FaceColumns:
         self.ys = ly.flatten().to_numpy(zero_copy_only=False).tolist()
         extra = faces.field("extra")
         self.extra = extra.to_pylist() if extra.null_count < n else None
-        self.standard_types = LANDMARK_TYPES
+
+    def field(self, name: str, j: int) -> Any:
+        present = self.present[j]
+        if name == "bounding_box":
+            return _trusted_bbox(self.bb_left[j], self.bb_top[j], self.bb_width[j],
+                                 self.bb_height[j]) if present & _BB else None
+        if name == "pose":
+            return _trusted_pose(_none(self.roll[j]), _none(self.yaw[j]),
+                                 _none(self.pitch[j])) if present & _POSE else None
+        if name == "quality":
+            return _trusted_quality(_none(self.brightness[j]), _none(self.sharpness[j])) \
+                if present & _QUALITY else None
+        if name == "confidence":
+            return _none(self.confidence[j])
+        value = getattr(self, name)[j]  # eyes_open, mouth_open, smile
+        return None if value < 0 else _trusted_bool(value == 1,
+                                                   _none(getattr(self, name + "_conf")[j]))
 
 
 def _none(v: float) -> float | None:
@@ -261,23 +273,12 @@ def _none(v: float) -> float | None:
 def _build_face(c: _FaceColumns, j: int) -> Any:
     if c.raw is not None and c.raw[j] is not None:
         return FaceDetail.from_rekognition(_json_value(c.raw[j]))
-    present = c.present[j]
-    bb = _trusted_bbox(*c.box[j]) if present & _BB else None
-    pose = _trusted_pose(*map(_none, c.pose[j])) if present & _POSE else None
-    quality = _trusted_quality(*map(_none, c.quality[j])) if present & _QUALITY else None
-    eo, eoc, mo, moc, sm, smc = c.attrs[j]
     start, stop = c.lm_start[j], c.lm_start[j + 1]
+    types = () if stop == start else LANDMARK_TYPES if c.lm_layout[j] == 0 \
+        else tuple(c.types[j])
     extra = c.extra[j] if c.extra is not None else None
-    if stop > start or extra is not None:
-        types = c.standard_types if c.layout[j] == 0 else tuple(c.types[j])
-        packed = _PackedParts(types if stop > start else (), c.xs, c.ys, start, extra)
-    else:
-        packed = None
-    return _trusted_face(bb, pose, quality,
-                         None if eo < 0 else _trusted_bool(eo == 1, _none(eoc)),
-                         None if mo < 0 else _trusted_bool(mo == 1, _none(moc)),
-                         None if sm < 0 else _trusted_bool(sm == 1, _none(smc)),
-                         _none(c.confidence[j]), packed, bool(present & _LMS_KEY))
+    return _lazy_face(_PackedParts(types, c.xs, c.ys, start, extra, c, j),
+                      bool(c.present[j] & _LMS_KEY))
 
 
 def decode_sessions(batch: Any, sources: Sequence[str | None]) -> list[Any]:
