@@ -14,7 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from liveness_lab.errors import FaceFormatError
-from liveness_lab.faces import LANDMARK_TYPES, FaceDetail, _face_from_json
+from liveness_lab._face_build import _face_from_json
+from liveness_lab.faces import LANDMARK_TYPES, FaceDetail
 
 from test_faces import FULL
 

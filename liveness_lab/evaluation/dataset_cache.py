@@ -46,8 +46,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Iterable, Sequence
 
-from ..faces import (LANDMARK_TYPES, FaceDetail, _lazy_face, _PackedParts, _thaw,
-                     _trusted_bbox, _trusted_bool, _trusted_pose, _trusted_quality)
+from .._face_build import (_lazy_face, _PackedParts, _trusted_bbox, _trusted_bool,
+                          _trusted_pose, _trusted_quality)
+from ..faces import LANDMARK_TYPES, FaceDetail, _thaw
 from ..sessions import _NO_EXTRA, Session, _new_frame, _plain
 
 __all__ = ["DEFAULT_DATASET_CACHE_DIR", "CACHE_FORMAT", "dataset_cache_fingerprint",

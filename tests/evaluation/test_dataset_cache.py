@@ -184,3 +184,14 @@ def test_an_unwritable_cache_folder_warns_and_reads_the_json(tmp_path, dataset):
     with pytest.warns(RuntimeWarning, match="cannot write the dataset cache"):
         df = _results_of(dataset, blocker / "c")
     assert df.equals(evaluate_dataset(dataset, profile="seed", workers=1))
+
+
+def test_the_evaluate_command_uses_the_cache_folder_it_is_given(tmp_path, dataset, capsys):
+    from liveness_lab.cli import main
+    base = ["evaluate", str(dataset), "--profile", "seed", "--workers", "1", "--quiet"]
+    assert main(base + ["--dataset-cache", str(tmp_path / "c"), "-o", str(tmp_path / "a.csv")]) == 0
+    assert len(list((tmp_path / "c").glob("*.arrow"))) == 1
+    assert main(base + ["--dataset-cache", str(tmp_path / "c"), "-o", str(tmp_path / "b.csv")]) == 0
+    assert main(base + ["--no-dataset-cache", "-o", str(tmp_path / "n.csv")]) == 0
+    a, b, n = ((tmp_path / f).read_text() for f in ("a.csv", "b.csv", "n.csv"))
+    assert a == b == n
