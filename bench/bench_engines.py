@@ -85,6 +85,13 @@ def main() -> None:
         m = statistics.median(times[i])
         print(f"| {label} | {workers} | {m:.1f} | {', '.join(f'{t:.1f}' for t in times[i])} "
               f"| {n / m:,.0f} | {n / m / workers:,.0f} | {startup:.1f} |")
+    med = [statistics.median(times[i]) for i in range(len(engines))]
+    print(f"\nSpeed-up with 2 workers: process pool x{med[0] / med[1]:.2f}, Dask "
+          f"x{med[2] / med[3]:.2f}; Dask's wall time over the pool's: x{med[2] / med[0]:.2f} "
+          f"(1 worker), x{med[3] / med[1]:.2f} (2 workers). Wall times measure the share of "
+          f"the {os.cpu_count()} CPUs this run got"
+          + (" (heavily loaded: read the ratios, not the rates; the CPU cost per session is "
+             "in the replay section)" if load > 2 * (os.cpu_count() or 1) else "") + ".")
     print()
 
 
