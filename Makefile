@@ -35,8 +35,10 @@ test: setup
 lock:
 	$(UV) pip compile pyproject.toml --extra dev --universal --python-version 3.10 -q -o requirements-dev.lock
 
+## make bench: every benchmark, rewriting BENCHMARKS.md (make bench QUICK=1: a smoke test
+## with small sizes, written to bench/.data/BENCHMARKS.quick.md; BENCH="replay engines": some)
 bench: setup
-	$(PY) bench/run_all.py
+	$(PY) bench/run_all.py $(if $(QUICK),--quick) $(if $(BENCH),--only $(BENCH))
 
 clean:
 	rm -rf $(VENV) .pytest_cache

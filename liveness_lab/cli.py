@@ -78,7 +78,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                               workers=args.workers, engine=args.engine, analyzer=args.analyzer,
                               analyzer_options=parse_analyzer_options(args.analyzer_options),
                               cache_path=None if args.no_cache else args.cache,
-                              pad_model=args.pad_model, progress=not args.quiet)
+                              pad_model=args.pad_model, progress=not args.quiet,
+                              dataset_cache=None if args.no_dataset_cache
+                              else args.dataset_cache)
     if args.output:
         write_results(df, args.output)
     summary = summarize(df)
@@ -198,7 +200,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .evaluation.cli import add_engine_option
+    from .evaluation.cli import add_dataset_cache_options, add_engine_option
 
     parser = argparse.ArgumentParser(
         prog="liveness-lab",
@@ -222,6 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     _add_analyzer_options(p)
     add_engine_option(p)
+    add_dataset_cache_options(p)
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("analyze", help="fill in the faces of image-only frames of a dataset")

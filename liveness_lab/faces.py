@@ -101,12 +101,22 @@ def _mapping(d: Any, what: str) -> Mapping[str, Any]:
     return d
 
 
+_SCALAR_TYPES = frozenset({str, int, float, bool, type(None)})
+
+
 def _freeze(value: Any) -> Any:
     """A deep, read-only copy of a JSON value (dicts become mapping proxies, lists tuples)."""
-    if isinstance(value, Mapping):
+    t = type(value)
+    if t in _SCALAR_TYPES:
+        return value
+    if t is list or t is tuple:
+        if _SCALAR_TYPES.issuperset(map(type, value)):  # e.g. a 128-float descriptor
+            return tuple(value)
+        return tuple(map(_freeze, value))
+    if t is dict or isinstance(value, Mapping):
         return MappingProxyType({k: _freeze(v) for k, v in value.items()})
     if isinstance(value, (list, tuple)):
-        return tuple(_freeze(v) for v in value)
+        return tuple(map(_freeze, value))
     return value
 
 
@@ -189,30 +199,6 @@ class Landmark:
     def to_pixels(self, image_width: int, image_height: int) -> tuple[float, float]:
         """``(x, y)`` in pixels of an ``image_width`` x ``image_height`` image."""
         return self.x * image_width, self.y * image_height
-
-
-_isfinite = math.isfinite
-_new_landmark = object.__new__
-_set = object.__setattr__
-
-
-def _landmark_from_json(d: Any) -> Landmark:
-    """:meth:`Landmark.from_rekognition` with a fast path for the common well-formed case.
-
-    Datasets hold millions of landmarks; this skips the generic validation when the
-    JSON object is plainly valid (a non-empty string type and finite float
-    coordinates) and falls back to the full, message-producing path otherwise.
-    """
-    if type(d) is dict and len(d) == 3:
-        t, x, y = d.get("Type"), d.get("X"), d.get("Y")
-        if (type(t) is str and t and type(x) is float and type(y) is float
-                and _isfinite(x) and _isfinite(y)):
-            lm = _new_landmark(Landmark)
-            _set(lm, "type", t)
-            _set(lm, "x", x)
-            _set(lm, "y", y)
-            return lm
-    return Landmark.from_rekognition(d)
 
 
 def _optional_numbers(cls, d: Mapping[str, Any], keys: Mapping[str, str], what: str):
@@ -310,6 +296,11 @@ _KEY_ORDER = ("BoundingBox", "AgeRange", "Smile", "Eyeglasses", "Sunglasses", "G
               "Confidence", "FaceOccluded", "EyeDirection")
 
 
+#: fields a face of ``_face_build._lazy_face`` builds on first read
+_COLUMN_FIELDS = frozenset({"bounding_box", "pose", "quality", "eyes_open", "mouth_open",
+                            "smile", "confidence"})
+
+
 @dataclass(frozen=True, slots=True)
 class FaceDetail:
     """One detected face, as one element of Rekognition ``DetectFaces`` ``FaceDetails``.
@@ -331,6 +322,8 @@ class FaceDetail:
     _by_type: Mapping[str, Landmark] = field(default=None, init=False, repr=False,  # type: ignore
                                              compare=False)
     _has_landmarks: bool = field(default=True, init=False, repr=False, compare=False)
+    #: packed landmarks / raw extra of a face read by a trusted reader (see _PackedParts)
+    _packed: Any = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.landmarks, tuple):
@@ -353,6 +346,9 @@ class FaceDetail:
 
         Raises :class:`~liveness_lab.errors.FaceFormatError` naming the field that is wrong.
         """
+        face = _face_from_json(d)
+        if face is not None:
+            return face
         d = _mapping(d, "FaceDetail")
         bb = d.get("BoundingBox")
         lms = d.get("Landmarks")
@@ -366,7 +362,7 @@ class FaceDetail:
             attrs[attr] = None if v is None else BoolAttribute.from_rekognition(v, key)
         face = cls(
             bounding_box=None if bb is None else BoundingBox.from_rekognition(bb),
-            landmarks=() if lms is None else tuple(map(_landmark_from_json, lms)),
+            landmarks=() if lms is None else tuple(map(Landmark.from_rekognition, lms)),
             pose=None if pose is None else Pose.from_rekognition(pose),
             quality=None if quality is None else Quality.from_rekognition(quality),
             confidence=d.get("Confidence"),
@@ -402,13 +398,36 @@ class FaceDetail:
     # -- helpers --------------------------------------------------------------------------
     def landmark(self, type: str | LandmarkType) -> Landmark | None:
         """The first landmark of ``type``, or ``None`` when the producer did not give it."""
+        packed = self._packed
+        if packed is not None:
+            return packed.landmark(str(type))
         return self._by_type.get(str(type))
 
     def landmark_px(self, type: str | LandmarkType, image_width: int,
                     image_height: int) -> tuple[float, float] | None:
         """The landmark in pixels, or ``None`` when it is missing."""
-        lm = self._by_type.get(str(type))
+        lm = self.landmark(type)
         return None if lm is None else lm.to_pixels(image_width, image_height)
+
+    def __getattr__(self, name: str) -> Any:
+        # Reached only for a slot left unset: the lazily built fields of a face made by
+        # _trusted_face (landmarks, extra, _by_type) or _lazy_face (every field), built
+        # here on first read and kept.
+        if name == "landmarks":
+            value: Any = self._packed.landmarks()
+        elif name == "extra":
+            value = self._packed.extra()
+        elif name == "_by_type":
+            value = {}
+            for lm in self.landmarks:
+                value.setdefault(lm.type, lm)
+        elif name in _COLUMN_FIELDS and self._packed is not None \
+                and self._packed.source is not None:
+            value = self._packed.source.field(name, self._packed.row)
+        else:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        object.__setattr__(self, name, value)
+        return value
 
     def replace(self, **changes: Any) -> "FaceDetail":
         """A copy with some fields changed (``face.replace(pose=Pose(0, 12, 0))``)."""
@@ -456,3 +475,7 @@ def with_extension(face: FaceDetail, **values: Any) -> FaceDetail:
     ext.update(values)
     extra[LIVENESS_LAB_KEY] = ext
     return face.replace(extra=extra)
+
+
+# the fast readers need the classes above; FaceDetail.from_rekognition calls _face_from_json
+from ._face_build import _face_from_json  # noqa: E402

@@ -19,6 +19,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
+import orjson
+
 from .errors import FaceFormatError, SessionFormatError
 from .faces import FaceDetail, faces_from_rekognition
 
@@ -33,6 +35,8 @@ MANIFEST_COLUMNS = ("session_id", "path", "label", "pai_species", "subject_id", 
                     "challenge_type")
 _SESSION_KEYS = {"format", "id", "challenge", "label", "pai_species", "subject_id", "split",
                  "frames", "metadata"}
+_FRAME_KEYS = frozenset({"timestamp", "image", "faces"})
+_NO_EXTRA: Mapping[str, Any] = MappingProxyType({})
 
 
 @dataclass(frozen=True)
@@ -111,6 +115,14 @@ class Session:
         out["metadata"] = _plain(self.metadata)
         out.update(_plain(self.extra))
         return out
+
+
+def _new_frame(timestamp: int, faces: tuple[FaceDetail, ...] | None, image: str | None,
+               extra: Mapping[str, Any] = _NO_EXTRA) -> Frame:
+    """A :class:`Frame` from values a reader has validated (no ``__init__`` round trip)."""
+    fr = object.__new__(Frame)
+    fr.__dict__.update(timestamp=timestamp, faces=faces, image=image, extra=extra)
+    return fr
 
 
 def _plain(value: Any) -> Any:
@@ -198,9 +210,11 @@ def session_from_dict(d: Any, *, path: str | os.PathLike | None = None) -> Sessi
                 raise _err(str(e), p, sid, f"{where}.faces") from None
         elif image is None:
             raise _err("a frame needs 'faces' or an 'image' to analyze", p, sid, where)
-        extra = {k: v for k, v in fr.items() if k not in ("timestamp", "image", "faces")}
-        frames.append(Frame(ts, faces, image, MappingProxyType(extra) if extra else
-                            MappingProxyType({})))
+        if _FRAME_KEYS.issuperset(fr):
+            frames.append(_new_frame(ts, faces, image))
+        else:
+            extra = {k: v for k, v in fr.items() if k not in _FRAME_KEYS}
+            frames.append(_new_frame(ts, faces, image, MappingProxyType(extra)))
     extra = {k: v for k, v in d.items() if k not in _SESSION_KEYS}
     return Session(sid, ctype, dict(params), tuple(frames), label, species or None, subject,
                    split or None, dict(metadata), extra, p)
@@ -210,17 +224,28 @@ def read_session(path: str | os.PathLike) -> Session:
     """Read and validate one session JSON file."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        data = p.read_bytes()
     except OSError as e:
         raise SessionFormatError(f"cannot read the file: {e.strerror or e}", path=str(p)) from None
+    return session_from_dict(_decode_json(data, p), path=p)
+
+
+def _decode_json(data: bytes, p: Path) -> Any:
+    """The JSON document in ``data``: orjson, with the standard library's reading of what
+    orjson refuses (``NaN``, integers beyond 64 bits) and its error messages."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise SessionFormatError("the file is not UTF-8 text", path=str(p)) from None
     try:
-        d = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as e:
         raise SessionFormatError(f"invalid JSON at line {e.lineno} column {e.colno}: {e.msg}",
                                  path=str(p)) from None
-    return session_from_dict(d, path=p)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:

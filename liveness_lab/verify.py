@@ -115,18 +115,20 @@ def _describe(result: StepResult, state: str) -> tuple[str, str]:
 
 def run_challenge(ctype: ChallengeType, params: Mapping[str, Any],
                   frames: Iterable[tuple[int, Sequence[FaceDetail]]],
-                  config: ChallengeConfig | None = None) -> Verdict:
+                  config: ChallengeConfig | None = None, *, trace: bool = True) -> Verdict:
     """Run ``frames`` (``(timestamp_ms, faces)`` pairs, in replay order) through ``ctype``.
 
     Never raises for anything a frame contains: a state function that raises
     ends the run as a failure with code ``state_error`` and the exception in
     the reason (the original answered such cases with an HTTP 500).
+
+    With ``trace=False`` the verdict's trace is empty and measurements are not kept
+    (``context.record`` does nothing): the same decision at a lower cost, for replays
+    that only need verdicts.
     """
-    ctype.validate()
-    config = config if config is not None else ctype.default_config()
-    if not isinstance(config, ctype.config_class):
-        raise ChallengeDefinitionError(
-            f"{ctype.name} needs a {ctype.config_class.__name__}, got {type(config).__name__}")
+    if not trace:
+        return _run_untraced(ctype, params, frames, config)
+    config = _checked_config(ctype, config)
     states = ctype.states
     current = states[ctype.first_state]
     context = Context(config, params)
@@ -193,8 +195,91 @@ def run_challenge(ctype: ChallengeType, params: Mapping[str, Any],
                    Trace(tuple(rows)))
 
 
+def _checked_config(ctype: ChallengeType, config: ChallengeConfig | None) -> ChallengeConfig:
+    ctype.validate()
+    config = config if config is not None else ctype.default_config()
+    if not isinstance(config, ctype.config_class):
+        raise ChallengeDefinitionError(
+            f"{ctype.name} needs a {ctype.config_class.__name__}, got {type(config).__name__}")
+    return config
+
+
+def _run_untraced(ctype: ChallengeType, params: Mapping[str, Any],
+                  frames: Iterable[tuple[int, Sequence[FaceDetail]]],
+                  config: ChallengeConfig | None) -> Verdict:
+    """:func:`run_challenge` without trace rows: the same state walk, timeouts and codes.
+
+    Kept next to :func:`run_challenge` on purpose: any change to the semantics there must
+    be made here too (``tests/test_verify_trace.py`` replays datasets both ways).
+    """
+    config = _checked_config(ctype, config)
+    states = ctype.states
+    current = states[ctype.first_state]
+    context = Context(config, params, tracing=False)
+    default_timeout = config.state_timeout_s
+    end_times: dict[str, float] = {}
+    n_frames = 0
+    used = 0
+    final: tuple[bool, bool, str, str] | None = None  # success, decided, code, reason
+    CONTINUE, NEXT, SUCCESS = Step.CONTINUE, Step.NEXT, Step.SUCCESS
+    for index, (timestamp, faces) in enumerate(frames):
+        n_frames += 1
+        if final is not None:
+            continue  # count the remaining frames, process none
+        frame = FrameInput(index, timestamp, faces)
+        used = index + 1
+        while True:
+            name = current.name
+            end = end_times.get(name)
+            if end is None:
+                timeout_s = current.timeout_s if current.timeout_s is not None else \
+                    default_timeout
+                end_times[name] = timestamp + timeout_s * 1000
+            elif timestamp > end:
+                timeout_s = current.timeout_s if current.timeout_s is not None else \
+                    default_timeout
+                final = (False, True, f"{name}.timeout",
+                         f"state {name!r} timed out: frame at {timestamp} ms is more than "
+                         f"{timeout_s:g} s after the state's first frame")
+                break
+            try:
+                result = current.func(params, frame, context)
+                if type(result) is not StepResult:
+                    result = _as_step_result(result, name)
+            except ChallengeDefinitionError:
+                raise
+            except Exception as e:  # a plugin's bug must not become a crash of the verifier
+                result = StepResult(Step.FAIL, "state_error",
+                                    f"state {name!r} raised {type(e).__name__}: {e}")
+            step = result.step
+            if step is CONTINUE:
+                break
+            if step is NEXT:
+                nxt = current.next_state
+                if nxt is None:
+                    final = (False, True, f"{name}.no_next_state",
+                             f"state {name!r} returned next but declares no next state")
+                    break
+                if nxt == name:  # the original treats this as continue
+                    break
+                current = states[nxt]
+                continue
+            code, message = _describe(result, name)
+            final = (step is SUCCESS, True, code, message)
+            break
+    if final is None:
+        if n_frames == 0:
+            final = (False, False, "no_frames", "the session has no frames")
+        else:
+            final = (False, False, f"{current.name}.no_decision",
+                     f"frames ran out in state {current.name!r} before a decision")
+    success, decided, code, reason = final
+    return Verdict(ctype.name, success, decided, code, reason,
+                   current.name if n_frames else None, context.score, n_frames, used)
+
+
 def verify_session(session: "Session", *, configs: "Configs | None" = None,
-                   registry: "ChallengeRegistry | None" = None) -> Verdict:
+                   registry: "ChallengeRegistry | None" = None, trace: bool = True) -> Verdict:
     """Replay a recorded session through its challenge type, frames in timestamp order.
 
     Parameters
@@ -207,6 +292,9 @@ def verify_session(session: "Session", *, configs: "Configs | None" = None,
         default: the default profile.
     registry:
         Where to look the challenge type up; default: the default registry.
+    trace:
+        Record the per-frame trace (default). ``False`` gives the same verdict with an
+        empty trace, at a lower cost (what dataset evaluation uses).
 
     Raises
     ------
@@ -230,4 +318,4 @@ def verify_session(session: "Session", *, configs: "Configs | None" = None,
                 "(liveness-lab analyze)", path=session.source, session_id=session.id,
                 field=f"frames[{i}].faces")
     frames = [(fr.timestamp, fr.faces) for fr in session.sorted_frames()]
-    return run_challenge(ctype, session.params, frames, config)
+    return run_challenge(ctype, session.params, frames, config, trace=trace)

@@ -366,16 +366,23 @@ class Context(dict):
         live person); the verdict reports the last value set.
     """
 
-    def __init__(self, config: ChallengeConfig, params: Mapping[str, Any]) -> None:
+    def __init__(self, config: ChallengeConfig, params: Mapping[str, Any], *,
+                 tracing: bool = True) -> None:
         super().__init__()
         self.config = config
         self.params = params
         self.score: float | None = None
         self._measurements: dict[str, Any] = {}
+        #: whether :meth:`record` keeps measurements (``False`` when no trace is recorded)
+        self.tracing = tracing
 
     def record(self, **measurements: Any) -> None:
-        """Add measurements to the trace row of the current frame and state."""
-        self._measurements.update(measurements)
+        """Add measurements to the trace row of the current frame and state.
+
+        Does nothing when the run records no trace (``verify_session(..., trace=False)``).
+        """
+        if self.tracing:
+            self._measurements.update(measurements)
 
     def _take_measurements(self) -> dict[str, Any]:
         m, self._measurements = self._measurements, {}
@@ -409,6 +416,8 @@ def _call_adapter(func: Callable[..., Any], max_args: int) -> Callable[..., Any]
     if any(p.kind is p.VAR_POSITIONAL for p in params):
         return func
     n = sum(1 for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
+    if n >= max_args:
+        return func  # called with max_args positional arguments: no adapter call per frame
     n = min(n, max_args)
     return lambda *args: func(*args[:n])
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 __all__ = ["add_sweep_command", "add_report_command", "add_mlflow_ui_command",
-           "add_engine_option", "cmd_sweep", "cmd_report", "cmd_mlflow_ui"]
+           "add_engine_option", "add_dataset_cache_options", "cmd_sweep", "cmd_report", "cmd_mlflow_ui"]
 
 _RUN_ID = re.compile(r"^(runs:/)?[0-9a-f]{32}/?$")
 
@@ -49,6 +49,16 @@ def add_engine_option(p: argparse.ArgumentParser) -> None:
                         "(a local Dask cluster) or a Dask scheduler address tcp://host:8786")
 
 
+def add_dataset_cache_options(p: argparse.ArgumentParser) -> None:
+    """Add ``--dataset-cache DIR`` and ``--no-dataset-cache`` (the columnar dataset cache)."""
+    from .dataset_cache import DEFAULT_DATASET_CACHE_DIR
+    p.add_argument("--dataset-cache", default=str(DEFAULT_DATASET_CACHE_DIR), metavar="DIR",
+                   help="folder of the columnar dataset cache: sessions are parsed once and "
+                        "read from it while the dataset is unchanged (default: %(default)s)")
+    p.add_argument("--no-dataset-cache", action="store_true",
+                   help="read the session JSON files, no dataset cache")
+
+
 def _add_tracking_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tracking-uri", default=None,
                    help="MLflow tracking URI (default: sqlite:///./mlflow.db, artifacts in "
@@ -73,6 +83,7 @@ def add_sweep_command(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--dataset", default=None, help="use this dataset instead of the file's")
     add_engine_option(p)
     p.add_argument("--workers", type=int, default=None, help="workers of the engine")
+    add_dataset_cache_options(p)
     _add_tracking_options(p)
     p.add_argument("--no-tracking", action="store_true", help="do not log to MLflow")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
@@ -88,7 +99,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     result = run_sweep(spec, out_dir=args.out, dataset=args.dataset, engine=args.engine,
                        workers=args.workers,
                        tracking_uri=False if args.no_tracking else args.tracking_uri,
-                       progress=not args.quiet)
+                       progress=not args.quiet,
+                       dataset_cache=None if args.no_dataset_cache else args.dataset_cache)
     from .metrics import as_summary
     from .replay import format_summary
     b = result.test_metrics

@@ -2,8 +2,10 @@
 
 :func:`evaluate_dataset` replays a dataset under one configuration;
 :func:`replay_many` under several at once, reading and parsing each session once per chunk
-(the cheap way to run a parameter sweep). Both run on an execution engine
-(:mod:`liveness_lab.engines`: a local process pool by default, or Dask). The first
+(the cheap way to run a parameter sweep), optionally from the columnar dataset cache of
+:mod:`liveness_lab.evaluation.dataset_cache` (parsed once, replayed many times). Both run
+on an execution engine (:mod:`liveness_lab.engines`: a local process pool by default, or
+Dask). The first
 malformed session stops the run with a :class:`~liveness_lab.errors.SessionFormatError`
 naming the file, the session and the field.
 """
@@ -23,6 +25,7 @@ from ..engines import Engine, make_engine, progress_bar
 from ..errors import ConfigError, SessionFormatError, UnknownChallengeType
 from .evidence_check import (MissingEvidenceWarning, check_dataset_evidence,
                              missing_evidence_message, missing_evidence_share)
+from .dataset_cache import _gc_paused, ensure_dataset_cache
 
 __all__ = ["RESULT_COLUMNS", "ReplaySpec", "replay_many", "evaluate_dataset", "write_results",
            "read_results", "summarize", "format_summary", "check_dataset_evidence",
@@ -117,16 +120,31 @@ def _result_row(entry: Any, session: Any, verdict: Any) -> dict[str, Any]:
             "split": session.split or entry.split or ""}
 
 
-def _replay_task(task: tuple[str, Sequence[Any], Sequence[ReplaySpec]]
-                 ) -> list[list[dict[str, Any]]]:
-    """Replay one chunk of sessions under every spec: ``rows[spec_index][session_index]``."""
+def _chunk_sessions(dataset_dir: str, entries: Sequence[Any], cache: Any,
+                    rows: Sequence[int] | None) -> Iterable[Any]:
     from ..sessions import load_dataset_session
+    if cache is None:
+        return (load_dataset_session(dataset_dir, entry) for entry in entries)
+    return cache.read(rows, [str(Path(dataset_dir) / e.path) for e in entries])
+
+
+def _replay_task(task: tuple[Any, ...]) -> list[list[dict[str, Any]]]:
+    """Replay one chunk of sessions under every spec: ``rows[spec_index][session_index]``.
+
+    ``task``: ``(dataset_dir, entries, specs)``, plus ``(cache, rows)`` to read the
+    sessions from a :class:`~liveness_lab.evaluation.dataset_cache.DatasetCache`.
+    """
+    with _gc_paused():
+        return _replay_chunk(*task)
+
+
+def _replay_chunk(dataset_dir: str, entries: Sequence[Any], specs: Sequence[ReplaySpec],
+                  cache: Any = None, rows: Sequence[int] | None = None
+                  ) -> list[list[dict[str, Any]]]:
     from ..verify import verify_session
-    dataset_dir, entries, specs = task
     registry = _worker_registry()
     out: list[list[dict[str, Any]]] = [[] for _ in specs]
-    for entry in entries:
-        loaded = load_dataset_session(dataset_dir, entry)
+    for entry, loaded in zip(entries, _chunk_sessions(dataset_dir, entries, cache, rows)):
         analyzed: dict[str, Any] = {}
         for i, spec in enumerate(specs):
             akey = spec.analyzer_key()
@@ -135,7 +153,7 @@ def _replay_task(task: tuple[str, Sequence[Any], Sequence[ReplaySpec]]
             session = analyzed[akey]
             try:
                 verdict = verify_session(session, configs=_worker_configs(spec),
-                                         registry=registry)
+                                         registry=registry, trace=False)
             except UnknownChallengeType as e:
                 raise SessionFormatError(str(e), path=str(Path(dataset_dir) / entry.path),
                                          session_id=session.id, field="challenge.type") from None
@@ -147,7 +165,8 @@ def replay_many(dataset_dir: str | os.PathLike, specs: Sequence[ReplaySpec], *,
                 engine: "str | Engine | None" = None, workers: int | None = None,
                 splits: Iterable[str] | None = None, chunk_size: int | None = None,
                 progress: bool | Callable[[int, int], None] = False,
-                check_evidence: bool = True) -> list[Any]:
+                check_evidence: bool = True,
+                dataset_cache: str | os.PathLike | None = None) -> list[Any]:
     """Replay a dataset under several configurations; one results DataFrame per spec.
 
     Each session is read and parsed once per chunk and replayed under every spec, so a
@@ -176,6 +195,13 @@ def replay_many(dataset_dir: str | os.PathLike, specs: Sequence[ReplaySpec], *,
         :class:`~liveness_lab.evidence.MissingEvidenceError`. After the replay, a spec under
         which more than 5 % of the sessions failed for missing evidence warns
         (:func:`missing_evidence_share`).
+    dataset_cache:
+        A folder for the columnar dataset cache
+        (:mod:`liveness_lab.evaluation.dataset_cache`; the command line uses
+        :data:`~liveness_lab.evaluation.dataset_cache.DEFAULT_DATASET_CACHE_DIR`): the
+        sessions are parsed and validated once, into a cache keyed by the dataset's
+        fingerprint, and read from it by this and later runs. ``None`` (default): read
+        the JSON documents. The results are the same either way.
 
     Returns
     -------
@@ -194,25 +220,41 @@ def replay_many(dataset_dir: str | os.PathLike, specs: Sequence[ReplaySpec], *,
             raise ConfigError(f"specs must be ReplaySpec objects, got {type(spec).__name__}")
         spec.resolve()  # a typo fails here, before any worker starts
     root = str(Path(dataset_dir))
-    entries = read_manifest(root)
+    every = read_manifest(root)
+    rows = list(range(len(every)))
     if splits is not None:
         wanted = {s or "" for s in splits}
-        entries = [e for e in entries if (e.split or "") in wanted]
+        rows = [i for i in rows if (every[i].split or "") in wanted]
+    entries = [every[i] for i in rows]
     if check_evidence:
         specs = check_dataset_evidence(root, entries, specs, _worker_registry())
     own = not isinstance(engine, Engine)
     eng = make_engine(engine, workers=workers)
     total = len(entries)
-    size = chunk_size or max(1, min(256, math.ceil(total / (eng.parallelism * 4)) if total
-                                    else 1))
-    tasks = [(root, entries[i:i + size], specs) for i in range(0, total, size)]
-    bar, tick = progress_bar(progress, total, "replay" if len(specs) == 1
-                              else f"replay x{len(specs)} configs")
+
+    def chunk_of(n: int) -> int:
+        return chunk_size or max(1, min(256, math.ceil(n / (eng.parallelism * 4)) if n else 1))
+
+    size = chunk_of(total)
     try:
-        chunks = eng.map(_replay_task, tasks, on_result=lambda r: tick(len(r[0])))
+        if dataset_cache is not None and total:
+            cache = ensure_dataset_cache(root, dataset_cache, entries=every, engine=eng,
+                                         chunk_size=chunk_of(len(every)), progress=progress)
+        else:
+            cache = None
+        if cache is not None:
+            tasks = [(root, entries[i:i + size], specs, cache, rows[i:i + size])
+                     for i in range(0, total, size)]
+        else:
+            tasks = [(root, entries[i:i + size], specs) for i in range(0, total, size)]
+        bar, tick = progress_bar(progress, total, "replay" if len(specs) == 1
+                                  else f"replay x{len(specs)} configs")
+        try:
+            chunks = eng.map(_replay_task, tasks, on_result=lambda r: tick(len(r[0])))
+        finally:
+            if bar is not None:
+                bar.close()
     finally:
-        if bar is not None:
-            bar.close()
         if own:
             eng.close()
     frames = [pd.DataFrame([row for chunk in chunks for row in chunk[i]],
@@ -234,7 +276,8 @@ def evaluate_dataset(dataset_dir: str | os.PathLike, *, profile: str | None = No
                      cache_path: str | os.PathLike | None = "default",
                      progress: bool | Callable[[int, int], None] = False,
                      engine: "str | Engine | None" = None,
-                     pad_model: str | os.PathLike | None = None, check_evidence: bool = True):
+                     pad_model: str | os.PathLike | None = None, check_evidence: bool = True,
+                     dataset_cache: str | os.PathLike | None = None):
     """Replay every session of a dataset; return the results as a pandas DataFrame.
 
     Parameters
@@ -261,6 +304,8 @@ def evaluate_dataset(dataset_dir: str | os.PathLike, *, profile: str | None = No
     check_evidence:
         As in :func:`replay_many`: refuse, before replaying, a profile whose checks need
         evidence the dataset cannot carry; warn after when > 5 % fail for missing evidence.
+    dataset_cache:
+        Folder of the columnar dataset cache (see :func:`replay_many`); ``None``: none.
 
     Returns
     -------
@@ -276,7 +321,7 @@ def evaluate_dataset(dataset_dir: str | os.PathLike, *, profile: str | None = No
                       None if pad_model is None else str(pad_model))
     return replay_many(dataset_dir, [spec], engine=engine, workers=workers,
                        chunk_size=chunk_size, progress=progress,
-                       check_evidence=check_evidence)[0]
+                       check_evidence=check_evidence, dataset_cache=dataset_cache)[0]
 
 
 def write_results(df, path: str | os.PathLike) -> Path:

@@ -393,7 +393,8 @@ def run_sweep(spec: SweepSpec | str | os.PathLike, *, out_dir: str | os.PathLike
               tracking_uri: str | None | bool = None, project_dir: str | os.PathLike = ".",
               dataset: str | os.PathLike | None = None, engine: Any = None,
               workers: int | None = None, cache_path: str | None = "default",
-              progress: bool = True, log: Callable[[str], None] | None = print) -> SweepResult:
+              progress: bool = True, log: Callable[[str], None] | None = print,
+              dataset_cache: str | os.PathLike | None = None) -> SweepResult:
     """Run a sweep: replay every configuration on the selection split, select, report on test.
 
     Parameters
@@ -418,6 +419,10 @@ def run_sweep(spec: SweepSpec | str | os.PathLike, *, out_dir: str | os.PathLike
         Show progress bars.
     log:
         Called with one line per step (``None``: silent).
+    dataset_cache:
+        Folder of the columnar dataset cache (see
+        :func:`liveness_lab.evaluation.replay.replay_many`): every pass reads the sessions
+        parsed once; ``None``: each pass parses the JSON documents.
     """
     import pandas as pd
 
@@ -482,7 +487,7 @@ def run_sweep(spec: SweepSpec | str | os.PathLike, *, out_dir: str | os.PathLike
         for ds in datasets:
             group = [t for t in trials if t.dataset == ds]
             frames = replay_many(ds, [t.replay_spec(cache_path) for t in group], engine=eng,
-                                 splits=splits, progress=progress)
+                                 splits=splits, progress=progress, dataset_cache=dataset_cache)
             for t, df in zip(group, frames):
                 sel_results[t.index] = _only_types(df, spec.challenge_types)
         if not any(len(df) for df in sel_results.values()):
@@ -527,7 +532,8 @@ def run_sweep(spec: SweepSpec | str | os.PathLike, *, out_dir: str | os.PathLike
         rep_splits = [s for s in {spec.report_split, spec.select_split} if s] or None
         full = _only_types(replay_many(best.dataset, [best_spec], engine=eng,
                                        splits=None if spec.report_split is None else rep_splits,
-                                       progress=progress)[0], spec.challenge_types)
+                                       progress=progress, dataset_cache=dataset_cache)[0],
+                           spec.challenge_types)
         reported = full if spec.report_split is None else \
             full[full["split"] == spec.report_split]
         calibration = sel_results[best.index] if spec.select_split and \

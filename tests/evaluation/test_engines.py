@@ -31,6 +31,14 @@ def test_dask_engine_equals_process_pool(small_dataset, small_results, dask_engi
     assert dask_engine.describe().startswith("dask (local cluster")
 
 
+def test_dask_engine_with_the_dataset_cache_equals_the_process_pool(tmp_path, small_dataset,
+                                                                    small_results, dask_engine):
+    for _ in range(2):  # builds the cache on the cluster, then reads it there
+        df = evaluate_dataset(small_dataset, profile="seed", engine=dask_engine, dataset_cache=tmp_path / "c")
+        assert df.equals(small_results)
+    assert len(list((tmp_path / "c").glob("*.arrow"))) == 1
+
+
 def test_replay_many_equals_separate_evaluations(small_dataset, dask_engine):
     specs = [ReplaySpec("seed", sets=("nose.min_dist=0.05",)),
              ReplaySpec("seed", sets=("nose.min_dist=0.2",)),
