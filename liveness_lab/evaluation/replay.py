@@ -23,9 +23,12 @@ from ..errors import ConfigError, SessionFormatError, UnknownChallengeType
 __all__ = ["RESULT_COLUMNS", "ReplaySpec", "replay_many", "evaluate_dataset", "write_results",
            "read_results", "summarize", "format_summary"]
 
-#: Columns of the results table; the first six are the spec's required ones.
+#: Columns of the results table; the first six are the spec's required ones. ``profile``
+#: and ``analyzer`` record the configuration that produced the row (the resolved profile
+#: name, the analyzer used for frames without recorded faces).
 RESULT_COLUMNS = ("session_id", "label", "pai_species", "challenge_type", "success", "reason",
-                  "code", "decided", "score", "final_state", "frames", "subject_id", "split")
+                  "code", "decided", "score", "final_state", "frames", "subject_id", "split",
+                  "profile", "analyzer")
 
 
 @dataclass(frozen=True)
@@ -199,8 +202,13 @@ def replay_many(dataset_dir: str | os.PathLike, specs: Sequence[ReplaySpec], *,
             bar.close()
         if own:
             eng.close()
-    return [pd.DataFrame([row for chunk in chunks for row in chunk[i]],
-                         columns=list(RESULT_COLUMNS)) for i in range(len(specs))]
+    frames = []
+    for i, spec in enumerate(specs):
+        df = pd.DataFrame([row for chunk in chunks for row in chunk[i]],
+                          columns=list(RESULT_COLUMNS))
+        df["profile"], df["analyzer"] = spec.resolve().profile, spec.analyzer
+        frames.append(df)
+    return frames
 
 
 def evaluate_dataset(dataset_dir: str | os.PathLike, *, profile: str | None = None,
@@ -264,7 +272,8 @@ def read_results(path: str | os.PathLike):
     """Read a results CSV written by :func:`write_results` (booleans parsed back)."""
     import pandas as pd
     df = pd.read_csv(path, dtype={"session_id": str, "pai_species": str, "subject_id": str,
-                                  "split": str, "reason": str, "code": str},
+                                  "split": str, "reason": str, "code": str,
+                                  "profile": str, "analyzer": str},
                      keep_default_na=False, na_values={"score": [""]})
     for col in ("success", "decided"):
         if col in df:
@@ -306,8 +315,24 @@ def summarize(df) -> dict[str, Any]:
                 "non_response_rate": non_response_rate(d["decided"].to_numpy(bool))
                 if "decided" in d else math.nan}
 
-    return {"overall": block(df),
-            "by_type": {t: block(g) for t, g in sorted(df.groupby("challenge_type"), key=lambda x: x[0])}}
+    by_type = {t: block(g) for t, g in sorted(df.groupby("challenge_type"), key=lambda x: x[0])}
+    return {"overall": block(df) if len(by_type) < 2 else _worst_type(by_type),
+            "by_type": by_type}
+
+
+def _worst_type(by_type: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """The overall block of several types: each rate the maximum over types (no species
+    pooled across types: same-named species of different types are different attacks)."""
+    def mx(name: str) -> float:
+        v = [b[name] for b in by_type.values() if not math.isnan(b[name])]
+        return max(v) if v else math.nan
+    blocks = list(by_type.values())
+    return {"n_sessions": sum(b["n_sessions"] for b in blocks),
+            "n_bona_fide": sum(b["n_bona_fide"] for b in blocks),
+            "n_attack": sum(b["n_attack"] for b in blocks), "bpcer": mx("bpcer"),
+            "bpcer_counts": None,
+            "apcer": {}, "apcer_counts": {}, "max_apcer": mx("max_apcer"), "acer": mx("acer"),
+            "non_response_rate": mx("non_response_rate")}
 
 
 def format_summary(summary: Mapping[str, Any]) -> str:
@@ -323,8 +348,14 @@ def format_summary(summary: Mapping[str, Any]) -> str:
     for name, b in blocks:
         lines.append(f"== {name}: {b['n_bona_fide']} bona fide, {b['n_attack']} attacks, "
                      f"non-response {pct(b['non_response_rate']).strip()}")
-        rej, n = b["bpcer_counts"]
-        lines.append(f"   {'BPCER':<{width}} {pct(b['bpcer'])}  ({rej}/{n} bona fide rejected)")
+        if b["bpcer_counts"] is None:
+            lines.append("   (each rate: the worst type's; species are not pooled across "
+                         "types)")
+            lines.append(f"   {'BPCER':<{width}} {pct(b['bpcer'])}  (the worst type's)")
+        else:
+            rej, n = b["bpcer_counts"]
+            lines.append(f"   {'BPCER':<{width}} {pct(b['bpcer'])}  ({rej}/{n} bona fide "
+                         "rejected)")
         for sp, v in b["apcer"].items():
             acc, tot = b["apcer_counts"][sp]
             lines.append(f"   {'APCER ' + sp:<{width}} {pct(v)}  ({acc}/{tot} attacks accepted)")

@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 
 from liveness_lab.errors import ConfigError
-from liveness_lab.evaluation.sweep import expand_trials, load_sweep, parse_sweep, run_study, \
-    run_sweep
+from liveness_lab.evaluation.runs import ReplayOptions, ReportOptions, run_study, run_sweep
+from liveness_lab.evaluation.sweep import expand_trials, load_sweep, parse_sweep
+from liveness_lab.evaluation.tracking import Tracker
 
 EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
 
@@ -77,8 +78,8 @@ def project(tmp_path_factory):
 @pytest.fixture(scope="module")
 def sweep_result(project, small_dataset):
     return run_sweep(EXPERIMENTS / "nose_tolerances.yaml", out_dir=project / "sweep",
-                     dataset=small_dataset, project_dir=project, workers=1, progress=False,
-                     log=None)
+                     dataset=small_dataset, tracker=Tracker(project_dir=project),
+                     replay=ReplayOptions(workers=1, progress=False), log=None)
 
 
 def client(project):
@@ -143,7 +144,9 @@ def test_study_compares_profiles(project, small_dataset):
     register_profile(Profile("eval-test-strict", "stricter NOSE distance (test only)",
                              {"NOSE": {"min_dist": 0.2}}), replace=True)
     res = run_study(small_dataset, profiles=["seed", "eval-test-strict"], out_dir=project / "demo",
-                    project_dir=project, workers=1, n_bootstrap=200, progress=False, log=None)
+                    tracker=Tracker(project_dir=project),
+                    replay=ReplayOptions(workers=1, progress=False),
+                    report=ReportOptions(n_bootstrap=200), log=None)
     html = (project / "demo" / "report.html").read_text()
     md = (project / "demo" / "report.md").read_text()
     for text in (html, md):
