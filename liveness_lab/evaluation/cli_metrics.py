@@ -151,7 +151,7 @@ def _mean_std(values: Sequence[float]) -> str:
 
 def _table(rows: Sequence[Sequence[str]], headers: Sequence[str], fmt: str) -> str:
     from tabulate import tabulate
-    return tabulate(rows, headers=headers, tablefmt=fmt)
+    return tabulate(rows, headers=headers, tablefmt=fmt, disable_numparse=True)
 
 
 def _write_points(path: str, per_file: Sequence[tuple[str, dict[str, Any]]], df_of: Any,
