@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
+from ..analyzers.cache import DEFAULT_CACHE_PATH
 from ..engines import Engine, make_engine, progress_bar
 from ..errors import ConfigError, SessionFormatError, UnknownChallengeType
 
@@ -216,7 +217,7 @@ def evaluate_dataset(dataset_dir: str | os.PathLike, *, profile: str | None = No
                      overrides: Mapping[str, Mapping[str, Any]] | None = None,
                      workers: int | None = None, chunk_size: int | None = None,
                      analyzer: str = "local", analyzer_options: Mapping[str, Any] | None = None,
-                     cache_path: str | os.PathLike | None = "default",
+                     cache_path: str | os.PathLike | None = DEFAULT_CACHE_PATH,
                      progress: bool | Callable[[int, int], None] = False,
                      engine: "str | Engine | None" = None):
     """Replay every session of a dataset; return the results as a pandas DataFrame.
@@ -233,7 +234,7 @@ def evaluate_dataset(dataset_dir: str | os.PathLike, *, profile: str | None = No
     analyzer, analyzer_options, cache_path:
         How frames that have an image but no recorded faces are analyzed (in memory;
         the dataset is not modified): the analyzer name (``local``, ``rekognition``;
-        ``recorded`` refuses such frames) and the analysis cache file (``"default"``:
+        ``recorded`` refuses such frames) and the analysis cache file (default
         :data:`liveness_lab.analysis.DEFAULT_CACHE_PATH`; ``None``: no cache).
     progress:
         ``True`` for a tqdm bar on stderr, or a callable ``(done, total)``.
@@ -246,9 +247,6 @@ def evaluate_dataset(dataset_dir: str | os.PathLike, *, profile: str | None = No
     pandas.DataFrame
         One row per session, columns :data:`RESULT_COLUMNS`, in manifest order.
     """
-    if cache_path == "default":
-        from ..analysis import DEFAULT_CACHE_PATH
-        cache_path = DEFAULT_CACHE_PATH
     spec = ReplaySpec(profile, tuple(sets), overrides, analyzer,
                       dict(analyzer_options or {}) or None,
                       None if cache_path is None else str(cache_path))
