@@ -264,14 +264,16 @@ def _plugin_command_hooks() -> list[Callable[[Any], None]]:
     """Subcommands defined next to the subsystems that own them (their modules import lazily)."""
     from .analyzers.cache import add_cache_command
     from .analyzers.cli import add_detect_command
-    from .evaluation.cli import add_mlflow_ui_command, add_report_command, add_sweep_command
+    from .evaluation.cli import (add_epc_command, add_hist_command, add_metrics_command,
+                                 add_mlflow_ui_command, add_report_command, add_sweep_command)
     from .pad.cli import add_pad_command
     from .service.cli import add_purge_command, add_serve_command
     from .ui.cli import add_app_command
     from .synth.render import add_render_command
     from .synth.traces import add_synth_command
     return [add_synth_command, add_render_command, add_detect_command, add_cache_command,
-            add_sweep_command, add_report_command, add_mlflow_ui_command, add_serve_command,
+            add_sweep_command, add_report_command, add_metrics_command, add_hist_command,
+            add_epc_command, add_mlflow_ui_command, add_serve_command,
             add_purge_command, add_app_command, add_pad_command]
 
 

@@ -80,8 +80,12 @@ def run_demo(*, out_dir: Path, sessions_per_class: int = 100, seed: int = 2024,
         print("      reusing the dataset generated earlier with the same recipe", flush=True)
     print(f"[2/2] replaying every session under {' and '.join(map(repr, profiles))}; image "
           "frames go through the local analyzer (cached)", flush=True)
+    from .analysis import DEFAULT_CACHE_PATH
+    from .evaluation.runs import ReplayOptions
+    from .evaluation.tracking import Tracker
     result = run_study(out_dir, profiles=list(profiles), out_dir=results_dir, study="demo",
-                       workers=workers, tracking_uri=None if tracking else False,
+                       tracker=Tracker() if tracking else None,
+                       replay=ReplayOptions(workers=workers, cache_path=DEFAULT_CACHE_PATH),
                        log=lambda m: print(f"      {m}", flush=True))
     for prof in profiles:
         print(f"\n--- profile {prof} ---")

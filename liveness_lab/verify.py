@@ -7,6 +7,7 @@ the evaluation and the app all call :func:`verify_session` or
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
@@ -22,7 +23,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .config import Configs
     from .sessions import Session
 
-__all__ = ["Verdict", "Trace", "run_challenge", "verify_session", "TRACE_BASE_COLUMNS"]
+__all__ = ["Verdict", "Trace", "run_challenge", "verify_session", "consistent_score",
+           "TRACE_BASE_COLUMNS"]
 
 #: Columns every trace row has; measurement columns follow, depending on the challenge type.
 TRACE_BASE_COLUMNS = ("frame_index", "timestamp", "state", "result", "code", "message", "n_faces")
@@ -113,6 +115,33 @@ def _describe(result: StepResult, state: str) -> tuple[str, str]:
     return code, result.message or code
 
 
+def consistent_score(score: float | None, success: bool, threshold: float) -> float | None:
+    """The score made consistent with the decision at its operating point ``threshold``.
+
+    States set ``context.score`` as they measure (the margin of a check), and a later
+    check may still veto the session (a PAD or identity check in ``before_success``, a
+    wrong head turn after an earlier turn's margin). The verdict's score must not
+    contradict the decision: a **rejected** session scores strictly below ``threshold``
+    (clamped to the largest float below it), an **accepted** one at least ``threshold``.
+    Scores already on the right side, and missing scores (``None``), are unchanged.
+
+    >>> consistent_score(0.3, False, 0.0) < 0.0
+    True
+    >>> consistent_score(-0.2, False, 0.0), consistent_score(0.5, True, 0.0)
+    (-0.2, 0.5)
+    >>> consistent_score(0.9, True, 1.0)
+    1.0
+    """
+    if score is None:
+        return None
+    s = float(score)
+    if math.isnan(s):
+        return None
+    if success:
+        return s if s >= threshold else float(threshold)
+    return s if s < threshold else math.nextafter(float(threshold), -math.inf)
+
+
 def run_challenge(ctype: ChallengeType, params: Mapping[str, Any],
                   frames: Iterable[tuple[int, Sequence[FaceDetail]]],
                   config: ChallengeConfig | None = None, *, trace: bool = True) -> Verdict:
@@ -125,6 +154,10 @@ def run_challenge(ctype: ChallengeType, params: Mapping[str, Any],
     With ``trace=False`` the verdict's trace is empty and measurements are not kept
     (``context.record`` does nothing): the same decision at a lower cost, for replays
     that only need verdicts.
+
+    The verdict's score is :func:`consistent_score` of the last score a state set, at
+    the type's ``score_threshold``: a rejected session never scores at or above the
+    decision's operating point.
     """
     if not trace:
         return _run_untraced(ctype, params, frames, config)
@@ -182,17 +215,20 @@ def run_challenge(ctype: ChallengeType, params: Mapping[str, Any],
                 continue
             final = (result.step is Step.SUCCESS, True, code, message)
             break
-    if final is None:
-        if n_frames == 0:
-            final = (False, False, "no_frames", "the session has no frames")
-        else:
-            final = (False, False, f"{current.name}.no_decision",
-                     f"frames ran out in state {current.name!r} before a decision")
-    success, decided, code, reason = final
+    success, decided, code, reason = final or _ran_out(current.name, n_frames)
     used = rows[-1]["frame_index"] + 1 if rows else 0
+    score = consistent_score(context.score, success, ctype.score_threshold)
     return Verdict(ctype.name, success, decided, code, reason,
-                   current.name if n_frames else None, context.score, n_frames, used,
+                   current.name if n_frames else None, score, n_frames, used,
                    Trace(tuple(rows)))
+
+
+def _ran_out(state: str, n_frames: int) -> tuple[bool, bool, str, str]:
+    """The verdict of a run whose frames ended before any state decided."""
+    if n_frames == 0:
+        return False, False, "no_frames", "the session has no frames"
+    return (False, False, f"{state}.no_decision",
+            f"frames ran out in state {state!r} before a decision")
 
 
 def _checked_config(ctype: ChallengeType, config: ChallengeConfig | None) -> ChallengeConfig:
@@ -267,15 +303,10 @@ def _run_untraced(ctype: ChallengeType, params: Mapping[str, Any],
             code, message = _describe(result, name)
             final = (step is SUCCESS, True, code, message)
             break
-    if final is None:
-        if n_frames == 0:
-            final = (False, False, "no_frames", "the session has no frames")
-        else:
-            final = (False, False, f"{current.name}.no_decision",
-                     f"frames ran out in state {current.name!r} before a decision")
-    success, decided, code, reason = final
+    success, decided, code, reason = final or _ran_out(current.name, n_frames)
     return Verdict(ctype.name, success, decided, code, reason,
-                   current.name if n_frames else None, context.score, n_frames, used)
+                   current.name if n_frames else None,
+                   consistent_score(context.score, success, ctype.score_threshold), n_frames, used)
 
 
 def verify_session(session: "Session", *, configs: "Configs | None" = None,

@@ -77,7 +77,8 @@ class BlinkConfig(SessionChecksConfig):
 
 
 BLINK = ChallengeType("BLINK", config_class=BlinkConfig, random_selection=False,
-                      description="blink the requested number of times within a time window")
+                      description="blink the requested number of times within a time window",
+                      score_threshold=1.0)  # score: blinks counted / blinks asked
 
 
 @BLINK.params

@@ -435,10 +435,16 @@ class ChallengeType:
         One line for listings.
     random_selection:
         Whether the random type selector may pick this type.
+    score_threshold:
+        The decision's operating point on the type's score scale: an accepted session
+        scores at least this, a rejected one strictly less (the verifier enforces it,
+        see :func:`liveness_lab.verify.consistent_score`). Default 0: scores are margins
+        of the deciding check.
     """
 
     def __init__(self, name: str, *, config_class: type[ChallengeConfig] = ChallengeConfig,
-                 description: str = "", random_selection: bool = True) -> None:
+                 description: str = "", random_selection: bool = True,
+                 score_threshold: float = 0.0) -> None:
         if not isinstance(name, str) or not name.strip():
             raise ChallengeDefinitionError("a challenge type needs a non-empty name")
         if not (isinstance(config_class, type) and issubclass(config_class, ChallengeConfig)):
@@ -448,6 +454,14 @@ class ChallengeType:
         self.config_class = config_class
         self.description = description
         self.random_selection = random_selection
+        try:
+            self.score_threshold = float(score_threshold)
+        except (TypeError, ValueError):
+            raise ChallengeDefinitionError(
+                f"score_threshold of {name} must be a number, got {score_threshold!r}") from None
+        if not math.isfinite(self.score_threshold):
+            raise ChallengeDefinitionError(
+                f"score_threshold of {name} must be finite, got {score_threshold!r}")
         self._params_func: Callable[..., Mapping[str, Any]] | None = None
         self._states: dict[str, State] = {}
         self._first: str | None = None

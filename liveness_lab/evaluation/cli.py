@@ -1,4 +1,5 @@
-"""Command-line hooks of the evaluation bench: ``sweep``, ``report``, ``mlflow-ui``.
+"""Command-line hooks of the evaluation bench: ``sweep``, ``report``, ``mlflow-ui``, and
+``metrics`` / ``hist`` / ``epc`` (from :mod:`liveness_lab.evaluation.cli_metrics`).
 
 Each ``add_<name>_command(subparsers)`` adds one subcommand to the ``liveness-lab``
 parser; its handler returns an exit code. User errors (a bad YAML file, an unknown key in
@@ -17,7 +18,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 __all__ = ["add_sweep_command", "add_report_command", "add_mlflow_ui_command",
-           "add_engine_option", "add_dataset_cache_options", "cmd_sweep", "cmd_report", "cmd_mlflow_ui"]
+           "add_metrics_command", "add_hist_command", "add_epc_command",
+           "add_engine_option", "add_dataset_cache_options", "cmd_sweep", "cmd_report",
+           "cmd_mlflow_ui"]
+
+from .cli_metrics import add_epc_command, add_hist_command, add_metrics_command  # noqa: E402
 
 _RUN_ID = re.compile(r"^(runs:/)?[0-9a-f]{32}/?$")
 
@@ -93,20 +98,29 @@ def add_sweep_command(subparsers: Any) -> argparse.ArgumentParser:
 
 @_user_errors("sweep")
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from .sweep import load_sweep, run_sweep
+    from ..analysis import DEFAULT_CACHE_PATH
+    from .runs import ReplayOptions, run_sweep
+    from .sweep import load_sweep
 
     spec = load_sweep(args.sweep_file)
-    result = run_sweep(spec, out_dir=args.out, dataset=args.dataset, engine=args.engine,
-                       workers=args.workers,
-                       tracking_uri=False if args.no_tracking else args.tracking_uri,
-                       progress=not args.quiet,
-                       dataset_cache=None if args.no_dataset_cache else args.dataset_cache)
-    from .metrics import as_summary
+    tracker = None
+    if not args.no_tracking:
+        from .tracking import Tracker
+        tracker = Tracker(args.tracking_uri)
+    result = run_sweep(spec, out_dir=args.out, dataset=args.dataset, tracker=tracker,
+                       replay=ReplayOptions(args.engine, args.workers, DEFAULT_CACHE_PATH,
+                                            not args.quiet,
+                                            None if args.no_dataset_cache
+                                            else args.dataset_cache))
+    from .aggregate import as_summary
     from .replay import format_summary
     b = result.test_metrics
     print()
     print(f"selected: {result.best.name}")
     print(f"  {result.selection_note}")
+    for v in result.test_violations:
+        print(f"  FLAG: selected under a constraint it breaks on "
+              f"{spec.report_split or 'all sessions'}: {v}")
     print(f"on {spec.report_split or 'all sessions'}:")
     print(format_summary(as_summary(b)))
     print(f"\ntrials: {result.out_dir / 'trials.csv'}")
@@ -163,7 +177,7 @@ def _rebuild_sets(params: dict[str, str]) -> list[str]:
 def cmd_report(args: argparse.Namespace) -> int:
     from ..config import profile_names
     from .replay import read_results
-    from .report import Evaluation, build_report, split_results
+    from .report import Evaluation, build_report, recorded_configuration, split_results
     from .tracking import code_version, dataset_fingerprint
 
     split = None if args.split == "all" else args.split
@@ -171,15 +185,27 @@ def cmd_report(args: argparse.Namespace) -> int:
     notes: list[str] = []
     source = args.source
     with tempfile.TemporaryDirectory() as tmp:
+        analyzer = None
         if Path(source).is_file():
             results = read_results(source)
-            profile, sets = args.profile, list(args.sets)
+            rec_profile, analyzer = recorded_configuration(results)
+            if args.profile:
+                from ..config import get_profile
+                get_profile(args.profile)  # an unknown name fails here, listing the known ones
+            if args.profile and rec_profile and args.profile != rec_profile:
+                raise ValueError(f"{source} was produced with profile {rec_profile!r}, not "
+                                 f"{args.profile!r}")
+            profile, sets = rec_profile or args.profile, list(args.sets)
             dataset = args.dataset
             fingerprint = dataset_fingerprint(dataset) if dataset else None
             version = code_version()
-            name = profile or "seed"
-            notes.append(f"Results read from {source}. The configuration below is the one given "
-                         "to `liveness-lab report` (a results CSV does not record it).")
+            name = profile or "results"
+            notes.append(f"Results read from {source}. "
+                         + ("Profile and analyzer as the results file records them."
+                            if rec_profile else
+                            "The results file does not record its profile: "
+                            + (f"{profile!r} as given to `liveness-lab report`." if profile
+                               else "unknown (pass --profile).")))
             title = args.title or f"liveness-lab accuracy report: {Path(source).name}"
         elif _RUN_ID.match(source):
             from .tracking import load_run, run_params
@@ -190,6 +216,7 @@ def cmd_report(args: argparse.Namespace) -> int:
                 cfg_params = run_params(params["best.run_id"], tracking_uri=args.tracking_uri)
             results = read_results(run["results_path"])
             profile = cfg_params.get("profile") or args.profile
+            analyzer = cfg_params.get("analyzer")
             sets = _rebuild_sets(cfg_params) + list(args.sets)
             if profile and profile not in profile_names():
                 notes.append(f"Profile {profile!r} is not registered here; the configuration "
@@ -214,8 +241,10 @@ def cmd_report(args: argparse.Namespace) -> int:
         reported, calibration, split_label, cal_label = split_results(results, split, cal_split)
         if not len(reported):
             raise ValueError(f"no session to report in {split_label}")
-        ev = Evaluation(name, reported, calibration, profile=profile, sets=tuple(sets))
-        ev.configs()  # a bad --profile / --set fails here, with its own message
+        ev = Evaluation(name, reported, calibration, profile=profile, sets=tuple(sets),
+                        analyzer=analyzer or recorded_configuration(results)[1])
+        if ev.profile is not None:
+            ev.configs()  # a bad --profile / --set fails here, with its own message
         files = build_report(ev, args.out, title=title, dataset_dir=dataset,
                              dataset_fingerprint=fingerprint, code_version=version,
                              split_label=split_label, calibration_label=cal_label, notes=notes,
@@ -235,6 +264,9 @@ def add_mlflow_ui_command(subparsers: Any) -> argparse.ArgumentParser:
     _add_tracking_options(p)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=5000)
+    p.add_argument("--workers", type=int, default=1,
+                   help="server worker processes (default 1: enough for one person on a "
+                        "small machine; MLflow's own default is 4)")
     p.add_argument("--print-command", action="store_true",
                    help="print the mlflow ui command instead of running it")
     p.set_defaults(func=cmd_mlflow_ui)
@@ -247,7 +279,8 @@ def cmd_mlflow_ui(args: argparse.Namespace) -> int:
     import subprocess
 
     from .tracking import mlflow_ui_command
-    cmd = mlflow_ui_command(tracking_uri=args.tracking_uri, host=args.host, port=args.port)
+    cmd = mlflow_ui_command(tracking_uri=args.tracking_uri, host=args.host, port=args.port,
+                            workers=args.workers)
     if args.print_command:
         print(shlex.join(cmd))
         return 0

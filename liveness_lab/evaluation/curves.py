@@ -105,6 +105,9 @@ def plot_det(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], *,
              limits: tuple[float, float] = (0.001, 0.99), title: str | None = None) -> "Axes":
     """Draw DET curves on probit axes (x: APCER, y: BPCER).
 
+    Each curve joins its reachable (APCER, BPCER) points by straight segments (as
+    bob.measure draws them), never by steps through corners no threshold reaches.
+
     Parameters
     ----------
     curves : mapping
@@ -130,8 +133,10 @@ def plot_det(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], *,
         _, ax = plt.subplots(figsize=(5.5, 5))
     eps = limits[0]
     for label, (apcer, bpcer) in curves.items():
+        # straight segments between reachable points only: a step would draw corners no
+        # threshold reaches when scores tie across classes
         x, y = _probit(apcer, eps), _probit(bpcer, eps)
-        ax.step(x, y, where="post", label=label, linewidth=1.6)
+        ax.plot(x, y, label=label, linewidth=1.6)
     for label, (apcer, bpcer) in (points or {}).items():
         if apcer is None or bpcer is None or math.isnan(apcer) or math.isnan(bpcer):
             continue

@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 
-__all__ = ["wilson_interval", "grouped_bootstrap_draws", "grouped_bootstrap_indices",
+__all__ = ["wilson_interval", "clopper_pearson_interval", "grouped_bootstrap_draws", "grouped_bootstrap_indices",
            "bootstrap_interval"]
 
 #: Resamples whose weights are materialised at once are limited to about this many cells.
@@ -74,6 +74,28 @@ def wilson_interval(successes: int, n: int, *, confidence: float = 0.95) -> tupl
         low = 0.0
     if k == n:
         high = 1.0
+    return (low, high)
+
+
+def clopper_pearson_interval(successes: int, n: int, *, confidence: float = 0.95
+                             ) -> tuple[float, float]:
+    """The exact (Clopper-Pearson) interval of the proportion ``successes / n``.
+
+    Conservative (coverage at least ``confidence``), informative at zero errors.
+
+    Examples
+    --------
+    >>> [round(v, 4) for v in clopper_pearson_interval(0, 10)]
+    [0.0, 0.3085]
+    """
+    from scipy.stats import beta
+    wilson_interval(successes, n, confidence=confidence)  # the same argument checks
+    k, n = int(successes), int(n)
+    if n == 0:
+        return (math.nan, math.nan)
+    alpha = 1 - confidence
+    low = 0.0 if k == 0 else float(beta.ppf(alpha / 2, k, n - k + 1))
+    high = 1.0 if k == n else float(beta.ppf(1 - alpha / 2, k + 1, n - k))
     return (low, high)
 
 

@@ -45,14 +45,25 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping
 
 import numpy as np
 
 __all__ = ["UndefinedMetricWarning", "apcer", "apcer_per_species", "max_apcer", "bpcer", "acer",
            "non_response_rate", "OPERATING_POINTS", "error_rates", "threshold_at_apcer",
-           "threshold_at_bpcer", "bpcer_at_apcer", "apcer_at_bpcer", "session_scores",
-           "compute_metrics", "flatten_metrics", "as_summary"]
+           "threshold_at_bpcer", "bpcer_at_apcer", "apcer_at_bpcer", "hter",
+           "threshold_min_weighted_error"]
+
+#: Names that moved to :mod:`liveness_lab.evaluation.aggregate` (results tables), still
+#: importable from here.
+_MOVED = ("session_scores", "compute_metrics", "flatten_metrics", "as_summary")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MOVED:
+        from . import aggregate
+        return getattr(aggregate, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class UndefinedMetricWarning(UserWarning):
@@ -388,307 +399,35 @@ def apcer_at_bpcer(bona_fide_scores: Any, attack_scores: Any, bpcer_target: floa
     return float(_apcer_at(groups, np.array([t]))[0])
 
 
-# --------------------------------------------------------------------------------------------
-# results tables (pandas): the metrics of an evaluation, with intervals and operating points
+def hter(bona_fide_scores: Any, attack_scores: Any, threshold: float) -> float:
+    """Half total error rate at ``threshold``: ``(APCER + BPCER) / 2`` (bob's HTER).
 
-_REQUIRED_COLUMNS = ("label", "pai_species", "challenge_type", "success")
+    With attack scores per species the APCER is the maximum over species.
 
-
-def session_scores(results: Any) -> np.ndarray:
-    """Per-session scores of a results table, with missing scores made explicit.
-
-    A session's ``score`` is used when it is finite. A session without a score is
-    given ``+inf`` when the challenge accepted it (it stays accepted at every
-    threshold) and ``nan`` when it was rejected (rejected at every threshold), so
-    curves and operating points never invent a decision the challenge did not make.
-
-    Parameters
-    ----------
-    results : pandas.DataFrame
-        A results table (``success`` and optionally ``score`` columns).
-
-    Returns
-    -------
-    numpy.ndarray of float, shape (n_sessions,)
+    >>> hter([0.9, 0.8, 0.3], [0.1, 0.6], 0.5)
+    0.41666666666666663
     """
-    success = results["success"].to_numpy(bool)
-    if "score" in results:
-        score = np.array(results["score"].to_numpy(), dtype=float)
-    else:
-        score = np.full(len(results), np.nan)
-    missing = ~np.isfinite(score)
-    out = score.copy()
-    out[missing & success] = np.inf
-    out[missing & ~success] = np.nan
-    return out
+    a, b = error_rates(bona_fide_scores, attack_scores, threshold)
+    return float((a + b) / 2)
 
 
-def _check_results(results: Any, name: str = "results") -> None:
-    missing = [c for c in _REQUIRED_COLUMNS if c not in getattr(results, "columns", ())]
-    if missing:
-        raise ValueError(f"{name} must be a results table with columns "
-                         f"{', '.join(_REQUIRED_COLUMNS)}; missing: {', '.join(missing)}")
-    bad = sorted(set(results["label"]) - {"bona_fide", "attack"})
-    if bad:
-        raise ValueError(f"{name}: label must be bona_fide or attack, got {bad[:3]!r}")
+def threshold_min_weighted_error(bona_fide_scores: Any, attack_scores: Any,
+                                 alpha: float = 0.5) -> float:
+    """The threshold minimising ``alpha * APCER + (1 - alpha) * BPCER``.
 
+    ``alpha = 0.5`` is bob's ``min-hter`` criterion; sweeping ``alpha`` over [0, 1] gives
+    the expected performance curve (EPC). Candidates: ``-inf``, every distinct finite
+    score and ``+inf``; ties go to the smallest threshold.
 
-def _species_of(results: Any) -> np.ndarray:
-    sp = results["pai_species"].fillna("").astype(str).to_numpy(object)
-    sp[sp == ""] = "unspecified"
-    return sp
-
-
-def _groups_of(results: Any) -> tuple[np.ndarray, str]:
-    """Bootstrap groups: subject ids; a session without one is its own group."""
-    n = len(results)
-    if "subject_id" in results:
-        subj = results["subject_id"].fillna("").astype(str).to_numpy(object)
-    else:
-        subj = np.full(n, "", dtype=object)
-    have = subj != ""
-    ids = results["session_id"].astype(str).to_numpy(object) if "session_id" in results \
-        else np.array([str(i) for i in range(n)], dtype=object)
-    keys = np.where(have, "s:" + subj.astype(str), "x:" + ids.astype(str))
-    _, codes = np.unique(keys, return_inverse=True)
-    return codes, ("subject" if have.all() else "subject (sessions without one: alone)"
-                   if have.any() else "session")
-
-
-def _wilson(k: int, n: int, confidence: float) -> tuple[float, float]:
-    from .intervals import wilson_interval
-    return wilson_interval(k, n, confidence=confidence)
-
-
-def _bootstrap_block(results: Any, *, n_resamples: int, confidence: float, seed: int
-                     ) -> dict[str, Any] | None:
-    from .intervals import bootstrap_interval
-
-    if n_resamples <= 0 or not len(results):
-        return None
-    groups, kind = _groups_of(results)
-    acc = results["success"].to_numpy(bool)
-    bf = (results["label"] == "bona_fide").to_numpy()
-    at = ~bf
-    species = _species_of(results)
-    sp_masks = [(at & (species == s)).astype(float) for s in sorted(set(species[at]))]
-    bf_f, rej_f = bf.astype(float), (bf & ~acc).astype(float)
-    acc_f = acc.astype(float)
-
-    def stats(w: np.ndarray) -> dict[str, np.ndarray]:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            if sp_masks:
-                per = np.vstack([(w @ (m * acc_f)) / (w @ m) for m in sp_masks])
-                all_nan = np.isnan(per).all(axis=0)
-                per_filled = np.where(np.isnan(per), -np.inf, per)
-                mx = np.where(all_nan, np.nan, per_filled.max(axis=0))
-            else:
-                mx = np.full(w.shape[0], np.nan)
-            b = (w @ rej_f) / (w @ bf_f)
-        return {"max_apcer": mx, "bpcer": b, "acer": (mx + b) / 2}
-
-    out = bootstrap_interval(stats, groups, n_resamples=n_resamples, confidence=confidence,
-                             seed=seed)
-    return {"groups": kind, "n_groups": int(groups.max()) + 1, "n_resamples": int(n_resamples),
-            "confidence": confidence, **{k: v for k, v in out.items()}}
-
-
-def _operating_points(results: Any, calibration: Any | None, apcer_targets: Sequence[float],
-                      bpcer_targets: Sequence[float]) -> list[dict[str, Any]]:
-    """Thresholds chosen on ``calibration`` (or ``results`` itself), applied to ``results``."""
-    source = results if calibration is None else calibration
-    points = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UndefinedMetricWarning)
-        s_scores, s_bf, s_at = _split_scores(source)
-        r_scores, r_bf, r_at = _split_scores(results)
-        for kind, targets in (("apcer", apcer_targets), ("bpcer", bpcer_targets)):
-            for target in targets:
-                if kind == "apcer":
-                    t = threshold_at_apcer(s_at, target) if s_at else math.nan
-                    name = f"BPCER{round(1 / target)}" if target > 0 else "BPCER@APCER0"
-                else:
-                    t = threshold_at_bpcer(s_bf, target) if s_bf.size else math.nan
-                    name = f"APCER@BPCER{100 * target:g}%"
-                if math.isnan(t):
-                    a = b = math.nan
-                else:
-                    a, b = error_rates(r_bf, r_at, t) if r_at else (math.nan, math.nan)
-                points.append({"name": name, "fixed": kind, "target": float(target),
-                               "threshold": t, "apcer": a, "bpcer": b,
-                               "calibrated_on": "self" if calibration is None else "calibration"})
-    return points
-
-
-def _split_scores(results: Any) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-    scores = session_scores(results)
-    bf = (results["label"] == "bona_fide").to_numpy()
-    species = _species_of(results)
-    at = {s: scores[~bf & (species == s)] for s in sorted(set(species[~bf]))}
-    return scores, scores[bf], at
-
-
-def _metrics_block(results: Any, calibration: Any | None, *, apcer_targets: Sequence[float],
-                   bpcer_targets: Sequence[float], confidence: float, n_bootstrap: int,
-                   seed: int, single_type: bool) -> dict[str, Any]:
-    acc = results["success"].to_numpy(bool)
-    bf = (results["label"] == "bona_fide").to_numpy()
-    at = ~bf
-    species = _species_of(results)
-    per: dict[str, dict[str, Any]] = {}
-    for sp in sorted(set(species[at])):
-        m = at & (species == sp)
-        k, n = int((acc & m).sum()), int(m.sum())
-        per[sp] = {"accepted": k, "total": n, "apcer": k / n, "ci": _wilson(k, n, confidence)}
-    n_bf = int(bf.sum())
-    rejected = int((bf & ~acc).sum())
-    mx = max((v["apcer"] for v in per.values()), default=math.nan)
-    b = rejected / n_bf if n_bf else math.nan
-    decided = results["decided"].to_numpy(bool) if "decided" in results else np.ones(len(acc), bool)
-    scores = session_scores(results)
-    has_scores = bool(np.isfinite(scores).any())
-    block: dict[str, Any] = {
-        "n_sessions": int(len(results)), "n_bona_fide": n_bf, "n_attack": int(at.sum()),
-        "n_subjects": int(results["subject_id"].replace("", np.nan).nunique())
-        if "subject_id" in results else 0,
-        "species": per, "max_apcer": mx,
-        "max_apcer_species": [sp for sp, v in per.items() if v["apcer"] == mx] if per else [],
-        "bpcer": b, "bpcer_rejected": rejected, "bpcer_ci": _wilson(rejected, n_bf, confidence),
-        "acer": (mx + b) / 2, "non_responses": int((~decided).sum()),
-        "non_response_rate": float((~decided).mean()) if len(decided) else math.nan,
-        "confidence": confidence, "has_scores": has_scores,
-        "bootstrap": _bootstrap_block(results, n_resamples=n_bootstrap, confidence=confidence,
-                                      seed=seed),
-        "operating_points": [], "eer": math.nan,
-    }
-    if single_type and has_scores and n_bf and at.any():
-        block["operating_points"] = _operating_points(results, calibration, apcer_targets,
-                                                      bpcer_targets)
-        from .curves import equal_error_rate
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UndefinedMetricWarning)
-            _, r_bf, r_at = _split_scores(results)
-            block["eer"] = equal_error_rate(r_bf, r_at)[0]
-    return block
-
-
-def compute_metrics(results: Any, *, calibration: Any | None = None,
-                    apcer_targets: Iterable[float] = tuple(OPERATING_POINTS.values()),
-                    bpcer_targets: Iterable[float] = (0.05, 0.10),
-                    confidence: float = 0.95, n_bootstrap: int = 1000,
-                    seed: int = 0) -> dict[str, Any]:
-    """Every metric of a results table, overall and per challenge type, with intervals.
-
-    Parameters
-    ----------
-    results : pandas.DataFrame
-        A results table (:data:`liveness_lab.evaluation.replay.RESULT_COLUMNS`), e.g. the
-        ``test`` split.
-    calibration : pandas.DataFrame, optional
-        Where operating-point thresholds are chosen (e.g. the ``dev`` split); they are then
-        applied unchanged to ``results``. Default: ``results`` itself (optimistic).
-    apcer_targets, bpcer_targets : iterable of float
-        Operating points: BPCER at each APCER target, APCER at each BPCER target.
-    confidence : float
-        Level of every interval.
-    n_bootstrap : int
-        Resamples of the subject-grouped bootstrap of the headline numbers (0: none).
-    seed : int
-        Seed of the bootstrap (the same seed gives the same intervals).
-
-    Returns
-    -------
-    dict
-        ``{"overall": block, "by_type": {TYPE: block}}``. A block holds counts
-        (``n_sessions``, ``n_bona_fide``, ``n_attack``, ``n_subjects``), ``species``
-        (``{species: {accepted, total, apcer, ci}}``, Wilson intervals), ``max_apcer``
-        and ``max_apcer_species``, ``bpcer``, ``bpcer_rejected``, ``bpcer_ci`` (Wilson),
-        ``acer`` (OULU-NPU convention), ``non_responses``, ``non_response_rate``,
-        ``bootstrap`` (subject-grouped percentile intervals of ``max_apcer``, ``bpcer``,
-        ``acer``, or ``None``), ``has_scores``, ``operating_points`` (list of
-        ``{name, fixed, target, threshold, apcer, bpcer, calibrated_on}``; only for a
-        single challenge type with scores) and ``eer``.
-
-    Notes
-    -----
-    Sessions without a decision count as rejected in APCER and BPCER (as the original
-    framework answered ``false``) and are also reported as the non-response rate.
-    Score-based numbers use :func:`session_scores`.
+    >>> threshold_min_weighted_error([0.6, 0.8, 0.9], [0.1, 0.2, 0.7])
+    0.6
     """
-    _check_results(results)
-    if calibration is not None:
-        _check_results(calibration, "calibration")
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be between 0 and 1, e.g. 0.95, got {confidence!r}")
-    apcer_targets = [_check_rate(t, "apcer_targets") for t in apcer_targets]
-    bpcer_targets = [_check_rate(t, "bpcer_targets") for t in bpcer_targets]
-    kw = dict(apcer_targets=apcer_targets, bpcer_targets=bpcer_targets, confidence=confidence,
-              n_bootstrap=int(n_bootstrap), seed=seed)
-    types = sorted(set(results["challenge_type"].astype(str)))
-    by_type = {}
-    for t in types:
-        part = results[results["challenge_type"].astype(str) == t]
-        cal = None
-        if calibration is not None:
-            cal = calibration[calibration["challenge_type"].astype(str) == t]
-            if not len(cal):
-                cal = None
-        by_type[t] = _metrics_block(part, cal, single_type=True, **kw)
-    overall = _metrics_block(results, calibration, single_type=len(types) == 1, **kw)
-    return {"overall": overall, "by_type": by_type}
-
-
-def _key(text: str) -> str:
-    """A metric-name-safe version of ``text`` (letters, digits, ``_ - .``)."""
-    return "".join(c if c.isalnum() or c in "_-." else "_" for c in str(text))
-
-
-def flatten_metrics(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
-    """Flat ``{name: value}`` of :func:`compute_metrics`'s output, for trackers and tables.
-
-    Names: ``max_apcer``, ``bpcer``, ``acer``, ``non_response_rate``, ``apcer.SPECIES``,
-    ``bpcer20`` (etc.), ``eer``, ``*_ci_low`` / ``*_ci_high``, for the overall block, then
-    ``TYPE.<name>`` for each challenge type; each prefixed with ``prefix`` (e.g. ``"dev."``).
-    ``nan`` values are dropped.
-    """
-    out: dict[str, float] = {}
-
-    def block(b: Mapping[str, Any], pre: str) -> None:
-        vals: dict[str, float] = {
-            "n_sessions": b["n_sessions"], "n_bona_fide": b["n_bona_fide"],
-            "n_attack": b["n_attack"], "max_apcer": b["max_apcer"], "bpcer": b["bpcer"],
-            "acer": b["acer"], "non_response_rate": b["non_response_rate"], "eer": b["eer"],
-            "bpcer_ci_low": b["bpcer_ci"][0], "bpcer_ci_high": b["bpcer_ci"][1]}
-        for sp, v in b["species"].items():
-            vals[f"apcer.{_key(sp)}"] = v["apcer"]
-        boot = b.get("bootstrap")
-        if boot:
-            for name in ("max_apcer", "bpcer", "acer"):
-                vals[f"{name}_boot_low"], vals[f"{name}_boot_high"] = boot[name]
-        for p in b["operating_points"]:
-            n = _key(p["name"].lower().replace("@", "_at_").replace("%", "pct"))
-            vals[n] = p["bpcer"] if p["fixed"] == "apcer" else p["apcer"]
-        for k, v in vals.items():
-            if v is not None and not (isinstance(v, float) and math.isnan(v)):
-                out[f"{prefix}{pre}{k}"] = float(v)
-
-    block(metrics["overall"], "")
-    for t, b in metrics["by_type"].items():
-        block(b, f"{_key(t)}.")
-    return out
-
-
-def as_summary(metrics: Mapping[str, Any]) -> dict[str, Any]:
-    """:func:`compute_metrics` output in the shape of
-    :func:`liveness_lab.evaluation.replay.summarize`, e.g. to print it with
-    :func:`~liveness_lab.evaluation.replay.format_summary`."""
-    def block(b: Mapping[str, Any]) -> dict[str, Any]:
-        return {"n_sessions": b["n_sessions"], "n_bona_fide": b["n_bona_fide"],
-                "n_attack": b["n_attack"], "bpcer": b["bpcer"],
-                "bpcer_counts": (b["bpcer_rejected"], b["n_bona_fide"]),
-                "apcer": {sp: v["apcer"] for sp, v in b["species"].items()},
-                "apcer_counts": {sp: (v["accepted"], v["total"]) for sp, v in b["species"].items()},
-                "max_apcer": b["max_apcer"], "acer": b["acer"],
-                "non_response_rate": b["non_response_rate"]}
-    return {"overall": block(metrics["overall"]),
-            "by_type": {t: block(b) for t, b in metrics["by_type"].items()}}
+    a = _check_rate(alpha, "alpha")
+    bf = _score_array(bona_fide_scores, "bona_fide_scores")
+    groups = _attack_groups(attack_scores)
+    if not bf.size or not any(g.size for g in groups.values()):
+        return _undefined("a threshold needs bona fide and attack presentations")
+    finite = np.concatenate([bf[np.isfinite(bf)]] + [g[np.isfinite(g)] for g in groups.values()])
+    cands = np.unique(np.concatenate([[-np.inf], finite, [np.inf]]))
+    cost = a * _apcer_at(groups, cands) + (1 - a) * _bpcer_at(bf, cands)
+    return float(cands[int(np.argmin(cost))])

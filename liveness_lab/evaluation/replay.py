@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ..config import DEFAULT_PROFILE
+from ..analyzers.cache import DEFAULT_CACHE_PATH
 from ..engines import Engine, make_engine, progress_bar
 from ..errors import ConfigError, SessionFormatError, UnknownChallengeType
 from .evidence_check import (MissingEvidenceWarning, check_dataset_evidence,
@@ -31,9 +32,12 @@ __all__ = ["RESULT_COLUMNS", "ReplaySpec", "replay_many", "evaluate_dataset", "w
            "read_results", "summarize", "format_summary", "check_dataset_evidence",
            "missing_evidence_share", "missing_evidence_message", "MissingEvidenceWarning"]
 
-#: Columns of the results table; the first six are the spec's required ones.
+#: Columns of the results table; the first six are the spec's required ones. ``profile``
+#: and ``analyzer`` record the configuration that produced the row (the resolved profile
+#: name, the analyzer used for frames without recorded faces).
 RESULT_COLUMNS = ("session_id", "label", "pai_species", "challenge_type", "success", "reason",
-                  "code", "decided", "score", "final_state", "frames", "subject_id", "split")
+                  "code", "decided", "score", "final_state", "frames", "subject_id", "split",
+                  "profile", "analyzer")
 
 
 @dataclass(frozen=True)
@@ -257,8 +261,12 @@ def replay_many(dataset_dir: str | os.PathLike, specs: Sequence[ReplaySpec], *,
     finally:
         if own:
             eng.close()
-    frames = [pd.DataFrame([row for chunk in chunks for row in chunk[i]],
-                           columns=list(RESULT_COLUMNS)) for i in range(len(specs))]
+    frames = []
+    for i, spec in enumerate(specs):
+        df = pd.DataFrame([row for chunk in chunks for row in chunk[i]],
+                          columns=list(RESULT_COLUMNS))
+        df["profile"], df["analyzer"] = spec.resolve().profile, spec.analyzer
+        frames.append(df)
     if check_evidence:
         for spec, df in zip(specs, frames):
             message = missing_evidence_message(df)
@@ -273,7 +281,7 @@ def evaluate_dataset(dataset_dir: str | os.PathLike, *, profile: str | None = No
                      overrides: Mapping[str, Mapping[str, Any]] | None = None,
                      workers: int | None = None, chunk_size: int | None = None,
                      analyzer: str = "local", analyzer_options: Mapping[str, Any] | None = None,
-                     cache_path: str | os.PathLike | None = "default",
+                     cache_path: str | os.PathLike | None = DEFAULT_CACHE_PATH,
                      progress: bool | Callable[[int, int], None] = False,
                      engine: "str | Engine | None" = None,
                      pad_model: str | os.PathLike | None = None, check_evidence: bool = True,
@@ -292,7 +300,7 @@ def evaluate_dataset(dataset_dir: str | os.PathLike, *, profile: str | None = No
     analyzer, analyzer_options, cache_path:
         How frames that have an image but no recorded faces are analyzed (in memory;
         the dataset is not modified): the analyzer name (``local``, ``rekognition``;
-        ``recorded`` refuses such frames) and the analysis cache file (``"default"``:
+        ``recorded`` refuses such frames) and the analysis cache file (default
         :data:`liveness_lab.analysis.DEFAULT_CACHE_PATH`; ``None``: no cache).
     progress:
         ``True`` for a tqdm bar on stderr, or a callable ``(done, total)``.
@@ -312,9 +320,6 @@ def evaluate_dataset(dataset_dir: str | os.PathLike, *, profile: str | None = No
     pandas.DataFrame
         One row per session, columns :data:`RESULT_COLUMNS`, in manifest order.
     """
-    if cache_path == "default":
-        from ..analysis import DEFAULT_CACHE_PATH
-        cache_path = DEFAULT_CACHE_PATH
     spec = ReplaySpec(profile, tuple(sets), overrides, analyzer,
                       dict(analyzer_options or {}) or None,
                       None if cache_path is None else str(cache_path),
@@ -340,7 +345,8 @@ def read_results(path: str | os.PathLike):
     """Read a results CSV written by :func:`write_results` (booleans parsed back)."""
     import pandas as pd
     df = pd.read_csv(path, dtype={"session_id": str, "pai_species": str, "subject_id": str,
-                                  "split": str, "reason": str, "code": str},
+                                  "split": str, "reason": str, "code": str,
+                                  "profile": str, "analyzer": str},
                      keep_default_na=False, na_values={"score": [""]})
     for col in ("success", "decided"):
         if col in df:
@@ -382,8 +388,24 @@ def summarize(df) -> dict[str, Any]:
                 "non_response_rate": non_response_rate(d["decided"].to_numpy(bool))
                 if "decided" in d else math.nan}
 
-    return {"overall": block(df),
-            "by_type": {t: block(g) for t, g in sorted(df.groupby("challenge_type"), key=lambda x: x[0])}}
+    by_type = {t: block(g) for t, g in sorted(df.groupby("challenge_type"), key=lambda x: x[0])}
+    return {"overall": block(df) if len(by_type) < 2 else _worst_type(by_type),
+            "by_type": by_type}
+
+
+def _worst_type(by_type: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """The overall block of several types: each rate the maximum over types (no species
+    pooled across types: same-named species of different types are different attacks)."""
+    def mx(name: str) -> float:
+        v = [b[name] for b in by_type.values() if not math.isnan(b[name])]
+        return max(v) if v else math.nan
+    blocks = list(by_type.values())
+    return {"n_sessions": sum(b["n_sessions"] for b in blocks),
+            "n_bona_fide": sum(b["n_bona_fide"] for b in blocks),
+            "n_attack": sum(b["n_attack"] for b in blocks), "bpcer": mx("bpcer"),
+            "bpcer_counts": None,
+            "apcer": {}, "apcer_counts": {}, "max_apcer": mx("max_apcer"), "acer": mx("acer"),
+            "non_response_rate": mx("non_response_rate")}
 
 
 def format_summary(summary: Mapping[str, Any]) -> str:
@@ -399,8 +421,14 @@ def format_summary(summary: Mapping[str, Any]) -> str:
     for name, b in blocks:
         lines.append(f"== {name}: {b['n_bona_fide']} bona fide, {b['n_attack']} attacks, "
                      f"non-response {pct(b['non_response_rate']).strip()}")
-        rej, n = b["bpcer_counts"]
-        lines.append(f"   {'BPCER':<{width}} {pct(b['bpcer'])}  ({rej}/{n} bona fide rejected)")
+        if b["bpcer_counts"] is None:
+            lines.append("   (each rate: the worst type's; species are not pooled across "
+                         "types)")
+            lines.append(f"   {'BPCER':<{width}} {pct(b['bpcer'])}  (the worst type's)")
+        else:
+            rej, n = b["bpcer_counts"]
+            lines.append(f"   {'BPCER':<{width}} {pct(b['bpcer'])}  ({rej}/{n} bona fide "
+                         "rejected)")
         for sp, v in b["apcer"].items():
             acc, tot = b["apcer_counts"][sp]
             lines.append(f"   {'APCER ' + sp:<{width}} {pct(v)}  ({acc}/{tot} attacks accepted)")

@@ -1,5 +1,8 @@
 """Parameter sweeps from ``experiments/*.yaml``, and fixed-profile studies.
 
+This module reads and validates sweep files and expands their trials; running them
+(:func:`run_sweep`, :func:`run_study`) lives in :mod:`liveness_lab.evaluation.runs`.
+
 A sweep replays a dataset under many configurations (a grid or a random search over
 thresholds, profiles, analyzers and datasets), **selects** one on the ``dev`` split by a
 stated rule, then evaluates that one configuration, once, on ``test`` - with operating
@@ -19,16 +22,25 @@ from __future__ import annotations
 import itertools
 import math
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping
 
 from ..errors import ConfigError
-from .replay import write_results
 
-__all__ = ["SweepSpec", "Trial", "SweepResult", "StudyResult", "load_sweep", "parse_sweep",
-           "expand_trials", "run_sweep", "run_study", "SELECTION_METRICS"]
+__all__ = ["SweepSpec", "Trial", "load_sweep", "parse_sweep", "expand_trials",
+           "SELECTION_METRICS"]
+
+#: Names that live in :mod:`liveness_lab.evaluation.runs`, still importable from here.
+_RUNS = ("run_sweep", "run_study", "SweepResult", "StudyResult", "ReplayOptions",
+         "ReportOptions")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _RUNS:
+        from . import runs
+        return getattr(runs, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 #: Metric names a sweep may select on (optionally prefixed ``TYPE.``, or ``apcer.SPECIES``).
 SELECTION_METRICS = ("acer", "max_apcer", "bpcer", "non_response_rate", "eer", "bpcer100",
@@ -68,6 +80,25 @@ class SweepSpec:
     n_bootstrap: int = 1000
     n_worst: int = 4
     source: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The definition in the YAML schema (what ``sweep.yaml`` artifacts hold)."""
+        d: dict[str, Any] = {"study": self.study}
+        if self.description:
+            d["description"] = self.description
+        d["dataset"] = {"path": self.dataset, **({"generate": dict(self.generate)}
+                                                 if self.generate else {})}
+        if self.challenge_types:
+            d["challenge_types"] = list(self.challenge_types)
+        d["base"] = {"profile": self.profile, "set": dict(self.sets), "analyzer": self.analyzer}
+        d["search"] = {"method": self.method, "space": dict(self.space)}
+        if self.method == "random":
+            d["search"].update(n_trials=self.n_trials, seed=self.seed)
+        d["select"] = {"split": self.select_split, "metric": self.select_metric,
+                       "constraints": dict(self.constraints)}
+        d["report"] = {"split": self.report_split, "n_bootstrap": self.n_bootstrap,
+                       "n_worst": self.n_worst}
+        return d
 
 
 @dataclass(frozen=True)
@@ -297,422 +328,3 @@ def expand_trials(spec: SweepSpec, *, dataset: str | None = None) -> list[Trial]
                             {k: v for k, v in combo.items()
                              if not (k == "dataset" and dataset)}))
     return trials
-
-
-# --------------------------------------------------------------------------------------------
-# running
-
-@dataclass(frozen=True)
-class SweepResult:
-    """What :func:`run_sweep` did."""
-
-    spec: SweepSpec
-    trials: Any                     # DataFrame: one row per trial (varied values, dev metrics)
-    best: Trial
-    selection_note: str
-    test_metrics: Mapping[str, Any]
-    report: Any                     # ReportFiles
-    out_dir: Path
-    experiment_id: str | None = None
-    parent_run_id: str | None = None
-    child_run_ids: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class StudyResult:
-    """What :func:`run_study` did."""
-
-    metrics: Mapping[str, Any]      # profile -> compute_metrics output (reported split)
-    report: Any                     # ReportFiles
-    out_dir: Path
-    experiment_id: str | None = None
-    parent_run_id: str | None = None
-    child_run_ids: Mapping[str, str] = field(default_factory=dict)
-
-
-def _ensure_dataset(path: str, generate: Mapping[str, Any] | None) -> str:
-    p = Path(path)
-    if (p / "manifest.csv").is_file():
-        return str(p)
-    if generate is None:
-        raise ConfigError(f"dataset {p} does not exist (no manifest.csv); create it or add "
-                          "dataset.generate to the sweep file")
-    if p.exists() and any(p.iterdir()):
-        raise ConfigError(f"dataset {p} exists but has no manifest.csv; remove it or choose "
-                          "another dataset.path")
-    from ..synth.traces import generate_dataset
-    kw = dict(generate)
-    if "challenge_types" in kw:
-        kw["challenge_types"] = tuple(kw["challenge_types"])
-    if "image_size" in kw:
-        kw["image_size"] = tuple(kw["image_size"])
-    kw.setdefault("seed", 0)
-    try:
-        generate_dataset(p, **kw)
-    except (TypeError, ValueError) as e:
-        raise ConfigError(f"dataset.generate: {e}") from None
-    return str(p)
-
-
-def _metric_value(flat: Mapping[str, float], name: str, prefix: str) -> float:
-    v = flat.get(prefix + name)
-    return math.inf if v is None or math.isnan(v) else float(v)
-
-
-def _select(rows: Sequence[Mapping[str, float]], metric: str, constraints: Mapping[str, float],
-            prefix: str) -> tuple[int, str]:
-    """Index of the best trial: constraints first, then the metric, then ACER, then order."""
-    feasible = [i for i, r in enumerate(rows)
-                if all(_metric_value(r, k, prefix) <= v for k, v in constraints.items())]
-    pool = feasible or list(range(len(rows)))
-    best = min(pool, key=lambda i: (_metric_value(rows[i], metric, prefix),
-                                    _metric_value(rows[i], "acer", prefix), i))
-    cons = " and ".join(f"{k} <= {v:g}" for k, v in constraints.items())
-    if constraints and not feasible:
-        note = (f"no configuration met {cons} on {prefix.rstrip('.') or 'all sessions'}; "
-                f"selected the lowest {metric} among all {len(rows)}")
-    else:
-        note = (f"selected the lowest {metric} on {prefix.rstrip('.') or 'all sessions'}"
-                + (f" among the {len(feasible)} of {len(rows)} configurations with {cons}"
-                   if constraints else f" among {len(rows)} configurations")
-                + (" (ties: trial order)" if metric == "acer"
-                   else " (ties: lower ACER, then trial order)"))
-    return best, note
-
-
-def _trial_params(trial: Trial, configs: Any, fingerprint: str, engine_desc: str
-                  ) -> dict[str, Any]:
-    params: dict[str, Any] = {"profile": configs.profile, "analyzer": trial.analyzer,
-                              "dataset": str(Path(trial.dataset).resolve()),
-                              "dataset_fingerprint": fingerprint, "engine": engine_desc}
-    params.update(configs.flat())
-    return params
-
-
-def run_sweep(spec: SweepSpec | str | os.PathLike, *, out_dir: str | os.PathLike | None = None,
-              tracking_uri: str | None | bool = None, project_dir: str | os.PathLike = ".",
-              dataset: str | os.PathLike | None = None, engine: Any = None,
-              workers: int | None = None, cache_path: str | None = "default",
-              progress: bool = True, log: Callable[[str], None] | None = print,
-              dataset_cache: str | os.PathLike | None = None) -> SweepResult:
-    """Run a sweep: replay every configuration on the selection split, select, report on test.
-
-    Parameters
-    ----------
-    spec:
-        A :class:`SweepSpec`, or the path of a sweep YAML file.
-    out_dir:
-        Where the trials table, results and report go (default
-        ``reports/sweeps/<study>/``).
-    tracking_uri:
-        MLflow tracking URI (default: ``sqlite:///<project_dir>/mlflow.db``); ``False``
-        disables tracking.
-    dataset:
-        Replaces the dataset of the sweep file (e.g. a small one in tests).
-    engine, workers:
-        Where replay runs (see :func:`liveness_lab.engines.make_engine`); one
-        engine serves every trial.
-    cache_path:
-        Analysis cache for frames without recorded faces (``"default"``:
-        :data:`liveness_lab.analysis.DEFAULT_CACHE_PATH`; ``None``: no cache).
-    progress:
-        Show progress bars.
-    log:
-        Called with one line per step (``None``: silent).
-    dataset_cache:
-        Folder of the columnar dataset cache (see
-        :func:`liveness_lab.evaluation.replay.replay_many`): every pass reads the sessions
-        parsed once; ``None``: each pass parses the JSON documents.
-    """
-    import pandas as pd
-
-    from ..engines import Engine, make_engine
-    from .replay import replay_many
-    from .metrics import compute_metrics, flatten_metrics
-    from .report import Evaluation, build_report
-    from .tracking import Tracker, code_version, dataset_fingerprint
-
-    if not isinstance(spec, SweepSpec):
-        spec = load_sweep(spec)
-    if cache_path == "default":
-        from ..analysis import DEFAULT_CACHE_PATH
-        cache_path = str(DEFAULT_CACHE_PATH)
-    say = log or (lambda _m: None)
-    trials = expand_trials(spec, dataset=str(dataset) if dataset is not None else None)
-    # validate every configuration before any work
-    resolved = []
-    for t in trials:
-        try:
-            resolved.append(t.replay_spec(cache_path).resolve())
-        except ConfigError as e:
-            raise ConfigError(f"{spec.source or 'sweep'}: {t.name}: {e}") from None
-    datasets = {t.dataset: _ensure_dataset(t.dataset, spec.generate if dataset is None
-                                           and t.dataset == spec.dataset else None)
-                for t in trials}
-    fingerprints = {d: dataset_fingerprint(d) for d in datasets}
-    out = Path(out_dir or Path("reports") / "sweeps" / _slugify(spec.study))
-    out.mkdir(parents=True, exist_ok=True)
-    version = code_version()
-    tracker = None if tracking_uri is False else Tracker(
-        tracking_uri if isinstance(tracking_uri, str) else None, project_dir=project_dir)
-    own_engine = not isinstance(engine, Engine)
-    eng = make_engine(engine, workers=workers)
-    sel_prefix = f"{spec.select_split}." if spec.select_split else "all."
-    splits = [spec.select_split] if spec.select_split else None
-    say(f"sweep {spec.study}: {len(trials)} configurations ({spec.method}), selecting on "
-        f"{spec.select_split or 'all sessions'} by {spec.select_metric}"
-        + (f" with {spec.constraints}" if spec.constraints else "")
-        + f"; engine {eng.describe()}")
-    exp_id = parent = None
-    child_ids: list[str] = []
-    try:
-        if tracker is not None:
-            exp_id = tracker.experiment(spec.study, description=spec.description or None)
-            parent = tracker.start_run(exp_id, f"sweep {spec.study}",
-                                       tags={"liveness_lab.role": "sweep",
-                                             "liveness_lab.code_version": version})
-            tracker.log_params(parent, {
-                "sweep_file": spec.source or "", "method": spec.method,
-                "n_trials": len(trials), "select.split": spec.select_split or "all",
-                "select.metric": spec.select_metric,
-                "select.constraints": ", ".join(f"{k}<={v:g}" for k, v in
-                                                spec.constraints.items()) or "none",
-                "report.split": spec.report_split or "all",
-                "challenge_types": ",".join(spec.challenge_types or ()) or "all",
-                "dataset": ",".join(str(Path(d).resolve()) for d in datasets),
-                "dataset_fingerprint": ",".join(fingerprints.values()),
-                "engine": eng.describe(), "code_version": version})
-        # 1. replay every configuration on the selection split, one pass per dataset
-        sel_results: dict[int, Any] = {}
-        for ds in datasets:
-            group = [t for t in trials if t.dataset == ds]
-            frames = replay_many(ds, [t.replay_spec(cache_path) for t in group], engine=eng,
-                                 splits=splits, progress=progress, dataset_cache=dataset_cache)
-            for t, df in zip(group, frames):
-                sel_results[t.index] = _only_types(df, spec.challenge_types)
-        if not any(len(df) for df in sel_results.values()):
-            raise ConfigError(f"the dataset has no session in split "
-                              f"{spec.select_split!r} for {spec.challenge_types or 'any type'}")
-        # 2. metrics, tracking of each trial
-        rows, flats = [], []
-        bar = _bar(progress, len(trials), "log trials")
-        for t, configs in zip(trials, resolved):
-            m = compute_metrics(sel_results[t.index], n_bootstrap=0)
-            flat = flatten_metrics(m, sel_prefix)
-            flats.append(flat)
-            row = {"trial": t.index, **dict(t.varied),
-                   **{k[len(sel_prefix):]: flat.get(k, math.nan)
-                      for k in (sel_prefix + "max_apcer", sel_prefix + "bpcer",
-                                sel_prefix + "acer", sel_prefix + "non_response_rate")},
-                   spec.select_metric: flat.get(sel_prefix + spec.select_metric, math.nan)}
-            rows.append(row)
-            trial_csv = write_results(sel_results[t.index],
-                                       out / "trials" / f"{t.index:03d}" / "results.csv")
-            if tracker is not None:
-                with tracker.run(exp_id, t.name, parent=parent,
-                                 tags={"liveness_lab.role": "trial",
-                                       "liveness_lab.trial": str(t.index)}) as rid:
-                    child_ids.append(rid)
-                    tracker.log_params(rid, _trial_params(t, configs, fingerprints[t.dataset],
-                                                          eng.describe()))
-                    tracker.log_metrics(rid, flat)
-                    tracker.log_artifact(rid, trial_csv)
-            if bar is not None:
-                bar.update(1)
-        if bar is not None:
-            bar.close()
-        best_i, note = _select(flats, spec.select_metric, spec.constraints, sel_prefix)
-        best = trials[best_i]
-        table = pd.DataFrame(rows)
-        table["selected"] = table["trial"] == best.index
-        table.to_csv(out / "trials.csv", index=False)
-        say(f"best on {spec.select_split or 'all sessions'}: {best.name} ({note})")
-        # 3. the selected configuration, once, on the report split (+ calibration split)
-        best_spec = best.replay_spec(cache_path)
-        rep_splits = [s for s in {spec.report_split, spec.select_split} if s] or None
-        full = _only_types(replay_many(best.dataset, [best_spec], engine=eng,
-                                       splits=None if spec.report_split is None else rep_splits,
-                                       progress=progress, dataset_cache=dataset_cache)[0],
-                           spec.challenge_types)
-        reported = full if spec.report_split is None else \
-            full[full["split"] == spec.report_split]
-        calibration = sel_results[best.index] if spec.select_split and \
-            spec.select_split != spec.report_split else None
-        if not len(reported):
-            raise ConfigError(f"the dataset has no session in split {spec.report_split!r}")
-        test_metrics = compute_metrics(reported, calibration=calibration,
-                                       n_bootstrap=spec.n_bootstrap, seed=spec.seed)
-        write_results(full, out / "results.csv")
-        trial_rows = [[str(r["trial"])] + [_fmt(r.get(k)) for k in table.columns
-                                          if k not in ("trial", "selected")]
-                      + ["yes" if r["selected"] else ""] for r in table.to_dict("records")]
-        headers = ["trial"] + [k for k in table.columns if k not in ("trial", "selected")] \
-            + ["selected"]
-        ev = Evaluation(f"selected trial {best.index}", reported, calibration,
-                        profile=best.profile, overrides=best.overrides(),
-                        analyzer=best.analyzer, metrics=test_metrics)
-        report = build_report(
-            ev, out / "report", title=f"Sweep {spec.study}: selected configuration on "
-                                      f"{spec.report_split or 'all sessions'}",
-            dataset_dir=best.dataset, dataset_fingerprint=fingerprints[best.dataset],
-            code_version=version, split_label=spec.report_split or "all sessions",
-            calibration_label=spec.select_split if calibration is not None else None,
-            notes=[spec.description] if spec.description else [],
-            extra_config={"sweep file": spec.source or "(in memory)",
-                          "selection": note, "search": f"{spec.method}, {len(trials)} "
-                                                       "configurations"},
-            extra_tables=[(f"Sweep trials (metrics on {spec.select_split or 'all sessions'})",
-                           headers, trial_rows)],
-            n_worst=spec.n_worst, n_bootstrap=spec.n_bootstrap, seed=spec.seed)
-        say(f"report: {report.html}")
-        if tracker is not None:
-            test_prefix = f"{spec.report_split}." if spec.report_split else "all."
-            tracker.log_params(parent, {f"best.{k}": v for k, v in best.varied.items()}
-                               | {"best.trial": best.index, "best.run_id": child_ids[best_i]})
-            tracker.log_metrics(parent, flatten_metrics(test_metrics, test_prefix))
-            tracker.log_metrics(parent, {f"best.{k}": v for k, v in flats[best_i].items()})
-            tracker.set_tags(child_ids[best_i], {"liveness_lab.selected": "true"})
-            tracker.set_tags(parent, {"liveness_lab.selection": note})
-            tracker.log_artifact(parent, out / "trials.csv")
-            tracker.log_artifact(parent, out / "results.csv")
-            tracker.log_artifact(parent, report.out_dir, artifact_path="report")
-            tracker.end_run(parent)
-            say(f"MLflow: experiment {spec.study!r} ({tracker.tracking_uri}), parent run "
-                f"{parent}")
-    except BaseException:
-        if tracker is not None and parent is not None:
-            tracker.end_run(parent, "FAILED")
-        raise
-    finally:
-        if own_engine:
-            eng.close()
-    return SweepResult(spec, table, best, note, test_metrics, report, out, exp_id, parent,
-                       tuple(child_ids))
-
-
-def _fmt(v: Any) -> str:
-    if isinstance(v, float):
-        return "n/a" if math.isnan(v) else f"{v:.4g}"
-    return "" if v is None else str(v)
-
-
-def _bar(progress: bool, total: int, desc: str) -> Any:
-    if not progress:
-        return None
-    from tqdm.auto import tqdm
-    return tqdm(total=total, desc=desc, leave=False, unit="trial")
-
-
-def _only_types(df: Any, types: Sequence[str] | None) -> Any:
-    if not types:
-        return df
-    return df[df["challenge_type"].astype(str).str.upper().isin(types)].reset_index(drop=True)
-
-
-def _slugify(text: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "-" for c in text).strip("-") or "study"
-
-
-def run_study(dataset_dir: str | os.PathLike, *, profiles: Sequence[str] = ("seed",),
-              out_dir: str | os.PathLike = "reports/demo", study: str = "demo",
-              tracking_uri: str | None | bool = None, project_dir: str | os.PathLike = ".",
-              challenge_types: Sequence[str] | None = None,
-              report_split: str | None = "auto", calibration_split: str | None = "auto",
-              engine: Any = None, workers: int | None = None, n_bootstrap: int = 1000,
-              n_worst: int = 4, seed: int = 0, progress: bool = True,
-              title: str | None = None, cache_path: str | None = "default",
-              log: Callable[[str], None] | None = print) -> StudyResult:
-    """Evaluate fixed profiles side by side: results, MLflow runs and one report.
-
-    Every profile replays the whole dataset (one pass, all profiles at once). Metrics are
-    computed on ``report_split`` with operating thresholds chosen on ``calibration_split``
-    (``"auto"``: ``test`` and ``dev`` when the dataset has them, else every session without
-    calibration). Writes ``OUT/report.html``, ``OUT/report.md``, the PNGs and
-    ``OUT/results-<profile>.csv``; logs a parent run ``study <name>`` with one nested run
-    per profile (params, metrics, ``results.csv``, DET plot) unless ``tracking_uri`` is
-    ``False``. ``cache_path``: the analysis cache for frames without recorded faces.
-
-    This is what ``liveness-lab demo`` calls::
-
-        run_study("datasets/generated/demo", profiles=["seed", "hardened"],
-                  out_dir="reports/demo")
-    """
-    from .replay import ReplaySpec, replay_many
-    from .metrics import compute_metrics, flatten_metrics
-    from .report import Evaluation, build_report, split_results
-    from .tracking import Tracker, code_version, dataset_fingerprint
-
-    say = log or (lambda _m: None)
-    profiles = list(dict.fromkeys(profiles))
-    if not profiles:
-        raise ConfigError("run_study needs at least one profile")
-    if cache_path == "default":
-        from ..analysis import DEFAULT_CACHE_PATH
-        cache_path = str(DEFAULT_CACHE_PATH)
-    specs = [ReplaySpec(p, cache_path=cache_path) for p in profiles]
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    fingerprint = dataset_fingerprint(dataset_dir)
-    version = code_version()
-    types = tuple(t.upper() for t in challenge_types) if challenge_types else None
-    say(f"study {study}: profiles {', '.join(profiles)} on {dataset_dir} "
-        f"(fingerprint {fingerprint})")
-    frames = replay_many(dataset_dir, specs, engine=engine, workers=workers, progress=progress)
-    evals, metrics, flats = [], {}, {}
-    split_label, cal_label = "all sessions", None
-    for prof, spec, df in zip(profiles, specs, frames):
-        df = _only_types(df, types)
-        write_results(df, out / f"results-{prof}.csv")
-        reported, cal, split_label, cal_label = split_results(df, report_split, calibration_split)
-        m = compute_metrics(reported, calibration=cal, n_bootstrap=n_bootstrap, seed=seed)
-        metrics[prof] = m
-        prefix = "test." if split_label == "test" else f"{_slugify(split_label)}."
-        flats[prof] = flatten_metrics(m, prefix)
-        evals.append(Evaluation(prof, reported, cal, profile=prof, metrics=m))
-    report = build_report(evals, out, title=title or f"liveness-lab study {study}: "
-                          + " vs ".join(profiles),
-                          dataset_dir=dataset_dir, dataset_fingerprint=fingerprint,
-                          code_version=version, split_label=split_label,
-                          calibration_label=cal_label, n_worst=n_worst,
-                          n_bootstrap=n_bootstrap, seed=seed)
-    say(f"report: {report.html} and {report.markdown}")
-    exp_id = parent = None
-    children: dict[str, str] = {}
-    if tracking_uri is not False:
-        tracker = Tracker(tracking_uri if isinstance(tracking_uri, str) else None,
-                          project_dir=project_dir)
-        exp_id = tracker.experiment(study)
-        with tracker.run(exp_id, f"study {study}", tags={"liveness_lab.role": "study",
-                                                        "liveness_lab.code_version": version}
-                         ) as parent:
-            tracker.log_params(parent, {"profiles": ",".join(profiles),
-                                        "dataset": str(Path(dataset_dir).resolve()),
-                                        "dataset_fingerprint": fingerprint,
-                                        "report.split": split_label,
-                                        "calibration.split": cal_label or "none",
-                                        "code_version": version})
-            for prof, spec in zip(profiles, specs):
-                with tracker.run(exp_id, prof, parent=parent,
-                                 tags={"liveness_lab.role": "profile"}) as rid:
-                    children[prof] = rid
-                    configs = spec.resolve()
-                    params = {"profile": prof, "analyzer": spec.analyzer,
-                              "dataset": str(Path(dataset_dir).resolve()),
-                              "dataset_fingerprint": fingerprint, "code_version": version}
-                    params.update(configs.flat())
-                    tracker.log_params(rid, params)
-                    tracker.log_metrics(rid, flats[prof])
-                    with tempfile.TemporaryDirectory() as tmp:
-                        copy = Path(tmp) / "results.csv"
-                        copy.write_bytes((out / f"results-{prof}.csv").read_bytes())
-                        tracker.log_artifact(rid, copy)
-                    for img in report.images:
-                        if img.name.startswith("det-"):
-                            tracker.log_artifact(rid, img, artifact_path="plots")
-            tracker.log_artifact(parent, out / "report.html", artifact_path="report")
-            tracker.log_artifact(parent, out / "report.md", artifact_path="report")
-            for img in report.images:
-                tracker.log_artifact(parent, img, artifact_path="report")
-        say(f"MLflow: experiment {study!r} ({tracker.tracking_uri}), parent run {parent}")
-    return StudyResult(metrics, report, out, exp_id, parent, children)
-

@@ -29,13 +29,13 @@ import subprocess
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator, Mapping, Sequence
 
 from ..errors import ConfigError
 
 __all__ = ["DEFAULT_DB", "DEFAULT_ARTIFACTS", "default_tracking_uri", "code_version",
-           "dataset_fingerprint", "quiet_mlflow", "Tracker", "load_run", "run_params",
-           "mlflow_ui_command"]
+           "dataset_fingerprint", "quiet_mlflow", "Tracker", "RunLogger", "source_tags",
+           "lock_file", "load_run", "run_params", "mlflow_ui_command"]
 
 DEFAULT_DB = "mlflow.db"
 DEFAULT_ARTIFACTS = "mlartifacts"
@@ -76,6 +76,56 @@ def code_version() -> str:
     if out.returncode != 0 or not desc:
         return __version__
     return f"{__version__}+git.{desc}"
+
+
+def _checkout() -> Path | None:
+    """The repository checkout this package lives in, or ``None`` (installed, no git)."""
+    package = Path(__file__).resolve().parents[1]
+    try:
+        top = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=package,
+                             capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if top.returncode != 0 or Path(top.stdout.strip()).resolve() != package.parent:
+        return None
+    return package.parent
+
+
+def _git(*args: str) -> str | None:
+    root = _checkout()
+    if root is None:
+        return None
+    try:
+        out = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True,
+                             timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def source_tags(entry_point: str) -> dict[str, str]:
+    """MLflow's standard source tags for a run started by ``entry_point``.
+
+    ``mlflow.source.name`` (the entry point, e.g. ``liveness-lab sweep FILE``),
+    ``mlflow.source.type`` (``LOCAL``) and, from a git checkout of this repository,
+    ``mlflow.source.git.commit`` / ``mlflow.source.git.branch``. Never raises.
+    """
+    tags = {"mlflow.source.name": entry_point, "mlflow.source.type": "LOCAL"}
+    commit = _git("rev-parse", "HEAD")
+    if commit:
+        tags["mlflow.source.git.commit"] = commit
+    branch = _git("rev-parse", "--abbrev-ref", "HEAD")
+    if branch and branch != "HEAD":
+        tags["mlflow.source.git.branch"] = branch
+    return tags
+
+
+def lock_file() -> Path | None:
+    """The project's pinned dependency lock (``requirements-dev.lock``), when run from a
+    checkout that has it; ``None`` otherwise."""
+    root = _checkout()
+    lock = root / "requirements-dev.lock" if root is not None else None
+    return lock if lock is not None and lock.is_file() else None
 
 
 def dataset_fingerprint(dataset_dir: str | os.PathLike, *, length: int = 12) -> str:
@@ -235,6 +285,97 @@ class Tracker:
             self.client.log_artifact(run_id, str(p), artifact_path=artifact_path)
 
 
+class RunLogger:
+    """The one run logger of sweeps and studies: a parent run with nested runs.
+
+    Wraps a :class:`Tracker`, or nothing: with ``tracker=None`` every method does nothing
+    and returns ``None``, so callers never test whether tracking is on.
+
+    Parameters
+    ----------
+    tracker:
+        Where runs go, or ``None`` (no tracking).
+    study:
+        The experiment (one per study).
+    description:
+        Shown on the experiment.
+    """
+
+    def __init__(self, tracker: "Tracker | None", study: str, *,
+                 description: str | None = None) -> None:
+        self.tracker = tracker
+        self.study = study
+        self.description = description
+        self.experiment_id: str | None = None
+        self.parent: str | None = None
+        self.children: dict[str, str] = {}
+
+    @property
+    def active(self) -> bool:
+        return self.tracker is not None
+
+    def start(self, name: str, *, role: str, params: Mapping[str, Any],
+              tags: Mapping[str, str] | None = None) -> str | None:
+        """Start the parent run (``liveness_lab.role = role``) and log its params."""
+        if self.tracker is None:
+            return None
+        self.experiment_id = self.tracker.experiment(self.study, description=self.description)
+        self.parent = self.tracker.start_run(self.experiment_id, name,
+                                             tags={"liveness_lab.role": role, **(tags or {})})
+        self.tracker.log_params(self.parent, params)
+        return self.parent
+
+    def child(self, key: str, name: str, *, role: str, params: Mapping[str, Any],
+              metrics: Mapping[str, float], artifacts: Sequence[tuple[Path, str | None]] = (),
+              tags: Mapping[str, str] | None = None) -> str | None:
+        """One nested run, complete (params, metrics, artifacts), ended FINISHED."""
+        if self.tracker is None:
+            return None
+        with self.tracker.run(self.experiment_id, name, parent=self.parent,  # type: ignore[arg-type]
+                              tags={"liveness_lab.role": role, **(tags or {})}) as rid:
+            self.tracker.log_params(rid, params)
+            self.tracker.log_metrics(rid, metrics)
+            for path, where in artifacts:
+                self.tracker.log_artifact(rid, path, artifact_path=where)
+        self.children[key] = rid
+        return rid
+
+    def parent_params(self, params: Mapping[str, Any]) -> None:
+        if self.tracker is not None and self.parent:
+            self.tracker.log_params(self.parent, params)
+
+    def parent_metrics(self, metrics: Mapping[str, float]) -> None:
+        if self.tracker is not None and self.parent:
+            self.tracker.log_metrics(self.parent, metrics)
+
+    def tags(self, run_id: str | None, tags: Mapping[str, Any]) -> None:
+        if self.tracker is not None and run_id:
+            self.tracker.set_tags(run_id, tags)
+
+    def artifact(self, path: str | os.PathLike, artifact_path: str | None = None) -> None:
+        """Log a file or directory on the parent run."""
+        if self.tracker is not None and self.parent:
+            self.tracker.log_artifact(self.parent, path, artifact_path=artifact_path)
+
+    def environment(self) -> None:
+        """The lock file on the parent run (``environment/requirements-dev.lock``)."""
+        lock = lock_file()
+        if lock is not None:
+            self.artifact(lock, "environment")
+        self.tags(self.parent, {"liveness_lab.lock_file": "environment/requirements-dev.lock"
+                                if lock is not None else "not found (installed package)"})
+
+    def finish(self, status: str = "FINISHED") -> None:
+        if self.tracker is not None and self.parent:
+            self.tracker.end_run(self.parent, status)
+
+    def describe(self) -> str:
+        if self.tracker is None:
+            return "tracking off"
+        return f"MLflow: experiment {self.study!r} ({self.tracker.tracking_uri}), parent run " \
+               f"{self.parent}"
+
+
 def load_run(run: str, *, tracking_uri: str | None = None, project_dir: str | os.PathLike = ".",
              dst: str | os.PathLike) -> dict[str, Any]:
     """Fetch a run's params, tags and ``results.csv`` artifact (for reports).
@@ -294,12 +435,18 @@ def run_params(run_id: str, *, tracking_uri: str | None = None,
 
 
 def mlflow_ui_command(*, tracking_uri: str | None = None, project_dir: str | os.PathLike = ".",
-                      host: str = "127.0.0.1", port: int = 5000) -> list[str]:
-    """The ``mlflow ui`` command line for the project's store (artifacts served from it)."""
+                      host: str = "127.0.0.1", port: int = 5000, workers: int = 1) -> list[str]:
+    """The ``mlflow ui`` command line for the project's store (artifacts served from it).
+
+    ``workers``: server processes (MLflow's default is 4; one is plenty for a person
+    browsing on a small machine).
+    """
     import sys
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be a positive integer, got {workers!r}")
     uri = tracking_uri or default_tracking_uri(project_dir)
     cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri,
-           "--host", host, "--port", str(port)]
+           "--host", host, "--port", str(port), "--workers", str(workers)]
     if _is_local(uri):
         cmd += ["--default-artifact-root",
                 (Path(project_dir) / DEFAULT_ARTIFACTS).resolve().as_uri()]

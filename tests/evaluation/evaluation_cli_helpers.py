@@ -6,14 +6,16 @@ import argparse
 import contextlib
 import io
 
-from liveness_lab.evaluation.cli import (add_engine_option, add_mlflow_ui_command,
+from liveness_lab.evaluation.cli import (add_engine_option, add_epc_command, add_hist_command,
+                                         add_metrics_command, add_mlflow_ui_command,
                                          add_report_command, add_sweep_command)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="liveness-lab")
     sub = parser.add_subparsers(dest="command", required=True)
-    for hook in (add_sweep_command, add_report_command, add_mlflow_ui_command):
+    for hook in (add_sweep_command, add_report_command, add_mlflow_ui_command,
+                 add_metrics_command, add_hist_command, add_epc_command):
         hook(sub)
     p = sub.add_parser("engine-probe")
     add_engine_option(p)

@@ -8,7 +8,8 @@ import importlib
 import pytest
 
 
-@pytest.mark.parametrize("module", ["metrics", "intervals", "curves", "tracking"])
+@pytest.mark.parametrize("module", ["metrics", "intervals", "curves", "tracking", "planning",
+                                    "aggregate"])
 def test_docstring_examples(module):
     mod = importlib.import_module(f"liveness_lab.evaluation.{module}")
     result = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE)

@@ -263,11 +263,16 @@ def test_compute_metrics_multi_type_and_flatten():
     df = random_results(rng, types=("NOSE", "POSE"))
     m = compute_metrics(df, n_bootstrap=0)
     assert set(m["by_type"]) == {"NOSE", "POSE"}
-    assert m["overall"]["operating_points"] == []        # scores of different types never mix
+    assert not m["overall"]["operating_points"]          # scores of different types never mix
     assert m["by_type"]["NOSE"]["operating_points"]
     flat = flatten_metrics(m, "test.")
     assert flat["test.acer"] == pytest.approx(m["overall"]["acer"])
-    assert "test.NOSE.bpcer20" in flat and "test.apcer.print" in flat
+    assert "test.NOSE.bpcer20" in flat and "test.NOSE.threshold.bpcer20" in flat
+    # species are never pooled across types: the overall block is the worst type's figure
+    assert "test.NOSE.apcer.print" in flat and "test.apcer.print" not in flat
+    by = m["by_type"].values()
+    for name in ("max_apcer", "bpcer", "acer", "bpnrr"):
+        assert m["overall"][name] == pytest.approx(max(b[name] for b in by))
     assert all(isinstance(v, float) and not math.isnan(v) for v in flat.values())
 
 

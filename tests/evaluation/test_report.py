@@ -64,7 +64,15 @@ def test_report_shows_the_key_numbers(report_from_csv):
                  "Failure-reason breakdown", "Worst sessions", "Exact configuration",
                  "data fingerprint", "BPCER20", "nose.trajectory_error_threshold"):
         assert text in md, text
-    assert re.search(r"(met|not met)", md)
+    # every type gets one verdict per plan; with a few presentations per species no claim
+    # can be "met": the report says how many presentations would show it instead
+    for ctype in m["by_type"]:
+        for plan in ("Level 1 style", "Level 2 style"):
+            assert re.search(rf"^### .+ - {ctype} - {plan}: (met|not met|not shown on this "
+                             r"sample)$", md, re.M), (ctype, plan)
+    assert not re.search(r"^### .+ - Level \d style: met$", md, re.M)
+    assert re.search(r"not shown: 59 presentations would show it with 0 errors \(have \d+\)",
+                     md)
 
 
 def test_report_without_subjects_or_scores(tmp_path, small_results):

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import math
+import tempfile
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from liveness_lab.errors import ConfigError
-from liveness_lab.evaluation.sweep import expand_trials, load_sweep, parse_sweep, run_study, \
-    run_sweep
+from liveness_lab.evaluation.runs import ReplayOptions, ReportOptions, run_study, run_sweep
+from liveness_lab.evaluation.sweep import expand_trials, load_sweep, parse_sweep
+from liveness_lab.evaluation.tracking import Tracker
 
 EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
 
@@ -77,8 +79,8 @@ def project(tmp_path_factory):
 @pytest.fixture(scope="module")
 def sweep_result(project, small_dataset):
     return run_sweep(EXPERIMENTS / "nose_tolerances.yaml", out_dir=project / "sweep",
-                     dataset=small_dataset, project_dir=project, workers=1, progress=False,
-                     log=None)
+                     dataset=small_dataset, tracker=Tracker(project_dir=project),
+                     replay=ReplayOptions(workers=1, progress=False), log=None)
 
 
 def client(project):
@@ -143,7 +145,9 @@ def test_study_compares_profiles(project, small_dataset):
     register_profile(Profile("eval-test-strict", "stricter NOSE distance (test only)",
                              {"NOSE": {"min_dist": 0.2}}), replace=True)
     res = run_study(small_dataset, profiles=["seed", "eval-test-strict"], out_dir=project / "demo",
-                    project_dir=project, workers=1, n_bootstrap=200, progress=False, log=None)
+                    tracker=Tracker(project_dir=project),
+                    replay=ReplayOptions(workers=1, progress=False),
+                    report=ReportOptions(n_bootstrap=200), log=None)
     html = (project / "demo" / "report.html").read_text()
     md = (project / "demo" / "report.md").read_text()
     for text in (html, md):
@@ -163,3 +167,79 @@ def test_study_compares_profiles(project, small_dataset):
     loaded = load_run(res.child_run_ids["seed"], tracking_uri=f"sqlite:///{project / 'mlflow.db'}",
                       dst=project / "dl")
     assert Path(loaded["results_path"]).read_text().startswith("session_id,")
+
+
+def test_parent_run_carries_thresholds_yaml_lock_and_search_space(project, sweep_result):
+    """What a researcher needs to reuse the sweep, read back with MlflowClient."""
+    import yaml
+
+    from liveness_lab.evaluation.tracking import lock_file
+
+    c = client(project)
+    parent = c.get_run(sweep_result.parent_run_id)
+    m, p, tags = parent.data.metrics, parent.data.params, parent.data.tags
+    # the chosen score thresholds (chosen on dev, applied on test) and per-species counts
+    nose = sweep_result.test_metrics.by_type["NOSE"]
+    bp20 = nose.point("apcer", 0.05)
+    assert m["test.NOSE.threshold.bpcer20"] == pytest.approx(bp20.threshold)
+    assert m["test.NOSE.bpcer20"] == pytest.approx(bp20.bpcer)
+    for sp, v in nose.species.items():
+        assert m[f"test.NOSE.apcer.{sp}.accepted"] == v.accepted
+        assert m[f"test.NOSE.apcer.{sp}.total"] == v.total
+        assert m[f"test.NOSE.apcer.{sp}.ci_high"] == pytest.approx(v.ci[1])
+    # base profile, search space, bootstrap count and seed
+    spec = sweep_result.spec
+    assert p["base.profile"] == "seed"
+    assert p["search.space.nose.min_dist"] == str(spec.space["nose.min_dist"])
+    assert p["report.n_bootstrap"] == str(spec.n_bootstrap)
+    assert p["report.bootstrap_seed"] == str(spec.seed)
+    # the YAML as run, and the lock file
+    with tempfile.TemporaryDirectory() as tmp:
+        got = Path(c.download_artifacts(parent.info.run_id, "sweep.yaml", tmp))
+        assert yaml.safe_load(got.read_text()) == yaml.safe_load(
+            (EXPERIMENTS / "nose_tolerances.yaml").read_text())
+        lock = lock_file()
+        if lock is not None:
+            got = Path(c.download_artifacts(parent.info.run_id,
+                                            "environment/requirements-dev.lock", tmp))
+            assert got.read_bytes() == lock.read_bytes()
+            assert tags["liveness_lab.lock_file"] == "environment/requirements-dev.lock"
+        else:
+            assert tags["liveness_lab.lock_file"].startswith("not found")
+    # MLflow's standard source tags
+    assert tags["mlflow.source.type"] == "LOCAL"
+    assert tags["mlflow.source.name"].startswith("liveness-lab sweep ")
+    assert "liveness_lab.test_violations" in tags
+
+
+def test_trials_csv_has_counts_and_intervals(sweep_result):
+    t = pd.read_csv(sweep_result.out_dir / "trials.csv")
+    for col in ("n_bona_fide", "n_attack", "bpcer_rejected", "bpcer_ci_low", "bpcer_ci_high",
+                "max_apcer_ci_low", "max_apcer_ci_high", "meets_constraints", "selected"):
+        assert col in t, col
+    from liveness_lab.evaluation.intervals import wilson_interval
+    for r in t.itertuples():
+        low, high = wilson_interval(int(r.bpcer_rejected), int(r.n_bona_fide))
+        assert (r.bpcer_ci_low, r.bpcer_ci_high) == pytest.approx((low, high))
+        assert r.meets_constraints == (r.max_apcer <= sweep_result.spec.constraints["max_apcer"])
+
+
+def test_a_constraint_broken_on_test_is_flagged():
+    from liveness_lab.evaluation.runs import _test_violations
+    spec = parse_sweep(minimal(select={"metric": "bpcer", "constraints": {"max_apcer": 0.2,
+                                                                          "NOSE.bpcer": 0.1}}))
+    dev = {"dev.max_apcer": 0.15, "dev.NOSE.bpcer": 0.05}
+    test = {"test.max_apcer": 0.30, "test.NOSE.bpcer": 0.08}
+    flags = _test_violations(spec, test, dev, "dev.", "test.")
+    assert flags == ["max_apcer <= 0.2 held on dev (0.15) but not on test (0.3)"]
+    assert _test_violations(spec, dev | {"test.max_apcer": 0.2, "test.NOSE.bpcer": 0.1}, dev,
+                            "dev.", "test.") == []
+
+
+def test_mlflow_ui_uses_one_worker_by_default(tmp_path):
+    from evaluation_cli_helpers import run_cli
+    code, out, _ = run_cli("mlflow-ui", "--print-command", "--tracking-uri",
+                           f"sqlite:///{tmp_path}/mlflow.db")
+    assert code == 0 and "--workers 1" in out
+    code, out, _ = run_cli("mlflow-ui", "--print-command", "--workers", "3")
+    assert "--workers 3" in out
