@@ -134,6 +134,18 @@ def _opt_str(d: Mapping[str, Any], key: str, path: str | None, sid: str | None) 
     return v
 
 
+def _check_params(ctype: str, params: Mapping[str, Any], p: str | None, sid: str) -> None:
+    """Params against their type's params schema (a type no registry knows is left to verify)."""
+    from .challenges.registry import default_registry
+    from .errors import ParamsError, UnknownChallengeType
+    try:
+        default_registry().get(ctype).check_params(params)
+    except UnknownChallengeType:
+        return
+    except ParamsError as e:
+        raise _err(e.detail, p, sid, f"challenge.params.{e.field}") from None
+
+
 def session_from_dict(d: Any, *, path: str | os.PathLike | None = None) -> Session:
     """Validate a session document and build a :class:`Session`."""
     p = str(path) if path is not None else None
@@ -155,6 +167,7 @@ def session_from_dict(d: Any, *, path: str | os.PathLike | None = None) -> Sessi
     params = ch.get("params")
     if not isinstance(params, Mapping):
         raise _err(f"must be an object, got {type(params).__name__}", p, sid, "challenge.params")
+    _check_params(ctype, params, p, sid)
     label = d.get("label")
     if label not in LABELS:
         raise _err(f"must be one of {', '.join(map(repr, LABELS))}, got {label!r}", p, sid, "label")

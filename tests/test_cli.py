@@ -76,6 +76,26 @@ def test_evaluate_malformed_session_names_file_and_field(dataset):
     assert "Traceback" not in r.stderr
 
 
+@pytest.mark.parametrize("change,field,message", [
+    ({"imageWidth": "wide"}, "challenge.params.imageWidth", "must be an integer, got 'wide'"),
+    ({"noseTop": None}, "challenge.params.noseTop", "is missing"),
+])
+def test_malformed_params_exit_non_zero_naming_file_and_field(dataset, change, field, message):
+    path = dataset / "sessions" / "bf-2.json"
+    d = json.loads(path.read_text())
+    for key, value in change.items():
+        if value is None:
+            d["challenge"]["params"].pop(key)
+        else:
+            d["challenge"]["params"][key] = value
+    path.write_text(json.dumps(d))
+    for args in (["verify", path], ["evaluate", dataset, "-q", "--workers", "1"]):
+        r = cli(*args)
+        assert r.returncode == 2, (args, r.stdout)
+        assert "bf-2.json" in r.stderr and field in r.stderr and message in r.stderr
+        assert "Traceback" not in r.stderr and r.stderr.count("\n") == 1
+
+
 def test_evaluate_unknown_type_and_missing_dataset(dataset, tmp_path):
     path = dataset / "sessions" / "bf-1.json"
     d = json.loads(path.read_text())

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from builders import T0, make_face
+from builders import NOSE_PARAMS, T0, make_face
 from liveness_lab.errors import SessionFormatError
 from liveness_lab.sessions import (FORMAT, Frame, Session, read_manifest, read_session,
                                    write_dataset, write_session)
@@ -14,7 +14,7 @@ from liveness_lab.sessions import (FORMAT, Frame, Session, read_manifest, read_s
 
 def doc(**changes):
     d = {"format": FORMAT, "id": "s-000123",
-         "challenge": {"type": "NOSE", "params": {"imageWidth": 640, "imageHeight": 480}},
+         "challenge": {"type": "NOSE", "params": dict(NOSE_PARAMS)},
          "label": "bona_fide", "pai_species": None, "subject_id": "subj-017", "split": "test",
          "frames": [{"timestamp": T0 + 100, "image": "frames/000002.jpg",
                      "faces": [make_face().to_rekognition()]},
@@ -70,7 +70,7 @@ def test_invalid_json_names_the_line(tmp_path):
 
 
 def test_dataset_write_and_manifest(tmp_path):
-    sessions = [Session(f"s-{i}", "NOSE", {"imageWidth": 640, "imageHeight": 480},
+    sessions = [Session(f"s-{i}", "NOSE", dict(NOSE_PARAMS),
                         (Frame(T0, (make_face(),)),), "attack" if i % 2 else "bona_fide",
                         "print_static" if i % 2 else None, f"subj-{i // 2}", "dev")
                 for i in range(4)]

@@ -30,6 +30,7 @@ from ..faces import FaceDetail
 from .checks import SessionChecksConfig, before_success, observe_face, skip_missing_face
 from .framework import (image_size, ChallengeRandom, ChallengeType, Context, Continue, Fail, FrameInput, Next,
                         StepResult, Success)
+from .framework import IMAGE_SIZE_SCHEMA, Param
 
 __all__ = ["BLINK", "BlinkConfig", "blink_params", "eye_aspect_ratio"]
 
@@ -77,7 +78,9 @@ class BlinkConfig(SessionChecksConfig):
 
 
 BLINK = ChallengeType("BLINK", config_class=BlinkConfig, random_selection=False,
-                      description="blink the requested number of times within a time window")
+                      description="blink the requested number of times within a time window",
+                      params_schema={**IMAGE_SIZE_SCHEMA, "blinks": Param(int, minimum=1),
+                                     "windowMs": Param(int, minimum=1)})
 
 
 @BLINK.params
