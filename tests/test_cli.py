@@ -36,7 +36,7 @@ def dataset(tmp_path):
         _session("at-1", photo, "attack", "print_moved", "subj-2"),
         _session("at-2", live, "attack", "replay_other_challenge", "subj-3"),
         Session("pose-1", "POSE", pose_params, (Frame(T0, (make_face(),)),), "attack",
-                "print_static", "subj-2", "dev"),
+                "print_static", "subj-4", "dev"),
     ]
     return write_dataset(tmp_path / "ds", sessions)
 
