@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -16,9 +18,16 @@ from challenges.test_nose_golden import nose_frames
 SPEC_COLUMNS = ["session_id", "label", "pai_species", "challenge_type", "success", "reason"]
 
 
+ROOT = Path(__file__).resolve().parents[1]
+# this tree's copy of the test plugin first (the installed one may be another checkout's)
+ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(
+    [str(ROOT / "tests" / "plugin_pkg"), str(ROOT)] + [p for p in [os.environ.get("PYTHONPATH")]
+                                                       if p])}
+
+
 def cli(*args, check=False):
     return subprocess.run([sys.executable, "-m", "liveness_lab.cli", *map(str, args)],
-                          capture_output=True, text=True, check=check)
+                          capture_output=True, text=True, check=check, env=ENV)
 
 
 def _session(sid, frames, label="bona_fide", species=None, subject="subj-1", split="test"):
@@ -141,6 +150,31 @@ def test_verify_missing_file_is_a_clear_error(tmp_path):
 def test_challenge_types_lists_keys_with_defaults():
     r = cli("challenge-types", check=True)
     assert "nose.trajectory_error_threshold = 0.02" in r.stdout
-    assert "pose.min_face_confidence = 90.0" in r.stdout and "STILL" in r.stdout
+    assert "pose.min_face_confidence = 90.0" in r.stdout
+    assert "STILL" not in r.stdout  # the test plugin is declared listed=False
     data = json.loads(cli("challenge-types", "--json", check=True).stdout)
     assert data["NOSE"]["config"]["min_dist"] == 0.1 and data["CUSTOM"]["random_selection"] is False
+
+
+def test_the_test_plugin_is_hidden_from_error_lists_but_still_works(dataset, tmp_path):
+    r = cli("evaluate", dataset, "-q", "--set", "wink.x=1")
+    assert r.returncode == 2 and "unknown challenge type 'WINK'" in r.stderr
+    assert "STILL" not in r.stderr and "NOSE" in r.stderr
+    data = json.loads(cli("challenge-types", "--json", check=True).stdout)
+    assert "STILL" not in data and "NOSE" in data
+    r = cli("evaluate", dataset, "-q", "--workers", "1", "--set", "still.frames_required=5")
+    assert r.returncode == 0, r.stderr  # named, it works
+
+
+def test_every_option_has_help_text():
+    from liveness_lab.cli import build_parser
+    import argparse
+    parser = build_parser()
+    missing = []
+    for name, sub in parser._subparsers._group_actions[0].choices.items():
+        for action in sub._actions:
+            if isinstance(action, argparse._HelpAction) or not action.option_strings:
+                continue
+            if not action.help:
+                missing.append(f"{name} {action.option_strings[0]}")
+    assert not missing, missing

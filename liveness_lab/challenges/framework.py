@@ -505,11 +505,16 @@ class ChallengeType:
         ``{name: Param}`` describing the params the generator writes; sessions
         are checked against it when read (:meth:`check_params`). ``None``: the
         params are not checked.
+    listed:
+        ``False`` for a type that is a test fixture, not a feature (the test
+        suite's ``STILL``): it works when named, but ``challenge-types`` and the
+        known names listed by error messages leave it out.
     """
 
     def __init__(self, name: str, *, config_class: type[ChallengeConfig] = ChallengeConfig,
                  description: str = "", random_selection: bool = True,
-                 params_schema: Mapping[str, Param] | None = None) -> None:
+                 params_schema: Mapping[str, Param] | None = None,
+                 listed: bool = True) -> None:
         if not isinstance(name, str) or not name.strip():
             raise ChallengeDefinitionError("a challenge type needs a non-empty name")
         if not (isinstance(config_class, type) and issubclass(config_class, ChallengeConfig)):
@@ -519,6 +524,7 @@ class ChallengeType:
         self.config_class = config_class
         self.description = description
         self.random_selection = random_selection
+        self.listed = bool(listed)
         if params_schema is not None and not all(
                 isinstance(k, str) and isinstance(v, Param) for k, v in params_schema.items()):
             raise ChallengeDefinitionError(

@@ -615,10 +615,15 @@ def run_study(dataset_dir: str | os.PathLike, *, profiles: Sequence[str] = ("see
               engine: Any = None, workers: int | None = None, n_bootstrap: int = 1000,
               n_worst: int = 4, seed: int = 0, progress: bool = True,
               title: str | None = None, cache_path: str | None = "default",
-              log: Callable[[str], None] | None = print) -> StudyResult:
+              log: Callable[[str], None] | None = print,
+              datasets: Mapping[str, str | os.PathLike] | None = None,
+              notes: Sequence[str] = ()) -> StudyResult:
     """Evaluate fixed profiles side by side: results, MLflow runs and one report.
 
-    Every profile replays the whole dataset (one pass, all profiles at once). Metrics are
+    Every profile replays the whole dataset (one pass, all profiles at once), or, for a
+    profile named in ``datasets``, its own dataset instead (the sessions of its own
+    protocol: the demo evaluates ``seed`` on the original clients' sessions). ``notes``:
+    paragraphs for the top of the report (say there what each profile was run on). Metrics are
     computed on ``report_split`` with operating thresholds chosen on ``calibration_split``
     (``"auto"``: ``test`` and ``dev`` when the dataset has them, else every session without
     calibration). Writes ``OUT/report.html``, ``OUT/report.md``, the PNGs and
@@ -644,14 +649,23 @@ def run_study(dataset_dir: str | os.PathLike, *, profiles: Sequence[str] = ("see
         from ..analysis import DEFAULT_CACHE_PATH
         cache_path = str(DEFAULT_CACHE_PATH)
     specs = [ReplaySpec(p, cache_path=cache_path) for p in profiles]
+    sources = {p: str((datasets or {}).get(p, dataset_dir)) for p in profiles}
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    fingerprint = dataset_fingerprint(dataset_dir)
+    prints = {src: dataset_fingerprint(src) for src in dict.fromkeys(sources.values())}
+    fingerprint = next(iter(prints.values())) if len(prints) == 1 else "; ".join(
+        f"{p}: {prints[sources[p]]}" for p in profiles)
     version = code_version()
     types = tuple(t.upper() for t in challenge_types) if challenge_types else None
-    say(f"study {study}: profiles {', '.join(profiles)} on {dataset_dir} "
-        f"(fingerprint {fingerprint})")
-    frames = replay_many(dataset_dir, specs, engine=engine, workers=workers, progress=progress)
+    by_source: dict[str, Any] = {}
+    for src in prints:
+        group = [i for i, p in enumerate(profiles) if sources[p] == src]
+        say(f"study {study}: profiles {', '.join(profiles[i] for i in group)} on {src} "
+            f"(fingerprint {prints[src]})")
+        for i, df in zip(group, replay_many(src, [specs[i] for i in group], engine=engine,
+                                            workers=workers, progress=progress)):
+            by_source[profiles[i]] = df
+    frames = [by_source[p] for p in profiles]
     evals, metrics, flats = [], {}, {}
     split_label, cal_label = "all sessions", None
     for prof, spec, df in zip(profiles, specs, frames):
@@ -662,10 +676,12 @@ def run_study(dataset_dir: str | os.PathLike, *, profiles: Sequence[str] = ("see
         metrics[prof] = m
         prefix = "test." if split_label == "test" else f"{_slugify(split_label)}."
         flats[prof] = flatten_metrics(m, prefix)
-        evals.append(Evaluation(prof, reported, cal, profile=prof, metrics=m))
+        evals.append(Evaluation(prof, reported, cal, profile=prof, metrics=m,
+                                dataset_dir=sources[prof] if len(prints) > 1 else None))
     report = build_report(evals, out, title=title or f"liveness-lab study {study}: "
-                          + " vs ".join(profiles),
-                          dataset_dir=dataset_dir, dataset_fingerprint=fingerprint,
+                          + " vs ".join(profiles), notes=notes,
+                          dataset_dir=dataset_dir if len(prints) == 1 else None,
+                          dataset_fingerprint=fingerprint,
                           code_version=version, split_label=split_label,
                           calibration_label=cal_label, n_worst=n_worst,
                           n_bootstrap=n_bootstrap, seed=seed)
@@ -691,8 +707,9 @@ def run_study(dataset_dir: str | os.PathLike, *, profiles: Sequence[str] = ("see
                     children[prof] = rid
                     configs = spec.resolve()
                     params = {"profile": prof, "analyzer": spec.analyzer,
-                              "dataset": str(Path(dataset_dir).resolve()),
-                              "dataset_fingerprint": fingerprint, "code_version": version}
+                              "dataset": str(Path(sources[prof]).resolve()),
+                              "dataset_fingerprint": prints[sources[prof]],
+                              "code_version": version}
                     params.update(configs.flat())
                     tracker.log_params(rid, params)
                     tracker.log_metrics(rid, flats[prof])
