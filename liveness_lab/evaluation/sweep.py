@@ -37,7 +37,7 @@ SELECTION_METRICS = ("acer", "max_apcer", "bpcer", "non_response_rate", "eer", "
 _TOP_KEYS = {"study", "description", "dataset", "challenge_types", "base", "search", "select",
              "report"}
 _DATASET_KEYS = {"path", "generate"}
-_GENERATE_KEYS = {"sessions_per_class", "seed", "challenge_types", "image_size"}
+_GENERATE_KEYS = {"sessions_per_class", "seed", "challenge_types", "image_size", "profile"}
 _BASE_KEYS = {"profile", "set", "analyzer"}
 _SEARCH_KEYS = {"method", "space", "n_trials", "seed"}
 _SELECT_KEYS = {"split", "metric", "constraints"}
@@ -680,7 +680,7 @@ def run_study(dataset_dir: str | os.PathLike, *, profiles: Sequence[str] = ("see
                                 dataset_dir=sources[prof] if len(prints) > 1 else None))
     report = build_report(evals, out, title=title or f"liveness-lab study {study}: "
                           + " vs ".join(profiles), notes=notes,
-                          dataset_dir=dataset_dir if len(prints) == 1 else None,
+                          dataset_dir=next(iter(prints)) if len(prints) == 1 else None,
                           dataset_fingerprint=fingerprint,
                           code_version=version, split_label=split_label,
                           calibration_label=cal_label, n_worst=n_worst,
