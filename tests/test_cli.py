@@ -178,3 +178,56 @@ def test_every_option_has_help_text():
             if not action.help:
                 missing.append(f"{name} {action.option_strings[0]}")
     assert not missing, missing
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--output", "/etc/hostname/r.csv"], "--output /etc/hostname/r.csv: the folder "
+                                          "/etc/hostname is not a directory"),
+    (["--output", "{tmp}"], "is a directory; give a file name"),
+    (["--output", "{tmp}/missing/r.csv"], "does not exist; create it"),
+    (["--analyzer", "nope"], "unknown analyzer 'nope'; known: local, recorded, rekognition"),
+    (["--workers", "0"], "--workers must be a positive number"),
+    (["--split", "train"], "has no session in split 'train'"),
+])
+def test_evaluate_checks_arguments_before_the_replay(dataset, tmp_path, args, message):
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    r = cli("evaluate", dataset, "-q", "--workers", "1", *args)
+    assert r.returncode == 2 and message in r.stderr, r.stderr
+    assert r.stdout == "" and r.stderr.count("\n") == 1  # nothing was replayed
+
+
+def test_header_only_manifest_is_an_error(dataset, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "manifest.csv").write_text((dataset / "manifest.csv").read_text().splitlines()[0]
+                                        + "\n")
+    for command in ("evaluate", "analyze"):
+        r = cli(command, empty, "-q")
+        assert r.returncode == 2 and "lists no session (only a header)" in r.stderr, r.stderr
+
+
+def test_evaluate_prints_what_it_evaluated(dataset):
+    r = cli("evaluate", dataset, "-q", "--workers", "1", "--profile", "seed", "--split", "test")
+    assert r.returncode == 0, r.stderr
+    head = r.stdout.splitlines()[0]
+    assert head.startswith("profile seed; analyzer local")
+    assert "5 sessions (dev 1, test 4)" in head
+    assert "metrics on split test (4 sessions)" in head and "Wilson" in head
+    assert "== NOSE: 2 bona fide, 2 attacks" in r.stdout and "POSE" not in r.stdout
+    assert "BPCER" in r.stdout and "[" in r.stdout.split("BPCER", 1)[1].splitlines()[0]
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--bootstrap", "-5"], "--bootstrap must be 0 (no bootstrap) or a positive number"),
+    (["--out", "/etc/hostname/r"], "--out /etc/hostname/r cannot be created"),
+])
+def test_report_checks_arguments_first(tmp_path, args, message):
+    results = tmp_path / "r.csv"
+    results.write_text("session_id,label,pai_species,challenge_type,success,reason\n")
+    r = cli("report", results, "--out", tmp_path / "rep", *args)
+    assert r.returncode == 2 and message in r.stderr, r.stderr
+
+
+def test_mlflow_ui_refuses_a_bad_port():
+    r = cli("mlflow-ui", "--port", "99999")
+    assert r.returncode == 2 and "--port must be 1..65535, got 99999" in r.stderr
