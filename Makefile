@@ -11,9 +11,12 @@ PYTEST_ARGS ?=
 
 .PHONY: setup demo test lock bench clean
 
-$(STAMP): pyproject.toml requirements-dev.lock $(wildcard tests/plugin_pkg/pyproject.toml)
+# the venv and its uv: all `make lock` needs (a fresh clone has no .venv yet)
+$(UV):
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade uv
+
+$(STAMP): $(UV) pyproject.toml requirements-dev.lock $(wildcard tests/plugin_pkg/pyproject.toml)
 	$(UV) pip install --python $(PY) --quiet -r requirements-dev.lock
 	$(UV) pip install --python $(PY) --quiet --no-deps -e . -e tests/plugin_pkg
 	touch $(STAMP)
@@ -29,7 +32,7 @@ test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 ## make lock: refresh the pinned dependency set after editing pyproject.toml
-lock:
+lock: $(UV)
 	$(UV) pip compile pyproject.toml --extra dev --universal --python-version 3.10 -q -o requirements-dev.lock
 
 bench: setup
