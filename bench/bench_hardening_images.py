@@ -1,11 +1,12 @@
-"""NOSE on rendered images, seed vs recommended: the hardened checks end to end.
+"""NOSE on rendered images, seed vs recommended vs rekognition: the hardened checks end to end.
 
 For N random NOSE targets (params drawn by the NOSE type with SeededRandom(i)), render
 sessions from the two bundled photos (grace_hopper and astronaut, alternating) and analyze
-every frame with the local analyzer, descriptors and PAD stage on
-(``LocalAnalyzer(descriptors=True, pad=True)``; the PAD baseline is trained at first use
-into .liveness-lab/). Each session is verified under the NOSE config of ``seed``,
-``recommended`` and ``recommended`` without the PAD check. Session kinds:
+every frame with the local analyzer and its dlib descriptors
+(``LocalAnalyzer(descriptors=True)``, tracker). Each session is verified under the NOSE
+config of ``seed``, ``recommended`` (identity from the real dlib descriptors) and
+``rekognition`` on the same faces with the descriptors removed (DetectFaces evidence only:
+identity from face proportions). No PAD score is used. Session kinds:
 
 * ``head_turn`` - bona fide stand-in (2.5D head turn toward the target);
 * ``photo_moved+print``, ``photo_rolled+print``, ``photo_tilted+screen`` - the photo as a
@@ -32,7 +33,7 @@ from concurrent.futures import ProcessPoolExecutor
 PHOTOS = ("grace_hopper", "astronaut")
 KINDS = ("head_turn", "photo_moved+print", "photo_rolled+print", "photo_tilted+screen",
          "photo_tilted", "face_swap")
-PROFILES = ("seed", "recommended", "recommended, no PAD")
+PROFILES = ("seed", "recommended", "rekognition")
 
 
 
@@ -59,28 +60,27 @@ def one(i: int) -> list[tuple[str, str, str, bool, str, float | None, float | No
     try:
         analyzer = _ANALYZER
     except NameError:
-        analyzer = _ANALYZER = LocalAnalyzer(descriptors=True, pad=True)
+        analyzer = _ANALYZER = LocalAnalyzer(descriptors=True)
     nose = default_registry().get("NOSE")
-    configs = {"seed": resolve_configs("seed").for_type(nose),
-               "recommended": resolve_configs("recommended").for_type(nose),
-               "recommended, no PAD": resolve_configs(
-                   "recommended", sets=["nose.pad_check=false"]).for_type(nose)}
+    configs = {name: resolve_configs(name).for_type(nose) for name in PROFILES}
     params = nose.generate_params({"imageWidth": 640, "imageHeight": 480}, rng=SeededRandom(i))
     photo = PHOTOS[i % 2]
     out = []
     for kind in KINDS:
         tracker = analyzer.tracker()
         analyzed = [(ts, tracker.update(img)) for ts, img in _frames(params, photo, kind, i)]
+        plain = [(ts, [f.replace(extra={k: v for k, v in f.extra.items() if k != "LivenessLab"})
+                       for f in faces]) for ts, faces in analyzed]
         for name, cfg in configs.items():
-            v = run_challenge(nose, params, analyzed, cfg)
+            v = run_challenge(nose, params, plain if name == "rekognition" else analyzed, cfg)
             parallax = [r["parallax"] for r in v.trace.rows if r.get("parallax") is not None]
             dist = [r["identity_distance"] for r in v.trace.rows
                     if r.get("identity_distance") is not None]
-            pad = [f.extra["LivenessLab"]["PadScore"] for _, faces in analyzed for f in faces
-                   if "PadScore" in f.extra.get("LivenessLab", {})]
+            geo = [r["geometry_change"] for r in v.trace.rows
+                   if r.get("geometry_change") is not None]
             out.append((kind, photo, name, v.success, v.code,
                         parallax[-1] if parallax else None, max(dist) if dist else None,
-                        sum(pad) / len(pad) if pad else None))
+                        max(geo) if geo else None))
     return out
 
 
@@ -89,8 +89,6 @@ def main() -> None:
     ap.add_argument("--targets", type=int, default=24)
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args()
-    from liveness_lab.pad import load_default_model
-    load_default_model()  # train once here, not in every worker
     t = time.perf_counter()
     with ProcessPoolExecutor(args.workers) as pool:
         rows = [r for chunk in pool.map(one, range(args.targets)) for r in chunk]
@@ -98,7 +96,8 @@ def main() -> None:
     print(f"\n### NOSE on rendered images ({args.targets} random targets, photos alternating)\n")
     print(f"Command: `python bench/bench_hardening_images.py --targets {args.targets}` "
           f"({elapsed:.0f} s with {args.workers} workers). Local analyzer (68 points, tracker, "
-          "descriptors and PAD stage on), 640x480, 10 fps, 2.5 s per session.\n")
+          "dlib descriptors; removed for `rekognition`), 640x480, 10 fps, 2.5 s per session; "
+          "no PAD score.\n")
     print("| session | profile | passed | pass rate | 95% Wilson interval | codes |")
     print("| --- | --- | --- | --- | --- | --- |")
     for kind in KINDS:
@@ -112,16 +111,16 @@ def main() -> None:
             text = ", ".join(f"{c} {n}" for c, n in codes.most_common(4))
             print(f"| {kind} | {prof} | {k}/{len(sel)} | {100 * k / len(sel):.1f}% | "
                   f"{100 * lo:.1f}..{100 * hi:.1f}% | {text} |")
-    print("\nMeasurements under `recommended` (sessions that reached them): nose parallax at the "
-          "target (face widths), the largest identity distance to the first face, and the "
-          "session's mean PadScore over every analyzed face.\n")
+    print("\nMeasurements (sessions that reached them): nose parallax at the target (face "
+          "widths) and the largest dlib identity distance to the first face under "
+          "`recommended`; the largest face-proportion change under `rekognition`.\n")
     print("| session | parallax min / median / max (n) "
-          "| identity distance min / median / max (n) | mean PadScore min / median / max (n) |")
+          "| identity distance min / median / max (n) | proportion change min / median / max (n) |")
     print("| --- | --- | --- | --- |")
     for kind in KINDS:
-        sel = [r for r in rows if r[0] == kind and r[2] == "recommended, no PAD"]
         cells = []
-        for j in (5, 6, 7):
+        for j, prof in ((5, "recommended"), (6, "recommended"), (7, "rekognition")):
+            sel = [r for r in rows if r[0] == kind and r[2] == prof]
             vals = sorted(r[j] for r in sel if r[j] is not None)
             cells.append(f"{vals[0]:.3f} / {vals[len(vals) // 2]:.3f} / {vals[-1]:.3f} "
                          f"({len(vals)})" if vals else "-")

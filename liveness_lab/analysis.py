@@ -35,12 +35,25 @@ class AnalysisStats:
 
 
 def make_analyzer(name: str, *, options: Mapping[str, Any] | None = None,
-                  cache_path: str | os.PathLike | None = DEFAULT_CACHE_PATH) -> FaceAnalyzer:
-    """Create the analyzer ``name``, wrapped in the analysis cache unless ``cache_path`` is None."""
+                  cache_path: str | os.PathLike | None = DEFAULT_CACHE_PATH,
+                  pad_model: str | os.PathLike | None = None) -> FaceAnalyzer:
+    """Create the analyzer ``name``, wrapped in the analysis cache unless ``cache_path`` is None.
+
+    ``pad_model``: path of a PAD model (``liveness-lab pad-train``); the analyzer is then
+    wrapped in :class:`~liveness_lab.pad.PadStage`, so its faces carry a ``PadScore``. A
+    missing or malformed model file raises ``ValueError`` naming it; nothing is trained here.
+    """
     from .analyzers import create_analyzer
 
     analyzer = create_analyzer(name, **dict(options or {}))
-    if cache_path is None or name == "recorded":
+    if pad_model is not None and analyzer.analyzes_images:
+        from .pad import PadModel, PadStage
+        path = Path(pad_model)
+        if not path.is_file():
+            raise ValueError(f"PAD model {str(path)!r} does not exist; train one with "
+                             "`liveness-lab pad-train --out PATH`")
+        analyzer = PadStage(analyzer, PadModel.load(path))
+    if cache_path is None or not analyzer.analyzes_images:
         return analyzer
     from .analyzers.cache import AnalysisCache, CachedAnalyzer
     Path(cache_path).parent.mkdir(parents=True, exist_ok=True)
@@ -108,6 +121,7 @@ class _AnalyzeTask:
     options: Mapping[str, Any] | None
     cache_path: str | None
     overwrite: bool = False
+    pad_model: str | None = None
 
 
 def needs_analysis(session: Session, *, overwrite: bool = False) -> bool:
@@ -116,7 +130,8 @@ def needs_analysis(session: Session, *, overwrite: bool = False) -> bool:
 
 
 def _analyze_task(task: _AnalyzeTask) -> list[tuple[str, int]]:
-    key = json.dumps([task.analyzer, task.options, task.cache_path], sort_keys=True, default=str)
+    key = json.dumps([task.analyzer, task.options, task.cache_path, task.pad_model],
+                     sort_keys=True, default=str)
     out = []
     for entry in task.entries:
         session = load_dataset_session(task.dataset_dir, entry)
@@ -125,7 +140,8 @@ def _analyze_task(task: _AnalyzeTask) -> list[tuple[str, int]]:
             continue  # nothing to analyze: no model is loaded for it
         if key not in _ANALYZERS:
             _ANALYZERS[key] = make_analyzer(task.analyzer, options=task.options,
-                                            cache_path=task.cache_path)
+                                            cache_path=task.cache_path,
+                                            pad_model=task.pad_model)
         new, n = analyze_session(session, _ANALYZERS[key], overwrite=task.overwrite)
         if n:
             write_session(new, Path(task.dataset_dir) / entry.path)
@@ -138,7 +154,8 @@ def analyze_dataset(dataset_dir: str | os.PathLike, *, analyzer: str = "local",
                     cache_path: str | os.PathLike | None = DEFAULT_CACHE_PATH,
                     workers: int | None = None, overwrite: bool = False,
                     engine: "str | Engine | None" = None,
-                    progress: bool | Callable[[int, int], None] = False) -> AnalysisStats:
+                    progress: bool | Callable[[int, int], None] = False,
+                    pad_model: str | os.PathLike | None = None) -> AnalysisStats:
     """Analyze the image-only frames of every session of a dataset and write the faces back.
 
     Session files are rewritten atomically, one at a time, so an interrupted run
@@ -148,6 +165,7 @@ def analyze_dataset(dataset_dir: str | os.PathLike, *, analyzer: str = "local",
     ``engine`` is ``None``/``"process"`` (a local pool of ``workers`` processes), ``"dask"``,
     a Dask scheduler address or an :class:`~liveness_lab.engines.Engine`. With a remote Dask
     cluster the dataset and the cache file must be on a filesystem every worker shares.
+    ``pad_model``: add a ``PadScore`` to every analyzed face (see :func:`make_analyzer`).
     """
     root = str(Path(dataset_dir))
     entries = read_manifest(root)
@@ -157,7 +175,8 @@ def analyze_dataset(dataset_dir: str | os.PathLike, *, analyzer: str = "local",
     size = max(1, min(32, math.ceil(len(entries) / (eng.parallelism * 4)) if entries else 1))
     tasks = [_AnalyzeTask(root, tuple(entries[i:i + size]), analyzer,
                           dict(options or {}) or None,
-                          None if cache_path is None else str(cache_path), overwrite)
+                          None if cache_path is None else str(cache_path), overwrite,
+                          None if pad_model is None else str(pad_model))
              for i in range(0, len(entries), size)]
     bar, tick = progress_bar(progress, len(entries), f"analyze ({analyzer})")
     try:

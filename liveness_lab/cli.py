@@ -41,8 +41,13 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from .sessions import read_session
     from .verify import verify_session
 
+    from .evidence import check_evidence, dataset_evidence
+
     configs = resolve_configs(args.profile, sets=args.sets)
     session = read_session(args.session)
+    if session.frames and all(fr.faces is not None for fr in session.frames):
+        check_evidence(configs, dataset_evidence([session], name=f"session {session.id!r}"),
+                       sets=args.sets)
     verdict = verify_session(session, configs=configs)
     if args.json:
         print(json.dumps(verdict.to_dict(), indent=2, default=_fmt))
@@ -88,9 +93,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .config import resolve_configs
     from .evaluation.replay import evaluate_dataset, format_summary, summarize, write_results
 
+    import warnings
+
+    from .evaluation.replay import MissingEvidenceWarning
+
     # every argument is checked before the replay: a bad one fails in a second
     configs = resolve_configs(args.profile, sets=args.sets)
     analyzer = check_analyzer_name(args.analyzer)
+    analyzer_options = parse_analyzer_options(args.analyzer_options)
     _check_workers(args.workers)
     if args.output:
         check_output_file(args.output, "--output")
@@ -99,10 +109,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         if not any(e.split == args.split for e in entries):
             raise ValueError(f"{args.dataset} has no session in split {args.split!r} (splits: "
                              f"{_split_counts([e.split or '' for e in entries])})")
-    df = evaluate_dataset(args.dataset, profile=args.profile, sets=args.sets,
-                          workers=args.workers, engine=args.engine, analyzer=args.analyzer,
-                          cache_path=None if args.no_cache else args.cache,
-                          progress=not args.quiet)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", MissingEvidenceWarning)
+        df = evaluate_dataset(args.dataset, profile=args.profile, sets=args.sets,
+                              workers=args.workers, engine=args.engine, analyzer=args.analyzer,
+                              analyzer_options=analyzer_options,
+                              cache_path=None if args.no_cache else args.cache,
+                              pad_model=args.pad_model, progress=not args.quiet)
     if args.output:
         write_results(df, args.output)
     shown = df if args.split == "all" else df[df["split"].astype(str) == args.split]
@@ -112,6 +125,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
           f"metrics on {'every split' if args.split == 'all' else 'split ' + args.split} "
           f"({len(shown)} sessions); brackets: 95 % Wilson intervals")
     print(format_summary(summarize(shown)))
+    for w in caught:
+        if issubclass(w.category, MissingEvidenceWarning):
+            print(f"warning: {w.message}", file=sys.stderr)
+        else:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
     if args.output:
         print(f"\nwrote {len(df)} results (every split) to {args.output}")
     return 0
@@ -119,18 +137,25 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_analyze(args: argparse.Namespace) -> int:
     from .analysis import analyze_dataset, check_analyzer_name
+    from .config import resolve_configs
+    from .evidence import analyzer_options_for
 
     check_analyzer_name(args.analyzer)
     _check_workers(args.workers)
     _dataset_entries(args.dataset)
 
-    options = {}
+    options = parse_analyzer_options(args.analyzer_options)
     if args.landmarks:
         options["landmarks"] = args.landmarks
+    # the evidence the profile's checks will need (the local analyzer's descriptors for
+    # `recommended`), so the analyzed dataset can be evaluated under it
+    options = analyzer_options_for(resolve_configs(args.profile, sets=args.sets),
+                                   args.analyzer, options)
     stats = analyze_dataset(args.dataset, analyzer=args.analyzer, options=options,
                             cache_path=None if args.no_cache else args.cache,
                             workers=args.workers, overwrite=args.overwrite,
-                            engine=args.engine, progress=not args.quiet)
+                            engine=args.engine, progress=not args.quiet,
+                            pad_model=args.pad_model)
     print(f"analyzed {stats.frames_analyzed} frames in {stats.sessions_changed} of "
           f"{stats.sessions} sessions with the {args.analyzer} analyzer")
     return 0
@@ -144,6 +169,43 @@ def _add_analyzer_options(p: argparse.ArgumentParser, default: str = "local") ->
     p.add_argument("--cache", default=str(DEFAULT_CACHE_PATH),
                    help="analysis cache file (default: %(default)s)")
     p.add_argument("--no-cache", action="store_true", help="do not use the analysis cache")
+    p.add_argument("--analyzer-option", dest="analyzer_options", action="append", default=[],
+                   metavar="KEY=VALUE",
+                   help="an analyzer setting, e.g. descriptors=true for the local analyzer's "
+                        "face descriptors (repeatable)")
+    p.add_argument("--pad-model", default=None, metavar="PATH",
+                   help="add a passive PAD score to analyzed faces with this model "
+                        "(`liveness-lab pad-train`)")
+
+
+def parse_analyzer_options(items: Sequence[str]) -> dict[str, Any]:
+    """``["descriptors=true", "landmarks=5"]`` -> ``{"descriptors": True, "landmarks": "5"}``.
+
+    ``true``/``false`` become booleans, integers and decimals numbers; anything else stays
+    text. A malformed item raises ``ValueError`` naming it.
+    """
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ValueError(f"--analyzer-option {item!r}: expected KEY=VALUE, "
+                             "e.g. descriptors=true")
+        text = raw.strip()
+        low = text.lower()
+        value: Any = text
+        if low in ("true", "yes", "on"):
+            value = True
+        elif low in ("false", "no", "off"):
+            value = False
+        else:
+            try:
+                value = int(text) if text.lstrip("-").isascii() and text.lstrip("-").isdigit() \
+                    else float(text) if text.replace(".", "", 1).lstrip("-").isdigit() else text
+            except ValueError:
+                value = text
+        out[key] = value
+    return out
 
 
 def cmd_challenge_types(args: argparse.Namespace) -> int:
@@ -214,6 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("analyze", help="fill in the faces of image-only frames of a dataset")
     p.add_argument("dataset", help="dataset directory (with manifest.csv)")
     _add_analyzer_options(p)
+    _add_config_options(p)
     p.add_argument("--landmarks", choices=["68", "5"], default=None,
                    help="local analyzer landmark model (68: non-commercial; 5: licence-clean)")
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: CPUs)")

@@ -4,12 +4,15 @@ Every threshold of every challenge type lives in the type's typed config
 (:class:`~liveness_lab.challenges.framework.ChallengeConfig` subclass). A
 **profile** is a named set of overrides on top of those defaults:
 
-* ``recommended`` (the default profile) hardens the original: multi-frame
-  POSE with a neutral -> pose -> neutral transition and positive gaze,
-  NOSE with a 3D-consistency (parallax) check, exactly one face per frame and
-  a bounded number of skipped face-less frames, identity continuity and a
-  passive PAD score in every type, and draws among NOSE, POSE, BLINK and
-  HEAD_TURN (``docs/hardening.md`` has the measurements);
+* ``recommended`` (the default profile, for the local analyzer) hardens the
+  original: multi-frame POSE with a neutral -> pose -> neutral transition and
+  positive gaze, NOSE with a 3D-consistency (parallax) check, exactly one face
+  per frame and a bounded number of skipped face-less frames, identity
+  continuity from face descriptors in every type, and draws among NOSE, POSE,
+  BLINK and HEAD_TURN (``docs/hardening.md`` has the measurements);
+* ``rekognition``: the same rules on DetectFaces evidence only (identity from
+  CompareFaces similarities where present, else from face proportions), for
+  Amazon Rekognition and Rekognition-shaped recorded datasets;
 * ``seed`` reproduces the original AWS Liveness Detection Framework exactly
   (its values are the config defaults) and draws among NOSE and POSE, as the
   original did; keep it for comparison.
@@ -89,23 +92,39 @@ register_profile(Profile(
     challenge_types=("NOSE", "POSE"),
 ))
 
-_SESSION_CHECKS = {"identity_check": True, "pad_check": True}
+#: the hardened challenge rules, whatever evidence the identity check uses
+_HARDENED: dict[str, dict[str, Any]] = {
+    "NOSE": {"multiple_faces": "fail", "max_missing_faces": 3, "parallax_check": True,
+             "histogram_check": False},
+    "POSE": {"frames_required": 3, "require_transition": True, "neutral_frames": 2,
+             "gaze_must_match": True, "exclude_neutral_pose": True, "max_missing_faces": 3,
+             "smile_needs_open_mouth": False},
+    "BLINK": {},
+    "HEAD_TURN": {"min_turns": 3},
+}
+_HARDENED_TYPES = ("NOSE", "POSE", "BLINK", "HEAD_TURN")
+
+
+def _hardened(session_checks: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    return {t: {**session_checks, **rules} for t, rules in _HARDENED.items()}
+
 
 register_profile(Profile(
     "recommended",
-    "Hardened: multi-frame POSE with a transition, NOSE with 3D consistency and one face per "
-    "frame, identity continuity and a passive PAD score everywhere; draws NOSE, POSE, BLINK, "
-    "HEAD_TURN.",
-    overrides={
-        "NOSE": {**_SESSION_CHECKS, "multiple_faces": "fail", "max_missing_faces": 3,
-                 "parallax_check": True, "histogram_check": False},
-        "POSE": {**_SESSION_CHECKS, "frames_required": 3, "require_transition": True,
-                 "neutral_frames": 2, "gaze_must_match": True, "exclude_neutral_pose": True,
-                 "max_missing_faces": 3, "smile_needs_open_mouth": False},
-        "BLINK": dict(_SESSION_CHECKS),
-        "HEAD_TURN": {**_SESSION_CHECKS, "min_turns": 3},
-    },
-    challenge_types=("NOSE", "POSE", "BLINK", "HEAD_TURN"),
+    "Hardened rules for the local analyzer: multi-frame POSE with a transition, NOSE with 3D "
+    "consistency and one face per frame, identity continuity from face descriptors (or "
+    "CompareFaces similarities); draws NOSE, POSE, BLINK, HEAD_TURN.",
+    overrides=_hardened({"identity_check": True}),
+    challenge_types=_HARDENED_TYPES,
+))
+
+register_profile(Profile(
+    "rekognition",
+    "The hardened rules on DetectFaces evidence only (no descriptor, no PAD score): identity "
+    "continuity from CompareFaces similarities where the faces carry them and from the face's "
+    "proportions otherwise; for Amazon Rekognition and Rekognition-shaped recorded datasets.",
+    overrides=_hardened({"identity_when_available": True, "geometry_identity_check": True}),
+    challenge_types=_HARDENED_TYPES,
 ))
 
 

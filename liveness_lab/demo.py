@@ -41,11 +41,10 @@ def protocol_of(profile: str) -> str:
         return _PROTOCOLS[profile]
     from .synth.traces import _bench
     bench = _bench(profile)
-    extras = [name for name, on in (("face descriptors", bench.descriptors),
-                                    ("PAD scores", bench.pad_scores)) if on]
     return (f"the {profile} clients' protocol: {', '.join(bench.default_types)} with params "
             f"from its configs (POSE filmed when they ask for several frames), every attack "
-            f"species" + (f", faces with {' and '.join(extras)}" if extras else ""))
+            f"species" + (", faces with simulated descriptors" if bench.descriptors else
+                          ", faces as DetectFaces returns them"))
 
 
 def ensure_dataset(out_dir: Path, *, sessions_per_class: int, seed: int,

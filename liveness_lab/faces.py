@@ -34,6 +34,8 @@ __all__ = [
     "Quality",
     "BoolAttribute",
     "FaceDetail",
+    "LIVENESS_LAB_KEY",
+    "with_extension",
     "faces_from_rekognition",
     "faces_to_rekognition",
 ]
@@ -439,3 +441,18 @@ def faces_from_rekognition(items: Iterable[Mapping[str, Any]]) -> tuple[FaceDeta
 def faces_to_rekognition(faces: Iterable[FaceDetail]) -> list[dict[str, Any]]:
     """The ``FaceDetails`` JSON list of ``faces``."""
     return [f.to_rekognition() for f in faces]
+
+
+#: Key of the liveness-lab extension object in a face's Rekognition JSON
+#: (``"LivenessLab": {"Descriptor": [...], "Similarity": 99.1, "PadScore": 0.93}``).
+LIVENESS_LAB_KEY = "LivenessLab"
+
+
+def with_extension(face: FaceDetail, **values: Any) -> FaceDetail:
+    """A copy of ``face`` whose ``LivenessLab`` extension object also holds ``values``."""
+    extra = dict(face.extra)
+    current = extra.get(LIVENESS_LAB_KEY)
+    ext = dict(current) if isinstance(current, Mapping) else {}
+    ext.update(values)
+    extra[LIVENESS_LAB_KEY] = ext
+    return face.replace(extra=extra)

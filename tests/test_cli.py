@@ -124,7 +124,7 @@ def test_evaluate_unknown_type_and_missing_dataset(dataset, tmp_path):
     (["--set", "nose.min_dist=abc"], "min_dist must be a finite float"),
     (["--set", "min_dist=1"], "must name its challenge type"),
     (["--set", "wink.x=1"], "unknown challenge type 'WINK'"),
-    (["--profile", "fastest"], "unknown profile 'fastest'; known: recommended, seed"),
+    (["--profile", "fastest"], "unknown profile 'fastest'; known: recommended, rekognition, seed"),
 ])
 def test_bad_configuration_is_a_clear_error(dataset, args, message):
     r = cli("evaluate", dataset, "-q", *args)

@@ -41,6 +41,8 @@ __all__ = [
     "create_analyzer",
     "analyzer_names",
     "analyzer_descriptions",
+    "analyzer_entry",
+    "image_analyzer_names",
     "LocalAnalyzer",
     "LocalAnalyzerConfig",
     "RecordedAnalyzer",
@@ -58,6 +60,9 @@ class AnalyzerEntry:
     name: str
     factory: Callable[..., FaceAnalyzer]
     description: str = ""
+    #: mirrors the class's :attr:`FaceAnalyzer.analyzes_images` (``False``: it replays
+    #: recorded faces and analyzes no image), so callers know without building one
+    analyzes_images: bool = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
@@ -82,7 +87,8 @@ def _accept(obj: object) -> list[AnalyzerEntry]:
             out.append(item)
         elif isinstance(item, type) and issubclass(item, FaceAnalyzer):
             doc = (item.__doc__ or "").strip().splitlines()
-            out.append(AnalyzerEntry(item.name, item, doc[0] if doc else ""))
+            out.append(AnalyzerEntry(item.name, item, doc[0] if doc else "",
+                                     bool(getattr(item, "analyzes_images", True))))
         else:
             raise TypeError("an analyzer entry point must load an AnalyzerEntry, a FaceAnalyzer "
                             f"subclass or a list of them, got {type(item).__name__}")
@@ -143,6 +149,16 @@ def analyzer_names() -> list[str]:
     return _known().names()
 
 
+def image_analyzer_names() -> list[str]:
+    """The names of the registered analyzers that analyze images (not ``recorded``)."""
+    return [e.name for e in _known() if e.analyzes_images]
+
+
+def analyzer_entry(name: str) -> AnalyzerEntry:
+    """The registered entry called ``name`` (raises :class:`UnknownAnalyzer`, listing names)."""
+    return _known().get(name)
+
+
 def analyzer_descriptions() -> dict[str, str]:
     """``{name: description}`` of the registered analyzers, sorted by name."""
     return {entry.name: entry.description for entry in _known()}
@@ -180,7 +196,7 @@ _BUILT_INS = (
                   "Amazon Rekognition DetectFaces "
                   "(options: client, region_name, max_workers, ...)"),
     AnalyzerEntry("recorded", _create_recorded,
-                  "no model: replays the faces recorded in sessions"),
+                  "no model: replays the faces recorded in sessions", analyzes_images=False),
 )
 
 #: The shared registry of analyzer factories (entry-point group ``liveness_lab.analyzers``).

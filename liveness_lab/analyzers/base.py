@@ -11,10 +11,11 @@ in **RGB** order (or ``(H, W)`` grayscale).
 from __future__ import annotations
 
 import abc
-from typing import Iterable, Sequence, Union
+from typing import ClassVar, Iterable, Mapping, Sequence, Union
 
 import numpy as np
 
+from ..evidence import Evidence
 from ..faces import FaceDetail
 
 ImageInput = Union[bytes, bytearray, memoryview, np.ndarray]
@@ -33,6 +34,15 @@ class FaceAnalyzer(abc.ABC):
 
     #: registry name, e.g. ``"local"`` or ``"rekognition"``
     name: str = "analyzer"
+    #: the evidence every face it returns carries (:mod:`liveness_lab.evidence`); an instance
+    #: may widen it by its options (the local analyzer's ``descriptors=True``)
+    provides: frozenset[Evidence] = frozenset()
+    #: evidence it can give when options are turned on -> those options
+    #: (``{Evidence.DESCRIPTOR: {"descriptors": True}}``)
+    can_provide: Mapping[Evidence, Mapping[str, object]] = {}
+    #: ``False`` for analyzers that analyze no image (``recorded``: the faces come from the
+    #: session); such an analyzer needs no cache and cannot fill in image-only frames
+    analyzes_images: ClassVar[bool] = True
 
     @abc.abstractmethod
     def analyze(self, image: ImageInput) -> list[FaceDetail]:

@@ -508,6 +508,15 @@ class CachedAnalyzer(FaceAnalyzer):
         """The inner analyzer's name."""
         return self.inner.name
 
+    @property  # type: ignore[override]
+    def provides(self) -> frozenset:
+        """The inner analyzer's evidence."""
+        return frozenset(getattr(self.inner, "provides", frozenset()))
+
+    @property  # type: ignore[override]
+    def can_provide(self) -> Mapping:
+        return dict(getattr(self.inner, "can_provide", {}) or {})
+
     def config_fingerprint(self) -> str:
         """The inner analyzer's fingerprint."""
         return self.inner.config_fingerprint()

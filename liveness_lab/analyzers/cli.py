@@ -50,11 +50,11 @@ def _fail(message: str, code: int) -> int:
 def run_detect(args: argparse.Namespace) -> int:
     """Run ``detect``: 0 on success (even with no face), 2 for a bad image or usage,
     1 when the analyzer cannot run here."""
-    from . import analyzer_names, create_analyzer
+    from . import create_analyzer, image_analyzer_names
 
     name = args.analyzer.strip().lower()
-    if name == "recorded" or name not in analyzer_names():
-        usable = [n for n in analyzer_names() if n != "recorded"]
+    usable = image_analyzer_names()
+    if name not in usable:
         return _fail(f"unknown analyzer {args.analyzer!r}; use one of: {', '.join(usable)}", 2)
     options: dict[str, Any] = {}
     if args.landmarks is not None:

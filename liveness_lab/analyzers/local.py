@@ -22,7 +22,8 @@ from typing import Any, Iterable, Iterator
 import numpy as np
 
 from ..errors import AnalyzerUnavailableError
-from ..faces import FaceDetail
+from ..evidence import Evidence
+from ..faces import FaceDetail, with_extension
 from ._describe import describe_5, describe_68
 from ._tracking import REFINE_FACE, WINDOW_MARGIN, LocalFaceTracker, iou
 from .base import FaceAnalyzer, ImageInput
@@ -113,15 +114,10 @@ class LocalAnalyzerConfig:
         on the fitted shape) to each face, as ``"LivenessLab": {"Descriptor": [...]}``
         (4 decimals), for the identity-continuity check. About 0.1 s per face
         on one core.
-    pad:
-        Add the passive PAD baseline's score as ``"LivenessLab": {"PadScore": p}``
-        (:mod:`liveness_lab.pad`; the model is trained at first use if missing).
-    pad_model:
-        Path of the PAD model JSON; ``None``: :data:`liveness_lab.pad.DEFAULT_MODEL_PATH`.
 
-    The last three settings are left out of the ``repr`` while off, so that
-    analyses cached before they existed stay valid; the analyzer's
-    fingerprint names them when they are on.
+    ``descriptors`` is left out of the ``repr``, so that analyses cached before it existed
+    stay valid; the analyzer's fingerprint names it when it is on. A passive PAD score is
+    not the analyzer's job: wrap it in :class:`liveness_lab.pad.PadStage`.
     """
 
     landmarks: str = "68"
@@ -137,8 +133,6 @@ class LocalAnalyzerConfig:
     model_dir: str | None = None
     max_pixels: int = DEFAULT_MAX_PIXELS
     descriptors: bool = field(default=False, repr=False)
-    pad: bool = field(default=False, repr=False)
-    pad_model: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         landmarks = str(self.landmarks) if isinstance(self.landmarks, int) \
@@ -162,13 +156,8 @@ class LocalAnalyzerConfig:
             if not isinstance(self.model_dir, (str, Path)) or not str(self.model_dir):
                 raise ValueError(f"model_dir must be a directory path, got {self.model_dir!r}")
             object.__setattr__(self, "model_dir", str(self.model_dir))
-        for name in ("descriptors", "pad"):
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
-        if self.pad_model is not None:
-            if not isinstance(self.pad_model, (str, Path)) or not str(self.pad_model):
-                raise ValueError(f"pad_model must be a file path, got {self.pad_model!r}")
-            object.__setattr__(self, "pad_model", str(self.pad_model))
+        if not isinstance(self.descriptors, bool):
+            raise ValueError(f"descriptors must be true or false, got {self.descriptors!r}")
 
     def replace(self, **changes: Any) -> "LocalAnalyzerConfig":
         """A copy with some settings changed; unknown names raise ``ValueError``."""
@@ -264,6 +253,10 @@ class LocalAnalyzer(FaceAnalyzer):
     """
 
     name = "local"
+    #: evidence every local analysis gives (:mod:`liveness_lab.evidence`); an instance with
+    #: ``descriptors=True`` adds :attr:`Evidence.DESCRIPTOR`
+    provides = frozenset({Evidence.GEOMETRY, Evidence.ATTRIBUTES})
+    can_provide = {Evidence.DESCRIPTOR: {"descriptors": True}}
 
     def __init__(self, config: LocalAnalyzerConfig | None = None, **overrides: Any) -> None:
         if config is None:
@@ -274,9 +267,10 @@ class LocalAnalyzer(FaceAnalyzer):
         elif overrides:
             config = config.replace(**overrides)
         self._config = config
+        if config.descriptors:
+            self.provides = type(self).provides | {Evidence.DESCRIPTOR}
         self._models: _Models | None = None
         self._recognizer: Any = None
-        self._pad_model: Any = None
         self._lock = threading.Lock()
 
     @property
@@ -289,8 +283,6 @@ class LocalAnalyzer(FaceAnalyzer):
         out = f"local/{ALGORITHM_VERSION}:{self._config!r}"
         if self._config.descriptors:
             out += f"+descriptors({RECOGNITION_MODEL_FILE})"
-        if self._config.pad:
-            out += f"+pad/{self._get_pad_model().digest()}"
         return out
 
     def __repr__(self) -> str:
@@ -326,20 +318,11 @@ class LocalAnalyzer(FaceAnalyzer):
                         raise AnalyzerUnavailableError(f"could not load {path}: {e}") from e
         return self._recognizer
 
-    def _get_pad_model(self) -> Any:
-        if self._pad_model is None:
-            from ..pad.model import load_default_model
-            with self._lock:
-                if self._pad_model is None:
-                    self._pad_model = load_default_model(self._config.pad_model)
-        return self._pad_model
-
     def close(self) -> None:
         """Drop the loaded models (they are reloaded if the analyzer is used again)."""
         with self._lock:
             self._models = None
             self._recognizer = None
-            self._pad_model = None
 
     # -- public analysis ------------------------------------------------------------------
     def analyze(self, image: ImageInput) -> list[FaceDetail]:
@@ -475,14 +458,9 @@ class LocalAnalyzer(FaceAnalyzer):
         """Fit, describe and (when configured) extend one detected face."""
         points = self._fit(gray, rect)
         face = self._describe(gray, points, score)
-        if not (self._config.descriptors or self._config.pad):
+        if not self._config.descriptors:
             return face
-        from ..pad.stage import score_faces, with_extension
-        if self._config.descriptors:
-            face = with_extension(face, Descriptor=self._descriptor(rgb, points))
-        if self._config.pad:
-            face = score_faces(rgb, [face], self._get_pad_model())[0]
-        return face
+        return with_extension(face, Descriptor=self._descriptor(rgb, points))
 
     def _descriptor(self, rgb: np.ndarray, points: np.ndarray) -> list[float]:
         """dlib's 128-d face descriptor for fitted ``points`` (68 or 5), rounded to 4 decimals."""

@@ -24,6 +24,7 @@ class RecordedAnalyzer(FaceAnalyzer):
     """
 
     name = "recorded"
+    analyzes_images = False
 
     def analyze(self, image: ImageInput) -> list[FaceDetail]:
         """Always raises :class:`~liveness_lab.errors.AnalyzerUnavailableError`."""

@@ -41,6 +41,7 @@ import numpy as np
 
 from ..errors import (AnalyzerError, AnalyzerUnavailableError, FaceFormatError, InvalidImageError,
                       InvalidS3ObjectError, ThrottlingError)
+from ..evidence import Evidence
 from ..faces import FaceDetail, faces_from_rekognition
 from .base import FaceAnalyzer, ImageInput
 
@@ -290,6 +291,7 @@ class RekognitionAnalyzer(FaceAnalyzer):
     """
 
     name = "rekognition"
+    provides = frozenset({Evidence.GEOMETRY, Evidence.ATTRIBUTES, Evidence.EYE_DIRECTION})
 
     def __init__(self, client: Any = None, *, region_name: str | None = None,
                  max_workers: int = 10, max_attempts: int = 4,

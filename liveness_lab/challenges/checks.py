@@ -37,21 +37,24 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ..errors import ConfigError
-from ..faces import FaceDetail
+from ..evidence import Evidence, Need
+from ..faces import LIVENESS_LAB_KEY, FaceDetail
+from .face_geometry import geometry_change, geometry_features, image_size_of, median_reference
 from .framework import ChallengeConfig, Context, Continue, Fail, FrameInput, StepResult
 
 __all__ = ["LIVENESS_LAB_KEY", "SessionChecksConfig", "face_descriptor", "face_similarity",
            "pad_score", "observe_face", "before_success", "skip_missing_face", "nose_parallax",
            "parallax_landmarks"]
 
-#: Key of the liveness-lab extension object in a face's Rekognition JSON.
-LIVENESS_LAB_KEY = "LivenessLab"
 
 _REF = "_checks.identity_reference"
 _EVIDENCE = "_checks.identity_evidence"
 _PAD = "_checks.pad_scores"
 _LAST = "_checks.last_frame"
 _MISSING = "_checks.missing_faces"
+_GEO_SAMPLES = "_checks.geometry_samples"
+_GEO_HISTORY = 40
+_GEO_RUN = "_checks.geometry_run"
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,24 @@ class SessionChecksConfig(ChallengeConfig):
                 "first one (dlib's same-person cut is 0.6)"})
     identity_min_similarity: float = field(default=90.0, metadata={
         "help": "smallest CompareFaces similarity (0..100) with the session's reference frame"})
+    identity_when_available: bool = field(default=False, metadata={
+        "help": "check identity with the descriptors or similarities the faces carry, without "
+                "requiring them (for analyzers that give them only sometimes, e.g. a service "
+                "that runs CompareFaces)"})
+    geometry_identity_check: bool = field(default=False, metadata={
+        "help": "require the face to keep one person's proportions (pose-normalised landmark "
+                "ratios; needs face geometry only)"})
+    geometry_max_change: float = field(default=0.065, metadata={
+        "help": "largest mean absolute log-ratio of a frame's face proportions to the "
+                "session's reference before the frame counts as another face"})
+    geometry_reference_frames: int = field(default=5, metadata={
+        "help": "earlier frames of the nearest poses whose median proportions are a frame's "
+                "reference"})
+    geometry_pose_tolerance: float = field(default=6.0, metadata={
+        "help": "degrees of yaw and pitch within which an earlier frame can be a reference "
+                "(proportions change with pose)"})
+    geometry_consecutive: int = field(default=2, metadata={
+        "help": "frames in a row beyond geometry_max_change that fail the run"})
     pad_check: bool = field(default=False, metadata={
         "help": "require a passive presentation-attack score (LivenessLab.PadScore) on the "
                 "faces; its mean over the frames seen must reach pad_min_score"})
@@ -87,6 +108,23 @@ class SessionChecksConfig(ChallengeConfig):
                               f"{self.identity_min_similarity!r}")
         if not 0 <= self.pad_min_score <= 1:
             raise ConfigError(f"pad_min_score must be in 0..1, got {self.pad_min_score!r}")
+        if self.geometry_max_change <= 0:
+            raise ConfigError(f"geometry_max_change must be > 0, got "
+                              f"{self.geometry_max_change!r}")
+        if self.geometry_pose_tolerance <= 0:
+            raise ConfigError(f"geometry_pose_tolerance must be > 0, got "
+                              f"{self.geometry_pose_tolerance!r}")
+        if self.geometry_reference_frames < 1 or self.geometry_consecutive < 1:
+            raise ConfigError("geometry_reference_frames and geometry_consecutive must be >= 1")
+
+    def evidence_needs(self) -> tuple[Need, ...]:
+        needs = list(super().evidence_needs())
+        if self.identity_check:
+            needs.append(Need(frozenset({Evidence.DESCRIPTOR, Evidence.SIMILARITY}),
+                              "identity continuity", "identity_check"))
+        if self.pad_check:
+            needs.append(Need(frozenset({Evidence.PAD_SCORE}), "passive PAD", "pad_check"))
+        return tuple(needs)
 
 
 # -- reading the extension -----------------------------------------------------------------
@@ -141,8 +179,12 @@ def observe_face(face: FaceDetail, frame: FrameInput, context: Context) -> StepR
     if context.get(_LAST) == frame.index:
         return None
     context[_LAST] = frame.index
-    if getattr(cfg, "identity_check", False):
+    if getattr(cfg, "identity_check", False) or getattr(cfg, "identity_when_available", False):
         result = _check_identity(face, context, cfg)
+        if result is not None:
+            return result
+    if getattr(cfg, "geometry_identity_check", False):
+        result = _check_geometry(face, context, cfg)
         if result is not None:
             return result
     if getattr(cfg, "pad_check", False):
@@ -183,6 +225,36 @@ def _check_identity(face: FaceDetail, context: Context, cfg: SessionChecksConfig
             return Fail("identity.changed",
                         f"the face matches the session's reference frame at {similarity:.1f} "
                         f"(< {cfg.identity_min_similarity:g}): another person")
+    return None
+
+
+def _check_geometry(face: FaceDetail, context: Context, cfg: SessionChecksConfig
+                    ) -> StepResult | None:
+    """Face proportions against earlier frames of a similar pose (:mod:`.face_geometry`)."""
+    width, height = image_size_of(context.params)
+    features = geometry_features(face, width, height)
+    if features is None:
+        return None
+    yaw, pitch = face.pose.yaw, face.pose.pitch  # type: ignore[union-attr]
+    history: list = context.setdefault(_GEO_SAMPLES, [])
+    near = sorted(((max(abs(y - yaw), abs(p - pitch)), f) for y, p, f in history
+                   if abs(y - yaw) <= cfg.geometry_pose_tolerance
+                   and abs(p - pitch) <= cfg.geometry_pose_tolerance), key=lambda t: t[0])
+    if not near:
+        history.append((yaw, pitch, features))
+        return None
+    ref = median_reference([f for _, f in near[:cfg.geometry_reference_frames]])
+    change = geometry_change(ref, features)
+    context.record(geometry_change=change)
+    run = context.get(_GEO_RUN, 0) + 1 if change > cfg.geometry_max_change else 0
+    context[_GEO_RUN] = run
+    if run == 0:
+        history.append((yaw, pitch, features))
+        del history[:-_GEO_HISTORY]
+    if run >= cfg.geometry_consecutive:
+        return Fail("identity.geometry_changed",
+                    f"the face's proportions changed by {change:.3f} (> "
+                    f"{cfg.geometry_max_change:g}) for {run} frames in a row: another face")
     return None
 
 

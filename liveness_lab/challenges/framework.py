@@ -52,6 +52,7 @@ from types import MappingProxyType
 from typing import Any, Callable, Mapping, Protocol, Sequence
 
 from ..errors import ChallengeDefinitionError, ConfigError, ParamsError
+from ..evidence import Evidence, Need
 from ..faces import FaceDetail
 
 __all__ = [
@@ -177,6 +178,14 @@ class ChallengeConfig:
         """Cross-field checks; raise :class:`~liveness_lab.errors.ConfigError`. Override."""
         if self.state_timeout_s <= 0:
             raise ConfigError(f"state_timeout_s must be > 0, got {self.state_timeout_s!r}")
+
+    def evidence_needs(self) -> tuple["Need", ...]:
+        """The evidence the enabled checks need (:mod:`liveness_lab.evidence`).
+
+        The base needs face geometry (box, landmarks, pose); subclasses add what their
+        enabled checks read, so a profile can be checked against an analyzer before running.
+        """
+        return (Need(frozenset({Evidence.GEOMETRY}), "face box, landmarks and pose"),)
 
     @classmethod
     def keys(cls) -> list[dict[str, Any]]:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from ..errors import ConfigError
+from ..evidence import Evidence, Need
 from ..faces import FaceDetail
 from .checks import SessionChecksConfig, before_success, observe_face, skip_missing_face
 from .framework import (image_size, ChallengeRandom, ChallengeType, Context, Continue, Fail, FrameInput, Next,
@@ -70,6 +71,10 @@ class PoseConfig(SessionChecksConfig):
             raise ConfigError(f"neutral_frames must be >= 1, got {self.neutral_frames!r}")
         if self.max_missing_faces < 0:
             raise ConfigError(f"max_missing_faces must be >= 0, got {self.max_missing_faces!r}")
+
+    def evidence_needs(self) -> tuple[Need, ...]:
+        return super().evidence_needs() + (
+            Need(frozenset({Evidence.ATTRIBUTES}), "the requested eyes and mouth"),)
 
     @property
     def multi_frame(self) -> bool:

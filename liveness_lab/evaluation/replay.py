@@ -13,15 +13,20 @@ from __future__ import annotations
 import json
 import math
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
+from ..config import DEFAULT_PROFILE
 from ..engines import Engine, make_engine, progress_bar
 from ..errors import ConfigError, SessionFormatError, UnknownChallengeType
+from .evidence_check import (MissingEvidenceWarning, check_dataset_evidence,
+                             missing_evidence_message, missing_evidence_share)
 
 __all__ = ["RESULT_COLUMNS", "ReplaySpec", "replay_many", "evaluate_dataset", "write_results",
-           "read_results", "summarize", "format_summary"]
+           "read_results", "summarize", "format_summary", "check_dataset_evidence",
+           "missing_evidence_share", "missing_evidence_message", "MissingEvidenceWarning"]
 
 #: Columns of the results table; the first six are the spec's required ones.
 RESULT_COLUMNS = ("session_id", "label", "pai_species", "challenge_type", "success", "reason",
@@ -48,6 +53,7 @@ class ReplaySpec:
     analyzer: str = "local"
     analyzer_options: Mapping[str, Any] | None = None
     cache_path: str | None = None
+    pad_model: str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.sets, str):
@@ -60,8 +66,8 @@ class ReplaySpec:
                           default=str)
 
     def analyzer_key(self) -> str:
-        return json.dumps([self.analyzer, self.analyzer_options, self.cache_path],
-                          sort_keys=True, default=str)
+        return json.dumps([self.analyzer, self.analyzer_options, self.cache_path,
+                           self.pad_model], sort_keys=True, default=str)
 
     def resolve(self, registry: Any = None) -> Any:
         """The :class:`~liveness_lab.config.Configs` (raises ConfigError for a bad spec)."""
@@ -96,7 +102,7 @@ def _worker_analyzed(session: Any, spec: ReplaySpec) -> Any:
     key = spec.analyzer_key()
     if key not in cache:
         cache[key] = make_analyzer(spec.analyzer, options=spec.analyzer_options,
-                                   cache_path=spec.cache_path)
+                                   cache_path=spec.cache_path, pad_model=spec.pad_model)
     return analyze_session(session, cache[key])[0]
 
 
@@ -140,7 +146,8 @@ def _replay_task(task: tuple[str, Sequence[Any], Sequence[ReplaySpec]]
 def replay_many(dataset_dir: str | os.PathLike, specs: Sequence[ReplaySpec], *,
                 engine: "str | Engine | None" = None, workers: int | None = None,
                 splits: Iterable[str] | None = None, chunk_size: int | None = None,
-                progress: bool | Callable[[int, int], None] = False) -> list[Any]:
+                progress: bool | Callable[[int, int], None] = False,
+                check_evidence: bool = True) -> list[Any]:
     """Replay a dataset under several configurations; one results DataFrame per spec.
 
     Each session is read and parsed once per chunk and replayed under every spec, so a
@@ -162,6 +169,13 @@ def replay_many(dataset_dir: str | os.PathLike, specs: Sequence[ReplaySpec], *,
         ``["dev"]``); default: every session.
     progress:
         ``True`` for a tqdm bar (sessions), or a callable ``(done, total)``.
+    check_evidence:
+        Before any replay, check every spec's profile against the evidence the dataset's
+        faces (and the analyzer, for image-only frames) can give
+        (:func:`check_dataset_evidence`); a check that could never get its evidence raises
+        :class:`~liveness_lab.evidence.MissingEvidenceError`. After the replay, a spec under
+        which more than 5 % of the sessions failed for missing evidence warns
+        (:func:`missing_evidence_share`).
 
     Returns
     -------
@@ -184,6 +198,8 @@ def replay_many(dataset_dir: str | os.PathLike, specs: Sequence[ReplaySpec], *,
     if splits is not None:
         wanted = {s or "" for s in splits}
         entries = [e for e in entries if (e.split or "") in wanted]
+    if check_evidence:
+        specs = check_dataset_evidence(root, entries, specs, _worker_registry())
     own = not isinstance(engine, Engine)
     eng = make_engine(engine, workers=workers)
     total = len(entries)
@@ -199,8 +215,15 @@ def replay_many(dataset_dir: str | os.PathLike, specs: Sequence[ReplaySpec], *,
             bar.close()
         if own:
             eng.close()
-    return [pd.DataFrame([row for chunk in chunks for row in chunk[i]],
-                         columns=list(RESULT_COLUMNS)) for i in range(len(specs))]
+    frames = [pd.DataFrame([row for chunk in chunks for row in chunk[i]],
+                           columns=list(RESULT_COLUMNS)) for i in range(len(specs))]
+    if check_evidence:
+        for spec, df in zip(specs, frames):
+            message = missing_evidence_message(df)
+            if message:
+                warnings.warn(f"profile {spec.profile or DEFAULT_PROFILE!r}: {message}",
+                              MissingEvidenceWarning, stacklevel=2)
+    return frames
 
 
 def evaluate_dataset(dataset_dir: str | os.PathLike, *, profile: str | None = None,
@@ -210,7 +233,8 @@ def evaluate_dataset(dataset_dir: str | os.PathLike, *, profile: str | None = No
                      analyzer: str = "local", analyzer_options: Mapping[str, Any] | None = None,
                      cache_path: str | os.PathLike | None = "default",
                      progress: bool | Callable[[int, int], None] = False,
-                     engine: "str | Engine | None" = None):
+                     engine: "str | Engine | None" = None,
+                     pad_model: str | os.PathLike | None = None, check_evidence: bool = True):
     """Replay every session of a dataset; return the results as a pandas DataFrame.
 
     Parameters
@@ -232,6 +256,11 @@ def evaluate_dataset(dataset_dir: str | os.PathLike, *, profile: str | None = No
     engine:
         ``None``/``"process"`` (a local process pool), ``"dask"``, a Dask scheduler address,
         or an :class:`~liveness_lab.engines.Engine` (left open for reuse).
+    pad_model:
+        A PAD model file: image-only frames are analyzed with a PAD stage (``PadScore``).
+    check_evidence:
+        As in :func:`replay_many`: refuse, before replaying, a profile whose checks need
+        evidence the dataset cannot carry; warn after when > 5 % fail for missing evidence.
 
     Returns
     -------
@@ -243,9 +272,11 @@ def evaluate_dataset(dataset_dir: str | os.PathLike, *, profile: str | None = No
         cache_path = DEFAULT_CACHE_PATH
     spec = ReplaySpec(profile, tuple(sets), overrides, analyzer,
                       dict(analyzer_options or {}) or None,
-                      None if cache_path is None else str(cache_path))
+                      None if cache_path is None else str(cache_path),
+                      None if pad_model is None else str(pad_model))
     return replay_many(dataset_dir, [spec], engine=engine, workers=workers,
-                       chunk_size=chunk_size, progress=progress)[0]
+                       chunk_size=chunk_size, progress=progress,
+                       check_evidence=check_evidence)[0]
 
 
 def write_results(df, path: str | os.PathLike) -> Path:

@@ -3,8 +3,10 @@
 ``PadScore`` (0..1) is the probability that a face is a live person rather
 than a printed photo or a screen. It is written in the face's
 ``"LivenessLab"`` extension (see :mod:`liveness_lab.challenges.checks`) by
-:class:`PadStage`, which wraps any face analyzer, or by the local analyzer
-with ``pad=True``. Challenges require it with ``pad_check``.
+:class:`PadStage`, which wraps any face analyzer
+(``PadStage(analyzer, PadModel.load(path))``; train a model with
+``liveness-lab pad-train``). Challenges require it with ``pad_check``, which no
+built-in profile turns on.
 
 The baseline is deliberately simple and its limits are documented in
 ``docs/hardening.md``: texture, frequency and colour features of the face

@@ -22,8 +22,8 @@ def add_pad_command(subparsers: Any) -> argparse.ArgumentParser:
                     "bundled photos, fit the texture baseline and save it as JSON. "
                     "Deterministic for a seed.")
     p.add_argument("--out", default=str(DEFAULT_MODEL_PATH),
-                   help="model file to write (default: %(default)s, where the local analyzer "
-                        "looks with pad=True)")
+                   help="model file to write (default: %(default)s); use it with "
+                        "`--pad-model PATH` on evaluate / analyze")
     p.add_argument("--n-per-kind", type=int, default=120,
                    help="print and screen frames per photo; twice as many live (default 120)")
     p.add_argument("--seed", type=int, default=0, help="random seed of the training frames "

@@ -19,13 +19,12 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..analyzers.base import FaceAnalyzer, ImageInput
-from ..faces import FaceDetail
+from ..evidence import Evidence
+from ..faces import FaceDetail, with_extension
 from .features import face_crop
 from .model import PadModel
 
 __all__ = ["PadStage", "score_faces", "face_box_px", "with_extension"]
-
-_KEY = "LivenessLab"
 
 
 def face_box_px(face: FaceDetail, width: int, height: int
@@ -39,16 +38,6 @@ def face_box_px(face: FaceDetail, width: int, height: int
         ys = [lm.y * height for lm in face.landmarks]
         return (min(xs), min(ys), max(xs), max(ys))
     return None
-
-
-def with_extension(face: FaceDetail, **values: Any) -> FaceDetail:
-    """A copy of ``face`` whose ``LivenessLab`` object also holds ``values``."""
-    extra = {k: v for k, v in face.extra.items()}
-    current = extra.get(_KEY)
-    ext = dict(current) if hasattr(current, "items") else {}
-    ext.update(values)
-    extra[_KEY] = ext
-    return face.replace(extra=extra)
 
 
 def score_faces(rgb: np.ndarray, faces: Sequence[FaceDetail], model: PadModel
@@ -86,6 +75,9 @@ class PadStage(FaceAnalyzer):
             raise ValueError(f"model must be a PadModel, got {type(model).__name__}")
         self.inner = inner
         self.model = model
+        #: the inner analyzer's evidence plus the PAD score
+        self.provides = frozenset(getattr(inner, "provides", frozenset())) | {Evidence.PAD_SCORE}
+        self.can_provide = dict(getattr(inner, "can_provide", {}) or {})
 
     def analyze(self, image: ImageInput) -> list[FaceDetail]:
         """The inner analyzer's faces, each with ``LivenessLab.PadScore``."""

@@ -1,10 +1,10 @@
-"""Simulated analyzer extensions: face descriptors and passive PAD scores.
+"""Simulated analyzer extension: face descriptors.
 
-What the local analyzer adds to a face with ``descriptors=True`` and its PAD
-stage on (``"LivenessLab": {"Descriptor": [...], "PadScore": p}``), simulated
-for trace-level sessions. Both are assumptions calibrated on our own
-measurements (``docs/synthetic-traces.md``), drawn from their own random
-streams so that the rest of a session is the same with or without them.
+What the local analyzer adds to a face with ``descriptors=True``
+(``"LivenessLab": {"Descriptor": [...]}``), simulated for trace-level sessions:
+an assumption calibrated on our own measurements (``docs/synthetic-traces.md``),
+drawn from its own random stream so that the rest of a session is the same with
+or without it. Figures that use it say so.
 
 **Descriptors.** A person has a fixed 128-d point ``mean + e`` (``mean`` shared
 by everyone, as dlib's descriptors share a large common component; ``e``
@@ -16,13 +16,9 @@ per-frame noise (about 0.08). Measured with dlib on rendered frames of the
 two bundled photos: 0.0..0.47 within a person (median 0.10..0.20, the
 largest at 28 degrees of yaw), 0.66..0.78 between the two people.
 
-**PAD scores.** ``PadScore`` = probability of a live face, per frame:
-``sigmoid(m + s n)`` with a per-session level ``m ~ N(mean, sd)`` and
-per-frame noise ``n ~ N(0, 1)``, per medium (:data:`PAD_LEVELS`). They
-follow the PAD baseline's logits measured on held-out rendered frames *of
-the photos it was trained on* (live 4.4 +- 1.35, print -8.6 +- 5.0, screen
--9.9 +- 4.4): an optimistic stand-in, since the same baseline fails across
-photos (``docs/hardening.md``).
+The simulator assigns **no PAD score**: a per-frame score drawn by class would
+separate live from replay by construction and grade the simulator, not the
+rules. PAD figures come from image-level evaluation only (``docs/hardening.md``).
 """
 
 from __future__ import annotations
@@ -31,7 +27,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["DESCRIPTOR_DIM", "person_point", "add_extras", "PAD_LEVELS"]
+__all__ = ["DESCRIPTOR_DIM", "person_point", "add_extras"]
 
 DESCRIPTOR_DIM = 128
 _PERSON_SD = 0.053
@@ -39,8 +35,6 @@ _POSE_NORM = 0.35           # descriptor shift at 30 degrees of yaw (or pitch)
 _SESSION_NORM = 0.10
 _MEDIUM_NORM = 0.12
 _FRAME_NORM = 0.08
-#: per medium: (mean, sd) of the session level of the PAD logit, and the per-frame sd
-PAD_LEVELS = {"live": (4.4, 1.0, 0.9), "print": (-8.6, 4.0, 3.0), "screen": (-9.9, 3.5, 2.6)}
 
 
 def _key(seed: Any) -> list[int]:
@@ -62,17 +56,14 @@ def person_point(identity: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def add_extras(rng: np.random.Generator, measured: Sequence[list[dict[str, Any] | None]],
-               tracks: Sequence[Any], subject_identity: Any, *, descriptors: bool,
-               pad_scores: bool) -> None:
-    """Add ``LivenessLab`` descriptors / PAD scores to each measured face, in place.
+               tracks: Sequence[Any], subject_identity: Any) -> None:
+    """Add a simulated ``LivenessLab.Descriptor`` to each measured face, in place.
 
     ``measured[j][t]`` is track ``j``'s face JSON in frame ``t`` (``None``: not
     detected); ``tracks[j].identity`` is the seed key of the person shown
-    (``None``: ``subject_identity``), ``tracks[j].medium`` what a PAD stage sees
+    (``None``: ``subject_identity``), ``tracks[j].medium`` what the camera sees
     and ``tracks[j].pose`` the (yaw, pitch, roll) per frame.
     """
-    if not (descriptors or pad_scores):
-        return
     for faces, track in zip(measured, tracks):
         n = len(faces)
         identity = subject_identity if track.identity is None else track.identity
@@ -83,18 +74,7 @@ def add_extras(rng: np.random.Generator, measured: Sequence[list[dict[str, Any] 
         pose = np.asarray(track.pose, dtype=float).reshape(n, 3) if n else np.zeros((0, 3))
         desc = (centre + session + medium + noise + (pose[:, :1] / 30.0) * g_yaw
                 + (pose[:, 1:2] / 30.0) * g_pitch)
-        mean, sd, frame_sd = PAD_LEVELS[track.medium]
-        level = rng.normal(mean, sd)
-        logits = level + frame_sd * rng.normal(0.0, 1.0, n)
-        pad = 1.0 / (1.0 + np.exp(-logits))
         desc_lists = np.round(desc, 3).tolist()
-        pad_list = np.round(pad, 4).tolist()
         for t, face in enumerate(faces):
-            if face is None:
-                continue
-            ext: dict[str, Any] = {}
-            if descriptors:
-                ext["Descriptor"] = desc_lists[t]
-            if pad_scores:
-                ext["PadScore"] = pad_list[t]
-            face["LivenessLab"] = ext
+            if face is not None:
+                face["LivenessLab"] = {"Descriptor": desc_lists[t]}

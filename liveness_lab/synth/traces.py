@@ -674,7 +674,7 @@ def _document(challenge_type: str, params: Mapping[str, Any], *, species: str | 
               subject_seed: int | Sequence[int] | None, subject_id: str | None,
               split: str | None, hfov_deg: float | None, registry: Any,
               metadata: Mapping[str, Any] | None, configs: Any = None,
-              descriptors: bool = False, pad_scores: bool = False) -> dict[str, Any]:
+              descriptors: bool = False) -> dict[str, Any]:
     """The session document (session-format JSON object) of one simulated session."""
     from ..sessions import FORMAT
     ctype = str(challenge_type).upper()
@@ -687,10 +687,9 @@ def _document(challenge_type: str, params: Mapping[str, Any], *, species: str | 
     camera = Camera(width, height, fov)
     trace = _simulate(rng, ctype, species, subj, camera, params, registry, configs)
     measured = [_measure(rng, tr, width, height) for tr in trace.tracks]
-    if descriptors or pad_scores:  # own random stream: the rest of the session is unchanged
+    if descriptors:  # own random stream: the rest of the session is unchanged
         add_extras(np.random.default_rng(_seed_key(seed) + [0xE7]), measured, trace.tracks,
-                   _seed_key(seed if subject_seed is None else subject_seed),
-                   descriptors=descriptors, pad_scores=pad_scores)
+                   _seed_key(seed if subject_seed is None else subject_seed))
     base_ms = 1_700_000_000_000 + int(rng.integers(0, 180 * 86_400_000))
     if species == "replay_other_challenge":
         base_ms += int(trace.metadata["replay_delay_s"] * 1000)
@@ -725,8 +724,7 @@ def simulate_session(challenge_type: str, params: Mapping[str, Any], *,
                      subject_id: str | None = None, split: str | None = None,
                      hfov_deg: float | None = None, registry: Any = None,
                      metadata: Mapping[str, Any] | None = None, profile: str | None = None,
-                     descriptors: bool | None = None, pad_scores: bool | None = None
-                     ) -> "Session":
+                     descriptors: bool | None = None) -> "Session":
     """Simulate one labelled session against given challenge params.
 
     Parameters
@@ -757,9 +755,10 @@ def simulate_session(challenge_type: str, params: Mapping[str, Any], *,
         Configuration profile whose challenge configs draw the params of
         replayed recordings, and whose checks decide the two defaults below
         (``None``: the types' default configs, no extensions).
-    descriptors, pad_scores:
-        Add simulated ``LivenessLab.Descriptor`` / ``LivenessLab.PadScore`` to
-        every face (default: when the profile's configs check identity / PAD).
+    descriptors:
+        Add simulated ``LivenessLab.Descriptor`` to every face (default: when the
+        profile's configs check identity). The simulator never assigns PAD scores:
+        a score that depends on the class would grade the simulator, not the rules.
 
     Returns
     -------
@@ -773,22 +772,19 @@ def simulate_session(challenge_type: str, params: Mapping[str, Any], *,
     if profile is not None:
         from ..config import resolve_configs
         configs = resolve_configs(profile, registry=registry)
-    want_desc, want_pad = _extras_of(configs)
+    want_desc = _extras_of(configs)
     return session_from_dict(_document(
         challenge_type, params, species=species, seed=seed, session_id=session_id,
         subject_seed=subject_seed, subject_id=subject_id, split=split, hfov_deg=hfov_deg,
         registry=registry, metadata=metadata, configs=configs,
-        descriptors=want_desc if descriptors is None else bool(descriptors),
-        pad_scores=want_pad if pad_scores is None else bool(pad_scores)))
+        descriptors=want_desc if descriptors is None else bool(descriptors)))
 
 
-def _extras_of(configs: Any) -> tuple[bool, bool]:
-    """Whether sessions for ``configs`` need face descriptors and PAD scores."""
+def _extras_of(configs: Any) -> bool:
+    """Whether sessions for ``configs`` need face descriptors."""
     if configs is None:
-        return False, False
-    cfgs = list(configs.by_type.values())
-    return (any(getattr(c, "identity_check", False) for c in cfgs),
-            any(getattr(c, "pad_check", False) for c in cfgs))
+        return False
+    return any(getattr(c, "identity_check", False) for c in configs.by_type.values())
 
 
 def _seed_key(seed: Any) -> list[int]:
@@ -817,7 +813,6 @@ class _Bench:
     species: Mapping[str, tuple[str, ...]]
     configs: Any
     descriptors: bool
-    pad_scores: bool
 
 
 def _bench(profile: str | None) -> _Bench:
@@ -827,11 +822,10 @@ def _bench(profile: str | None) -> _Bench:
     name = profile or DEFAULT_PROFILE
     get_profile(name)  # an unknown name raises, listing the known ones
     if name == "seed":
-        return _Bench("seed", ("NOSE", "POSE"), ("NOSE", "POSE"), SPECIES, None, False, False)
+        return _Bench("seed", ("NOSE", "POSE"), ("NOSE", "POSE"), SPECIES, None, False)
     configs = resolve_configs(name)
-    desc, pad = _extras_of(configs)
     default = tuple(t for t in (configs.challenge_types or TYPES) if t in TYPES) or TYPES
-    return _Bench(name, TYPES, default, ALL_SPECIES, configs, desc, pad)
+    return _Bench(name, TYPES, default, ALL_SPECIES, configs, _extras_of(configs))
 
 
 def _classes(challenge_types: Sequence[str],
@@ -966,8 +960,7 @@ def generate_dataset(out_dir: str | os.PathLike, *, sessions_per_class: int, see
                             subject_seed=[int(seed), 1, subj_idx],
                             subject_id=f"subj-{subj_idx:03d}", split=splits[subj_idx],
                             hfov_deg=None, registry=registry, metadata=extra_meta,
-                            configs=bench.configs, descriptors=bench.descriptors,
-                            pad_scores=bench.pad_scores)
+                            configs=bench.configs, descriptors=bench.descriptors)
             rel = f"sessions/{sid}.json"
             _write_json(out / rel, doc)
             entries.append(ManifestEntry(sid, rel, doc["label"], species, doc["subject_id"],
@@ -1010,8 +1003,8 @@ def add_synth_command(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--profile", default=None,
                    help="the deployment simulated: 'seed' writes the original bench (NOSE, POSE, "
                         "original clients); other profiles every type and species, with the "
-                        "face descriptors and PAD scores their checks need (default: the "
-                        "default profile)")
+                        "simulated face descriptors their identity check needs (never PAD "
+                        "scores; default: the default profile)")
     p.add_argument("--types", default=None,
                    help="challenge types, comma-separated (default: the profile's)")
     p.add_argument("--images", type=int, default=0, metavar="N",

@@ -7,6 +7,8 @@ import pytest
 
 from liveness_lab.analyzers.local import LocalAnalyzer, LocalAnalyzerConfig
 from liveness_lab.challenges.checks import face_descriptor, pad_score
+from liveness_lab.evidence import Evidence
+from liveness_lab.pad import PadModel, PadStage
 from liveness_lab.pad.training import train_baseline
 from liveness_lab.synth.render import load_photo
 
@@ -18,7 +20,7 @@ def pad_model_path(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def analyzer(pad_model_path):
-    return LocalAnalyzer(descriptors=True, pad=True, pad_model=pad_model_path)
+    return PadStage(LocalAnalyzer(descriptors=True), PadModel.load(pad_model_path))
 
 
 def test_extensions_are_off_by_default_and_keep_old_cache_keys():
@@ -41,19 +43,34 @@ def test_descriptors_tell_people_apart(analyzer):
 
 def test_the_fingerprint_names_the_extensions(analyzer, pad_model_path):
     fp = analyzer.config_fingerprint()
-    assert "+descriptors(dlib_face_recognition_resnet_model_v1.dat)" in fp and "+pad/" in fp
+    assert "+descriptors(dlib_face_recognition_resnet_model_v1.dat)" in fp and fp.startswith("pad/")
     plain = LocalAnalyzer().config_fingerprint()
     assert LocalAnalyzer(descriptors=True).config_fingerprint() != plain
 
 
-def test_tracking_adds_the_extensions_too(analyzer):
+def test_tracking_adds_the_descriptor_too():
     frames = [load_photo("astronaut")] * 2
-    for faces in analyzer.track(frames):
-        assert face_descriptor(faces[0]) is not None and pad_score(faces[0]) is not None
+    for faces in LocalAnalyzer(descriptors=True).track(frames):
+        assert face_descriptor(faces[0]) is not None
+
+
+def test_the_evidence_follows_the_options(analyzer):
+    plain = LocalAnalyzer()
+    assert plain.provides == {Evidence.GEOMETRY, Evidence.ATTRIBUTES}
+    assert Evidence.DESCRIPTOR in plain.can_provide
+    assert LocalAnalyzer(descriptors=True).provides == plain.provides | {Evidence.DESCRIPTOR}
+    assert analyzer.provides == plain.provides | {Evidence.DESCRIPTOR, Evidence.PAD_SCORE}
+
+
+def test_the_fingerprint_trains_nothing(tmp_path, monkeypatch):
+    # config_fingerprint() used to train the PAD baseline (a minute) and write a file here
+    monkeypatch.chdir(tmp_path)
+    LocalAnalyzer(descriptors=True).config_fingerprint()
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_bad_settings_are_refused():
     with pytest.raises(ValueError, match="descriptors must be true or false"):
         LocalAnalyzerConfig(descriptors="yes")
-    with pytest.raises(ValueError, match="pad_model"):
-        LocalAnalyzerConfig(pad_model="")
+    with pytest.raises(ValueError, match="unknown local analyzer setting.*'pad'"):
+        LocalAnalyzer(pad=True)

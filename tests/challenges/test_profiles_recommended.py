@@ -45,7 +45,8 @@ def test_recommended_turns_the_hardening_on():
     flat = resolve_configs("recommended").flat()
     for key, value in (("nose.multiple_faces", "fail"), ("nose.parallax_check", True),
                        ("pose.require_transition", True), ("pose.gaze_must_match", True),
-                       ("blink.identity_check", True), ("head_turn.pad_check", True)):
+                       ("blink.identity_check", True), ("head_turn.pad_check", False)):
+        # no built-in profile requires a PAD score: PAD comes only from a PAD stage (issue 10)
         assert flat[key] == value
     seed = resolve_configs("seed").flat()
     assert seed["nose.multiple_faces"] == "first" and seed["pose.frames_required"] == 1
@@ -56,7 +57,7 @@ def test_profile_challenge_types_are_checked():
     with pytest.raises(ValueError, match="at least one"):
         Profile("empty", "no types", challenge_types=())
     assert get_profile("seed").challenge_types == ("NOSE", "POSE")
-    with pytest.raises(ConfigError, match="known: recommended, seed"):
+    with pytest.raises(ConfigError, match="known: recommended, rekognition, seed"):
         resolve_configs("nope")
 
 

@@ -17,4 +17,4 @@ def small_dataset(tmp_path_factory):
 def small_results(small_dataset):
     """Results of ``small_dataset`` under the seed profile (in this process)."""
     from liveness_lab.evaluation.replay import evaluate_dataset
-    return evaluate_dataset(small_dataset, workers=1)
+    return evaluate_dataset(small_dataset, profile="seed", workers=1)

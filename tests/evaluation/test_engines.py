@@ -21,25 +21,26 @@ def dask_engine():
 
 
 def test_process_engine_equals_evaluate_dataset(small_dataset, small_results):
-    df = evaluate_dataset(small_dataset, engine="process", workers=2)
+    df = evaluate_dataset(small_dataset, profile="seed", engine="process", workers=2)
     assert df.equals(small_results)
 
 
 def test_dask_engine_equals_process_pool(small_dataset, small_results, dask_engine):
-    df = evaluate_dataset(small_dataset, engine=dask_engine)
+    df = evaluate_dataset(small_dataset, profile="seed", engine=dask_engine)
     assert df.equals(small_results)
     assert dask_engine.describe().startswith("dask (local cluster")
 
 
 def test_replay_many_equals_separate_evaluations(small_dataset, dask_engine):
-    specs = [ReplaySpec(sets=("nose.min_dist=0.05",)), ReplaySpec(sets=("nose.min_dist=0.2",)),
-             ReplaySpec(overrides={"POSE": {"max_rotation": 10}})]
+    specs = [ReplaySpec("seed", sets=("nose.min_dist=0.05",)),
+             ReplaySpec("seed", sets=("nose.min_dist=0.2",)),
+             ReplaySpec("seed", overrides={"POSE": {"max_rotation": 10}})]
     with ProcessEngine(2) as pool:
         on_pool = replay_many(small_dataset, specs, engine=pool, splits=["dev"])
     on_dask = replay_many(small_dataset, specs, engine=dask_engine, splits=["dev"])
     for spec, a, b in zip(specs, on_pool, on_dask):
-        ref = evaluate_dataset(small_dataset, sets=spec.sets, overrides=spec.overrides,
-                               workers=1)
+        ref = evaluate_dataset(small_dataset, profile="seed", sets=spec.sets,
+                               overrides=spec.overrides, workers=1)
         ref = ref[ref["split"] == "dev"].reset_index(drop=True)
         assert a.equals(ref) and b.equals(ref)
     assert on_pool[0]["success"].sum() >= on_pool[1]["success"].sum()
@@ -100,5 +101,5 @@ def test_analyze_with_engine_fills_image_only_frames(tmp_path):
 
 
 def test_evaluate_dataset_delegates_to_an_engine(small_dataset, small_results, dask_engine):
-    assert evaluate_dataset(small_dataset, engine=dask_engine).equals(small_results)
-    assert evaluate_dataset(small_dataset, engine="process", workers=1).equals(small_results)
+    assert evaluate_dataset(small_dataset, profile="seed", engine=dask_engine).equals(small_results)
+    assert evaluate_dataset(small_dataset, profile="seed", engine="process", workers=1).equals(small_results)

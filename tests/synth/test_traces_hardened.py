@@ -64,7 +64,7 @@ def test_nose_sessions_differ_from_the_seed_bench_only_by_the_extensions(rec_dat
         for fr in a["frames"]:
             for face in fr["faces"]:
                 ext = face.pop("LivenessLab")
-                assert len(ext["Descriptor"]) == 128 and 0 <= ext["PadScore"] <= 1
+                assert len(ext["Descriptor"]) == 128 and "PadScore" not in ext
         assert a["metadata"].pop("bench_profile") == "recommended"
         assert a == b
 
@@ -90,7 +90,12 @@ def test_recommended_rules_on_a_small_recommended_bench(rec_dataset):
         if session.pai_species == "multiple_faces" and all(len(f.faces) < 2 for f in seen):
             continue  # the photo entered the frame after the decision: only the attacker was seen
         passed[(session.challenge_type, session.pai_species)].append(verdict.success)
-    attacks = [ok for (t, sp), oks in passed.items() if sp is not None for ok in oks]
+    # Replays of a live recording (another challenge's, the victim's video, a set of posed
+    # photos) were stopped only by the simulator's class-dependent PAD scores, which it no
+    # longer assigns (issue 10); the challenge rules alone do not stop them yet (issue 11).
+    replays = {"replay_other_challenge", "video_replay", "print_pose_set"}
+    attacks = [ok for (t, sp), oks in passed.items() if sp is not None and sp not in replays
+               for ok in oks]
     bona_fide = [ok for (t, sp), oks in passed.items() if sp is None for ok in oks]
     assert not any(attacks)
     assert sum(bona_fide) >= len(bona_fide) - 1
@@ -143,19 +148,19 @@ def test_descriptors_stay_close_for_a_person_and_jump_in_a_face_swap():
                           face_descriptor(live.frames[0].faces[0])) > 0.6
 
 
-def test_pad_scores_are_high_for_live_faces_and_low_for_prints_and_screens():
-    def mean(s):
-        return np.mean([pad_score(f) for fr in s.frames for f in fr.faces])
-    assert np.median([mean(sim("NOSE", seed=k)) for k in range(5)]) > 0.9
-    assert np.median([mean(sim("NOSE", "print_moved", seed=k)) for k in range(5)]) < 0.1
-    assert np.median([mean(sim("BLINK", "video_replay", seed=k)) for k in range(5)]) < 0.1
+def test_the_simulator_assigns_no_pad_score_to_any_class():
+    # a PAD score drawn by class would separate live from replay by construction (issue 10)
+    for profile in ("recommended", "rekognition"):
+        for ctype, species in (("NOSE", None), ("NOSE", "print_moved"), ("BLINK", "video_replay")):
+            s = T.simulate_session(ctype, params(ctype, 2, profile), species=species, seed=2,
+                                   profile=profile)
+            assert all(pad_score(f) is None for fr in s.frames for f in fr.faces)
 
 
 def test_extensions_can_be_switched_off_and_leave_the_session_unchanged():
     p = params("NOSE", 8)
     with_ext = T.simulate_session("NOSE", p, seed=8, profile="recommended")
-    plain = T.simulate_session("NOSE", p, seed=8, profile="recommended", descriptors=False,
-                               pad_scores=False)
+    plain = T.simulate_session("NOSE", p, seed=8, profile="recommended", descriptors=False)
     assert all("LivenessLab" not in f.extra for fr in plain.frames for f in fr.faces)
     stripped = [[f.replace(extra={}) for f in fr.faces] for fr in with_ext.frames]
     assert stripped == [list(fr.faces) for fr in plain.frames]
