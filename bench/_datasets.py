@@ -23,6 +23,7 @@ def nose_dataset(sessions: int, seed: int = 7, data_dir: str | Path = DEFAULT_DA
     out = Path(data_dir) / f"nose-{per_class}x{NOSE_CLASSES}-seed{seed}"
     if not (out / "manifest.csv").is_file():
         t = time.perf_counter()
-        generate_dataset(out, sessions_per_class=per_class, seed=seed, challenge_types=("NOSE",))
+        generate_dataset(out, sessions_per_class=per_class, seed=seed, challenge_types=("NOSE",),
+                         profile="seed")
         print(f"generated {out} in {time.perf_counter() - t:.0f} s", file=sys.stderr)
     return out

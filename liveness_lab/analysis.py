@@ -21,7 +21,7 @@ from .errors import AnalyzerError, SessionFormatError
 from .sessions import ManifestEntry, Session, load_dataset_session, read_manifest, write_session
 
 __all__ = ["DEFAULT_CACHE_PATH", "AnalysisStats", "make_analyzer", "analyze_session",
-           "analyze_dataset"]
+           "analyze_dataset", "needs_analysis", "check_analyzer_name"]
 
 
 
@@ -58,6 +58,17 @@ def make_analyzer(name: str, *, options: Mapping[str, Any] | None = None,
     from .analyzers.cache import AnalysisCache, CachedAnalyzer
     Path(cache_path).parent.mkdir(parents=True, exist_ok=True)
     return CachedAnalyzer(analyzer, AnalysisCache(cache_path))
+
+
+def check_analyzer_name(name: str) -> str:
+    """The registered analyzer name ``name`` refers to, without creating the analyzer.
+
+    Raises :class:`~liveness_lab.errors.UnknownAnalyzer` listing the known names.
+    """
+    from .analyzers import analyzer_registry
+
+    analyzer_registry.discover()
+    return analyzer_registry.get(name).name
 
 
 def analyze_session(session: Session, analyzer: FaceAnalyzer, *,
@@ -113,15 +124,24 @@ class _AnalyzeTask:
     pad_model: str | None = None
 
 
+def needs_analysis(session: Session, *, overwrite: bool = False) -> bool:
+    """Whether :func:`analyze_session` would analyze any frame of ``session``."""
+    return any(fr.image is not None and (overwrite or fr.faces is None) for fr in session.frames)
+
+
 def _analyze_task(task: _AnalyzeTask) -> list[tuple[str, int]]:
     key = json.dumps([task.analyzer, task.options, task.cache_path, task.pad_model],
                      sort_keys=True, default=str)
-    if key not in _ANALYZERS:
-        _ANALYZERS[key] = make_analyzer(task.analyzer, options=task.options,
-                                        cache_path=task.cache_path, pad_model=task.pad_model)
     out = []
     for entry in task.entries:
         session = load_dataset_session(task.dataset_dir, entry)
+        if not needs_analysis(session, overwrite=task.overwrite):
+            out.append((entry.session_id, 0))
+            continue  # nothing to analyze: no model is loaded for it
+        if key not in _ANALYZERS:
+            _ANALYZERS[key] = make_analyzer(task.analyzer, options=task.options,
+                                            cache_path=task.cache_path,
+                                            pad_model=task.pad_model)
         new, n = analyze_session(session, _ANALYZERS[key], overwrite=task.overwrite)
         if n:
             write_session(new, Path(task.dataset_dir) / entry.path)
@@ -149,6 +169,7 @@ def analyze_dataset(dataset_dir: str | os.PathLike, *, analyzer: str = "local",
     """
     root = str(Path(dataset_dir))
     entries = read_manifest(root)
+    check_analyzer_name(analyzer)  # an unknown name fails even when no frame needs analysis
     own = not isinstance(engine, Engine)
     eng = make_engine(engine, workers=workers)
     size = max(1, min(32, math.ceil(len(entries) / (eng.parallelism * 4)) if entries else 1))

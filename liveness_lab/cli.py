@@ -65,41 +65,86 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_workers(workers: int | None) -> None:
+    if workers is not None and workers < 1:
+        raise ValueError(f"--workers must be a positive number of processes, got {workers}")
+
+
+def _dataset_entries(dataset: str) -> list:
+    """The manifest of ``dataset``, refusing one that lists no session (nothing to do)."""
+    from .sessions import read_manifest
+    entries = read_manifest(dataset)
+    if not entries:
+        raise ValueError(f"{Path(dataset) / 'manifest.csv'} lists no session (only a header); "
+                         "add sessions or choose another dataset")
+    return entries
+
+
+def _split_counts(values: Sequence[str]) -> str:
+    from collections import Counter
+    counts = Counter(v or "none" for v in values)
+    return ", ".join(f"{name} {counts[name]}" for name in ("train", "dev", "test", "none")
+                     if name in counts)
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    from ._paths import check_output_file
+    from .analysis import check_analyzer_name
+    from .config import resolve_configs
     from .evaluation.replay import evaluate_dataset, format_summary, summarize, write_results
 
     import warnings
 
     from .evaluation.replay import MissingEvidenceWarning
 
+    # every argument is checked before the replay: a bad one fails in a second
+    configs = resolve_configs(args.profile, sets=args.sets)
+    analyzer = check_analyzer_name(args.analyzer)
+    analyzer_options = parse_analyzer_options(args.analyzer_options)
+    _check_workers(args.workers)
+    if args.output:
+        check_output_file(args.output, "--output")
+    entries = _dataset_entries(args.dataset)
+    if args.split != "all":
+        if not any(e.split == args.split for e in entries):
+            raise ValueError(f"{args.dataset} has no session in split {args.split!r} (splits: "
+                             f"{_split_counts([e.split or '' for e in entries])})")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", MissingEvidenceWarning)
         df = evaluate_dataset(args.dataset, profile=args.profile, sets=args.sets,
                               workers=args.workers, engine=args.engine, analyzer=args.analyzer,
-                              analyzer_options=parse_analyzer_options(args.analyzer_options),
+                              analyzer_options=analyzer_options,
                               cache_path=None if args.no_cache else args.cache,
                               pad_model=args.pad_model, progress=not args.quiet,
                               dataset_cache=None if args.no_dataset_cache
                               else args.dataset_cache)
     if args.output:
         write_results(df, args.output)
-    summary = summarize(df)
-    print(format_summary(summary))
+    shown = df if args.split == "all" else df[df["split"].astype(str) == args.split]
+    print(f"profile {configs.profile}{' with ' + ', '.join(args.sets) if args.sets else ''}; "
+          f"analyzer {analyzer} (for frames without recorded faces); "
+          f"{len(df)} sessions ({_split_counts(df['split'].astype(str).tolist())}); "
+          f"metrics on {'every split' if args.split == 'all' else 'split ' + args.split} "
+          f"({len(shown)} sessions); brackets: 95 % Wilson intervals")
+    print(format_summary(summarize(shown)))
     for w in caught:
         if issubclass(w.category, MissingEvidenceWarning):
             print(f"warning: {w.message}", file=sys.stderr)
         else:
             warnings.showwarning(w.message, w.category, w.filename, w.lineno)
     if args.output:
-        print(f"\nwrote {len(df)} results to {args.output}")
+        print(f"\nwrote {len(df)} results (every split) to {args.output}")
     return 0
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from .analysis import analyze_dataset
-
+    from .analysis import analyze_dataset, check_analyzer_name
     from .config import resolve_configs
     from .evidence import analyzer_options_for
+
+    check_analyzer_name(args.analyzer)
+    _check_workers(args.workers)
+    _dataset_entries(args.dataset)
 
     options = parse_analyzer_options(args.analyzer_options)
     if args.landmarks:
@@ -175,12 +220,12 @@ def cmd_challenge_types(args: argparse.Namespace) -> int:
     if args.json:
         out = {ct.name: {"description": ct.description, "random_selection": ct.name in drawn,
                          "states": list(ct.states), "config": configs.for_type(ct).to_dict()}
-               for ct in registry}
+               for ct in registry.listed()}
         print(json.dumps(out, indent=2))
         return 0
     print(f"profile {configs.profile}: {get_profile(configs.profile).description}")
     print(f"profiles: {', '.join(profile_names())}\n")
-    for ct in registry:
+    for ct in registry.listed():  # types declared listed=False (test fixtures) are left out
         cfg = configs.for_type(ct)
         flags = "" if ct.name in drawn else f" (not drawn at random under {configs.profile})"
         print(f"{ct.name}{flags}: {ct.description}")
@@ -194,6 +239,7 @@ def cmd_challenge_types(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
+    _check_workers(args.workers)
     return run_demo(out_dir=Path(args.out), sessions_per_class=args.sessions_per_class,
                     seed=args.seed, image_sessions=args.image_sessions, workers=args.workers,
                     results_dir=Path(args.reports), tracking=not args.no_tracking)
@@ -221,6 +267,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", "-o", help="write the per-session results CSV here")
     _add_config_options(p)
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: CPUs)")
+    p.add_argument("--split", choices=["all", "train", "dev", "test"], default="all",
+                   help="split the printed metrics are computed on (default: all; the "
+                        "--output file always holds every session)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     _add_analyzer_options(p)
     add_engine_option(p)
@@ -240,19 +289,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_analyze)
 
     p = sub.add_parser("challenge-types", help="list challenge types and their config keys")
-    p.add_argument("--profile", default=None)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--profile", default=None,
+                   help="show the thresholds of this profile (default: recommended; seed = "
+                        "the original's rules)")
+    p.add_argument("--json", action="store_true", help="print the listing as JSON")
     p.set_defaults(func=cmd_challenge_types)
 
     p = sub.add_parser("demo", help="the main job: generate the bundled benchmark and evaluate it")
-    p.add_argument("--out", default="datasets/generated/demo", help="where to write the dataset")
-    p.add_argument("--sessions-per-class", type=int, default=100)
-    p.add_argument("--seed", type=int, default=2024)
+    p.add_argument("--out", default="datasets/generated/demo",
+                   help="where to write the datasets, one per profile (default: %(default)s)")
+    p.add_argument("--sessions-per-class", type=int, default=100,
+                   help="bona fide sessions per type and attacks per species (default: "
+                        "%(default)s; a quarter of the subjects form the reported test split)")
+    p.add_argument("--seed", type=int, default=2024,
+                   help="random seed of the generated benchmark (default: %(default)s)")
     p.add_argument("--image-sessions", type=int, default=12,
                    help="NOSE sessions rendered from real photos and analyzed (default: 12)")
-    p.add_argument("--reports", default="reports/demo", help="where to write the report")
+    p.add_argument("--reports", default="reports/demo",
+                   help="where to write the report (default: %(default)s)")
     p.add_argument("--no-tracking", action="store_true", help="do not log to MLflow")
-    p.add_argument("--workers", type=int, default=None)
+    p.add_argument("--workers", type=int, default=None,
+                   help="worker processes (default: CPUs)")
     p.set_defaults(func=cmd_demo)
 
     for hook in _plugin_command_hooks():

@@ -40,6 +40,19 @@ class SessionFormatError(LivenessLabError, ValueError):
         self.detail = message
 
 
+class ParamsError(LivenessLabError, ValueError):
+    """Challenge params that do not follow their challenge type's params schema.
+
+    ``field`` is the dotted path of the offending param (``"pose.eyes"``) and
+    ``detail`` the message without it (``"must be an integer, got 'wide'"``).
+    """
+
+    def __init__(self, detail: str, *, field: str):
+        super().__init__(f"params field {field!r} {detail}")
+        self.field = field
+        self.detail = detail
+
+
 class ConfigError(LivenessLabError, ValueError):
     """An unknown profile, an unknown configuration key or a badly typed value."""
 

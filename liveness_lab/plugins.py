@@ -39,18 +39,23 @@ class Registry(Generic[T]):
         ``TypeError`` with a sentence saying what was expected.
     name_of:
         Returns the registry name of a plugin object.
+    listed:
+        Whether a plugin is shown in listings (:meth:`listed`) and in the names an
+        unknown-name error lists (default: all). Unlisted plugins still work when named.
     """
 
     def __init__(self, family: str, *, entry_point_group: str | None,
                  not_found: type[Exception], name_of: Callable[[T], str],
                  normalize: Callable[[str], str] = lambda s: s,
-                 accept: Callable[[object], list[T]] | None = None) -> None:
+                 accept: Callable[[object], list[T]] | None = None,
+                 listed: Callable[[T], bool] | None = None) -> None:
         self.family = family
         self.entry_point_group = entry_point_group
         self._not_found = not_found
         self._name_of = name_of
         self._normalize = normalize
         self._accept = accept or (lambda obj: [obj])  # type: ignore[list-item]
+        self._listed = listed or (lambda _plugin: True)
         self._items: dict[str, T] = {}
         self._discovered = False
 
@@ -101,14 +106,20 @@ class Registry(Generic[T]):
         try:
             return self._items[key]  # type: ignore[index]
         except (KeyError, TypeError):
-            known = ", ".join(sorted(self._items)) or "none"
+            known = ", ".join(k for k in sorted(self._items)
+                              if self._listed(self._items[k])) or "none"
             raise self._not_found(f"unknown {self.family} {name!r}; known: {known}") from None
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and self._normalize(name) in self._items
 
     def names(self) -> list[str]:
+        """Every registered name, listed or not."""
         return sorted(self._items)
+
+    def listed(self) -> list[T]:
+        """The plugins shown in listings, sorted by name (see ``listed`` above)."""
+        return [p for p in self if self._listed(p)]
 
     def __iter__(self) -> Iterator[T]:
         return iter([self._items[k] for k in sorted(self._items)])

@@ -26,7 +26,8 @@ from .faces import FaceDetail, faces_from_rekognition
 
 __all__ = ["FORMAT", "LABELS", "SPLITS", "MANIFEST_COLUMNS", "Frame", "Session", "ManifestEntry",
            "read_session", "write_session", "session_from_dict", "read_manifest",
-           "load_dataset_session", "iter_dataset", "write_dataset", "atomic_write_text"]
+           "load_dataset_session", "iter_dataset", "write_dataset", "atomic_write_text",
+           "check_subject_splits"]
 
 FORMAT = "liveness-lab/session@1"
 LABELS = ("bona_fide", "attack")
@@ -146,6 +147,18 @@ def _opt_str(d: Mapping[str, Any], key: str, path: str | None, sid: str | None) 
     return v
 
 
+def _check_params(ctype: str, params: Mapping[str, Any], p: str | None, sid: str) -> None:
+    """Params against their type's params schema (a type no registry knows is left to verify)."""
+    from .challenges.registry import default_registry
+    from .errors import ParamsError, UnknownChallengeType
+    try:
+        default_registry().get(ctype).check_params(params)
+    except UnknownChallengeType:
+        return
+    except ParamsError as e:
+        raise _err(e.detail, p, sid, f"challenge.params.{e.field}") from None
+
+
 def session_from_dict(d: Any, *, path: str | os.PathLike | None = None) -> Session:
     """Validate a session document and build a :class:`Session`."""
     p = str(path) if path is not None else None
@@ -167,6 +180,7 @@ def session_from_dict(d: Any, *, path: str | os.PathLike | None = None) -> Sessi
     params = ch.get("params")
     if not isinstance(params, Mapping):
         raise _err(f"must be an object, got {type(params).__name__}", p, sid, "challenge.params")
+    _check_params(ctype, params, p, sid)
     label = d.get("label")
     if label not in LABELS:
         raise _err(f"must be one of {', '.join(map(repr, LABELS))}, got {label!r}", p, sid, "label")
@@ -400,9 +414,13 @@ def write_dataset(out_dir: str | os.PathLike, sessions: Iterable[Session], *,
     """Write sessions as ``OUT/SUBDIR/<id>.json`` plus ``OUT/manifest.csv``. Returns ``OUT``.
 
     Sessions whose ``source`` lies inside ``OUT`` (e.g. with images next to
-    them) keep that location instead.
+    them) keep that location instead. A subject with sessions in two splits is
+    refused before anything is written (:func:`check_subject_splits`).
     """
     root = Path(out_dir)
+    sessions = list(sessions)
+    check_subject_splits(ManifestEntry(s.id, "", s.label or "", s.pai_species, s.subject_id,
+                                       s.split, s.challenge_type) for s in sessions)
     root.mkdir(parents=True, exist_ok=True)
     entries: list[ManifestEntry] = []
     for s in sessions:
@@ -418,9 +436,33 @@ def write_dataset(out_dir: str | os.PathLike, sessions: Iterable[Session], *,
     return root
 
 
+def check_subject_splits(entries: Iterable[ManifestEntry]) -> None:
+    """Raise ``ValueError`` when a subject has sessions in two splits (train / dev / test).
+
+    Splits are by subject (docs/evaluation.md): a person seen in ``dev`` must not be
+    judged again in ``test``. Sessions without a subject or without a split are not
+    constrained.
+    """
+    first: dict[str, tuple[str, str]] = {}
+    for e in entries:
+        if not e.subject_id or not e.split:
+            continue
+        seen = first.setdefault(e.subject_id, (e.split, e.session_id))
+        if seen[0] != e.split:
+            raise ValueError(f"subject {e.subject_id!r} is in split {seen[0]!r} (session "
+                             f"{seen[1]!r}) and in split {e.split!r} (session "
+                             f"{e.session_id!r}); splits must be by subject - give each "
+                             "subject's sessions one split")
+
+
 def write_manifest(dataset_dir: str | os.PathLike, entries: Sequence[ManifestEntry]) -> Path:
-    """Write ``manifest.csv`` (atomically) for ``entries``."""
+    """Write ``manifest.csv`` (atomically) for ``entries``.
+
+    Refuses (``ValueError``, nothing written) a subject with sessions in two
+    splits: see :func:`check_subject_splits`.
+    """
     import io
+    check_subject_splits(entries)
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=list(MANIFEST_COLUMNS), lineterminator="\n")
     w.writeheader()

@@ -97,3 +97,23 @@ def test_missing_image_names_the_frame(tmp_path):
     with pytest.raises(SessionFormatError, match=r"frames\[1\]\.image"):
         analyze_session(read_session(tmp_path / "ds" / "s-1" / "session.json"),
                         create_analyzer("local"))
+
+
+def test_nothing_to_analyze_loads_no_model(tmp_path, monkeypatch):
+    """`analyze` on a dataset whose frames all carry faces creates no analyzer at all."""
+    from builders import NOSE_PARAMS, T0, make_face
+    from liveness_lab import analysis
+    from liveness_lab.engines import ProcessEngine
+    from liveness_lab.errors import UnknownAnalyzer
+    from liveness_lab.sessions import Frame, Session
+
+    sessions = [Session(f"s{i}", "NOSE", dict(NOSE_PARAMS), (Frame(T0, (make_face(),)),),
+                        "bona_fide") for i in range(3)]
+    ds = write_dataset(tmp_path / "ds", sessions)
+    created = []
+    monkeypatch.setattr(analysis, "make_analyzer",
+                        lambda *a, **k: created.append(a) or pytest.fail("a model was loaded"))
+    stats = analysis.analyze_dataset(ds, engine=ProcessEngine(1), cache_path=None)
+    assert (stats.sessions, stats.frames_analyzed, created) == (3, 0, [])
+    with pytest.raises(UnknownAnalyzer, match="unknown analyzer 'nope'; known: local"):
+        analysis.analyze_dataset(ds, analyzer="nope", engine=ProcessEngine(1), cache_path=None)

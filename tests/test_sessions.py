@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from builders import T0, make_face
+from builders import NOSE_PARAMS, T0, make_face
 from liveness_lab.errors import SessionFormatError
 from liveness_lab.sessions import (FORMAT, Frame, Session, read_manifest, read_session,
                                    write_dataset, write_session)
@@ -14,7 +14,7 @@ from liveness_lab.sessions import (FORMAT, Frame, Session, read_manifest, read_s
 
 def doc(**changes):
     d = {"format": FORMAT, "id": "s-000123",
-         "challenge": {"type": "NOSE", "params": {"imageWidth": 640, "imageHeight": 480}},
+         "challenge": {"type": "NOSE", "params": dict(NOSE_PARAMS)},
          "label": "bona_fide", "pai_species": None, "subject_id": "subj-017", "split": "test",
          "frames": [{"timestamp": T0 + 100, "image": "frames/000002.jpg",
                      "faces": [make_face().to_rekognition()]},
@@ -70,7 +70,7 @@ def test_invalid_json_names_the_line(tmp_path):
 
 
 def test_dataset_write_and_manifest(tmp_path):
-    sessions = [Session(f"s-{i}", "NOSE", {"imageWidth": 640, "imageHeight": 480},
+    sessions = [Session(f"s-{i}", "NOSE", dict(NOSE_PARAMS),
                         (Frame(T0, (make_face(),)),), "attack" if i % 2 else "bona_fide",
                         "print_static" if i % 2 else None, f"subj-{i // 2}", "dev")
                 for i in range(4)]
@@ -115,3 +115,19 @@ def test_atomic_write_never_replaces_a_device(tmp_path):
     atomic_write_text(tmp_path / "f.txt", "x")
     assert (tmp_path / "f.txt").read_text() == "x"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_dataset_writer_refuses_a_subject_in_two_splits(tmp_path):
+    def session(i, subject, split):
+        return Session(f"s-{i}", "NOSE", dict(NOSE_PARAMS), (Frame(T0, (make_face(),)),),
+                       "bona_fide", None, subject, split)
+    leaky = [session(0, "subj-1", "dev"), session(1, "subj-2", "test"),
+             session(2, "subj-1", "test")]
+    with pytest.raises(ValueError, match=r"subject 'subj-1' is in split 'dev' \(session 's-0'\) "
+                                         r"and in split 'test' \(session 's-2'\)"):
+        write_dataset(tmp_path / "ds", leaky)
+    assert not (tmp_path / "ds").exists()  # refused before anything was written
+    ok = [session(0, "subj-1", "dev"), session(1, "subj-1", "dev"), session(2, None, "test"),
+          session(3, "subj-2", None), session(4, "subj-2", "test")]
+    write_dataset(tmp_path / "ok", ok)
+    assert len(read_manifest(tmp_path / "ok")) == 5

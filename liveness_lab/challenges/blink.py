@@ -30,6 +30,7 @@ from ..faces import FaceDetail
 from .checks import SessionChecksConfig, before_success, observe_face, skip_missing_face
 from .framework import (image_size, ChallengeRandom, ChallengeType, Context, Continue, Fail, FrameInput, Next,
                         StepResult, Success)
+from .framework import IMAGE_SIZE_SCHEMA, Param
 
 __all__ = ["BLINK", "BlinkConfig", "blink_params", "eye_aspect_ratio"]
 
@@ -78,7 +79,9 @@ class BlinkConfig(SessionChecksConfig):
 
 BLINK = ChallengeType("BLINK", config_class=BlinkConfig, random_selection=False,
                       description="blink the requested number of times within a time window",
-                      score_threshold=1.0)  # score: blinks counted / blinks asked
+                      score_threshold=1.0,  # score: blinks counted / blinks asked
+                      params_schema={**IMAGE_SIZE_SCHEMA, "blinks": Param(int, minimum=1),
+                                     "windowMs": Param(int, minimum=1)})
 
 
 @BLINK.params

@@ -51,7 +51,7 @@ from enum import Enum
 from types import MappingProxyType
 from typing import Any, Callable, Mapping, Protocol, Sequence
 
-from ..errors import ChallengeDefinitionError, ConfigError
+from ..errors import ChallengeDefinitionError, ConfigError, ParamsError
 from ..evidence import Evidence, Need
 from ..faces import FaceDetail
 
@@ -59,7 +59,7 @@ __all__ = [
     "Step", "StepResult", "Continue", "Next", "Success", "Fail",
     "STATE_CONTINUE", "STATE_NEXT", "CHALLENGE_SUCCESS", "CHALLENGE_FAIL",
     "ChallengeConfig", "ChallengeType", "State", "FrameInput", "Context",
-    "ChallengeRandom", "SecretsRandom", "SeededRandom", "image_size",
+    "ChallengeRandom", "SecretsRandom", "SeededRandom", "image_size", "Param",
 ]
 
 # The original framework's return codes, accepted from ported state functions.
@@ -287,6 +287,90 @@ def image_size(client_metadata: Mapping[str, Any]) -> tuple[int, int]:
 
 
 # --------------------------------------------------------------------------------------------
+# params schema
+
+_PARAM_TYPES = (int, float, bool, str, list, dict)
+_TYPE_WORDS = {int: "an integer", float: "a number", bool: "true or false", str: "a string",
+               list: "a list", dict: "an object"}
+
+
+@dataclass(frozen=True)
+class Param:
+    """One field of a challenge type's params schema (declarative, checked when reading).
+
+    ``type`` is ``int`` (an integral JSON number), ``float`` (any finite number),
+    ``bool``, ``str``, ``list`` (items checked by ``items``) or ``dict`` (keys
+    checked by ``fields``). ``choices`` lists the allowed values; ``minimum`` /
+    ``maximum`` bound a number or a list's length. JSON booleans are never numbers.
+    """
+
+    type: type
+    required: bool = True
+    choices: tuple[Any, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+    items: "Param | None" = None
+    fields: Mapping[str, "Param"] | None = None
+
+    def __post_init__(self) -> None:
+        if self.type not in _PARAM_TYPES:
+            raise ChallengeDefinitionError(
+                f"Param type must be one of int, float, bool, str, list, dict, got {self.type!r}")
+        if self.items is not None and self.type is not list:
+            raise ChallengeDefinitionError("Param(items=...) is only for type=list")
+        if self.fields is not None and self.type is not dict:
+            raise ChallengeDefinitionError("Param(fields=...) is only for type=dict")
+
+    def check(self, value: Any, field_name: str) -> None:
+        """Raise :class:`~liveness_lab.errors.ParamsError` naming ``field_name`` if ``value``
+        does not match."""
+        def bad(expected: str) -> ParamsError:
+            return ParamsError(f"must be {expected}, got {value!r}", field=field_name)
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if self.type is int:
+            if not (number and math.isfinite(value) and float(value).is_integer()):
+                raise bad(_TYPE_WORDS[int])
+        elif self.type is float:
+            if not (number and math.isfinite(value)):
+                raise bad("a finite number")
+        elif not isinstance(value, self.type):
+            raise bad(_TYPE_WORDS[self.type])
+        if self.choices and value not in self.choices:
+            raise bad("one of " + ", ".join(map(repr, self.choices)))
+        size = len(value) if self.type is list else value if number else None
+        what = "a list of" if self.type is list else "a number"
+        if size is not None and self.minimum is not None and size < self.minimum:
+            raise bad(f"{what} >= {self.minimum:g}" + (" items" if self.type is list else ""))
+        if size is not None and self.maximum is not None and size > self.maximum:
+            raise bad(f"{what} <= {self.maximum:g}" + (" items" if self.type is list else ""))
+        if self.type is list and self.items is not None:
+            for i, item in enumerate(value):
+                self.items.check(item, f"{field_name}[{i}]")
+        if self.type is dict and self.fields is not None:
+            check_params_schema(self.fields, value, prefix=f"{field_name}.")
+
+
+def check_params_schema(schema: Mapping[str, Param], params: Mapping[str, Any], *,
+                        prefix: str = "") -> None:
+    """Check ``params`` against ``schema``; unknown extra keys are allowed (forward compatible).
+
+    Raises :class:`~liveness_lab.errors.ParamsError` for the first field that is
+    missing or malformed, naming it (``"noseTop"``, ``"pose.eyes"``).
+    """
+    for name, spec in schema.items():
+        if name not in params or params[name] is None:
+            if spec.required:
+                raise ParamsError("is missing", field=prefix + name)
+            continue
+        spec.check(params[name], prefix + name)
+
+
+#: the image size every built-in type writes in its params (positive integers, pixels)
+IMAGE_SIZE_SCHEMA: Mapping[str, Param] = MappingProxyType({
+    "imageWidth": Param(int, minimum=1), "imageHeight": Param(int, minimum=1)})
+
+
+# --------------------------------------------------------------------------------------------
 # randomness
 
 class ChallengeRandom(Protocol):
@@ -440,11 +524,21 @@ class ChallengeType:
         scores at least this, a rejected one strictly less (the verifier enforces it,
         see :func:`liveness_lab.verify.consistent_score`). Default 0: scores are margins
         of the deciding check.
+    params_schema:
+        ``{name: Param}`` describing the params the generator writes; sessions
+        are checked against it when read (:meth:`check_params`). ``None``: the
+        params are not checked.
+    listed:
+        ``False`` for a type that is a test fixture, not a feature (the test
+        suite's ``STILL``): it works when named, but ``challenge-types`` and the
+        known names listed by error messages leave it out.
     """
 
     def __init__(self, name: str, *, config_class: type[ChallengeConfig] = ChallengeConfig,
                  description: str = "", random_selection: bool = True,
-                 score_threshold: float = 0.0) -> None:
+                 score_threshold: float = 0.0,
+                 params_schema: Mapping[str, Param] | None = None,
+                 listed: bool = True) -> None:
         if not isinstance(name, str) or not name.strip():
             raise ChallengeDefinitionError("a challenge type needs a non-empty name")
         if not (isinstance(config_class, type) and issubclass(config_class, ChallengeConfig)):
@@ -462,6 +556,13 @@ class ChallengeType:
         if not math.isfinite(self.score_threshold):
             raise ChallengeDefinitionError(
                 f"score_threshold of {name} must be finite, got {score_threshold!r}")
+        self.listed = bool(listed)
+        if params_schema is not None and not all(
+                isinstance(k, str) and isinstance(v, Param) for k, v in params_schema.items()):
+            raise ChallengeDefinitionError(
+                f"params_schema of {name} must map field names to Param objects")
+        self.params_schema: Mapping[str, Param] | None = (
+            None if params_schema is None else MappingProxyType(dict(params_schema)))
         self._params_func: Callable[..., Mapping[str, Any]] | None = None
         self._states: dict[str, State] = {}
         self._first: str | None = None
@@ -531,6 +632,14 @@ class ChallengeType:
         self.validate()
         config = config or self.default_config()
         return dict(self._params_func(client_metadata, config, rng or SecretsRandom()))  # type: ignore[misc]
+
+    def check_params(self, params: Mapping[str, Any]) -> None:
+        """Check recorded ``params`` against :attr:`params_schema` (no schema: accepted).
+
+        Raises :class:`~liveness_lab.errors.ParamsError` naming the field.
+        """
+        if self.params_schema is not None:
+            check_params_schema(self.params_schema, params)
 
     def __repr__(self) -> str:
         return f"ChallengeType({self.name!r}, states={list(self._states)})"

@@ -31,6 +31,7 @@ from .checks import SessionChecksConfig, before_success, nose_parallax, observe_
     skip_missing_face
 from .framework import (image_size, ChallengeRandom, ChallengeType, Context, Continue, Fail, FrameInput, Next,
                         StepResult, Success)
+from .framework import IMAGE_SIZE_SCHEMA, Param
 
 __all__ = ["HEAD_TURN", "HeadTurnConfig", "head_turn_params", "DIRECTIONS", "MAX_TURNS",
            "head_direction"]
@@ -82,7 +83,10 @@ class HeadTurnConfig(SessionChecksConfig):
 
 
 HEAD_TURN = ChallengeType("HEAD_TURN", config_class=HeadTurnConfig, random_selection=False,
-                          description="turn the head left/right/up/down in the requested order")
+                          description="turn the head left/right/up/down in the requested order",
+                          params_schema={**IMAGE_SIZE_SCHEMA, "sequence": Param(
+                              list, minimum=1, maximum=MAX_TURNS,
+                              items=Param(str, choices=DIRECTIONS))})
 
 
 @HEAD_TURN.params

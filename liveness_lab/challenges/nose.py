@@ -23,6 +23,7 @@ from .checks import SessionChecksConfig, before_success, nose_parallax, observe_
     skip_missing_face
 from .framework import (image_size, ChallengeRandom, ChallengeType, Context, Continue, Fail, FrameInput, Next,
                         StepResult, Success)
+from .framework import IMAGE_SIZE_SCHEMA, Param
 
 __all__ = ["NOSE", "NoseConfig", "nose_params", "area_box", "nose_box"]
 
@@ -98,7 +99,10 @@ class NoseConfig(SessionChecksConfig):
 
 NOSE = ChallengeType(
     "NOSE", config_class=NoseConfig,
-    description="centre the face in the area box, then move the nose tip to the target box")
+    description="centre the face in the area box, then move the nose tip to the target box",
+    params_schema={**IMAGE_SIZE_SCHEMA, "minFaceAreaPercent": Param(float, minimum=0, maximum=100),
+                   **{f"{box}{key}": Param(float, minimum=0 if key in ("Width", "Height") else None)
+                      for box in ("area", "nose") for key in ("Left", "Top", "Width", "Height")}})
 
 
 # -- params ------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from ..faces import FaceDetail
 from .checks import SessionChecksConfig, before_success, observe_face, skip_missing_face
 from .framework import (image_size, ChallengeRandom, ChallengeType, Context, Continue, Fail, FrameInput, Next,
                         StepResult, Success)
+from .framework import IMAGE_SIZE_SCHEMA, Param
 
 __all__ = ["POSE", "PoseConfig", "pose_params", "EYES", "MOUTH", "NEUTRAL", "eye_direction"]
 
@@ -82,7 +83,12 @@ class PoseConfig(SessionChecksConfig):
 
 
 POSE = ChallengeType("POSE", config_class=PoseConfig,
-                     description="show the requested eyes and mouth pose")
+                     description="show the requested eyes and mouth pose",
+                     params_schema={**IMAGE_SIZE_SCHEMA,
+                                    "pose": Param(dict, fields={"eyes": Param(str, choices=EYES),
+                                                                "mouth": Param(str, choices=MOUTH)}),
+                                    "holdFrames": Param(int, required=False, minimum=1),
+                                    "transition": Param(bool, required=False)})
 
 
 @POSE.params

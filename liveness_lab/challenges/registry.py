@@ -45,7 +45,8 @@ class ChallengeRegistry(Registry[ChallengeType]):
     def __init__(self) -> None:
         super().__init__("challenge type", entry_point_group=ENTRY_POINT_GROUP,
                          not_found=UnknownChallengeType, name_of=lambda ct: ct.name,
-                         normalize=str.upper, accept=_accept)
+                         normalize=str.upper, accept=_accept,
+                         listed=lambda ct: ct.listed)
 
     def register(self, plugin: ChallengeType, *, replace: bool = False) -> ChallengeType:
         plugin.validate()

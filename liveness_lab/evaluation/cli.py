@@ -156,7 +156,7 @@ def add_report_command(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--calibration-split", default="auto",
                    help="split where operating thresholds are chosen (default: dev if present); "
                         "'none' to use the reported split itself")
-    p.add_argument("--title", default=None)
+    p.add_argument("--title", default=None, help="report title (default: from the source)")
     p.add_argument("--bootstrap", type=int, default=1000, metavar="N",
                    help="subject-grouped bootstrap resamples (default 1000; 0 for none)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
@@ -180,6 +180,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     from .report import Evaluation, build_report, recorded_configuration, split_results
     from .tracking import code_version, dataset_fingerprint
 
+    if args.bootstrap < 0:
+        raise ValueError(f"--bootstrap must be 0 (no bootstrap) or a positive number of "
+                         f"resamples, got {args.bootstrap}")
+    from .._paths import check_output_dir
+    check_output_dir(Path(args.out), "--out", create=False)
     split = None if args.split == "all" else args.split
     cal_split = None if args.calibration_split == "none" else args.calibration_split
     notes: list[str] = []
@@ -262,8 +267,9 @@ def add_mlflow_ui_command(subparsers: Any) -> argparse.ArgumentParser:
     p = subparsers.add_parser("mlflow-ui", help="browse the MLflow runs (mlflow ui on the "
                                                 "project's mlflow.db)")
     _add_tracking_options(p)
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=5000)
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address the UI listens on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=5000, help="port of the UI (default 5000)")
     p.add_argument("--workers", type=int, default=1,
                    help="server worker processes (default 1: enough for one person on a "
                         "small machine; MLflow's own default is 4)")
@@ -276,16 +282,17 @@ def add_mlflow_ui_command(subparsers: Any) -> argparse.ArgumentParser:
 @_user_errors("mlflow-ui")
 def cmd_mlflow_ui(args: argparse.Namespace) -> int:
     import shlex
-    import subprocess
 
+    from .._process import run_child_server
     from .tracking import mlflow_ui_command
+    if not 0 < args.port < 65536:
+        raise ValueError(f"--port must be 1..65535, got {args.port}")
+    if args.workers < 1:
+        raise ValueError(f"--workers must be a positive integer, got {args.workers}")
     cmd = mlflow_ui_command(tracking_uri=args.tracking_uri, host=args.host, port=args.port,
                             workers=args.workers)
     if args.print_command:
         print(shlex.join(cmd))
         return 0
     print(f"MLflow UI on http://{args.host}:{args.port} (Ctrl-C to stop)", file=sys.stderr)
-    try:
-        return subprocess.call(cmd)
-    except KeyboardInterrupt:
-        return 130
+    return run_child_server(cmd)  # SIGTERM / Ctrl-C stop the server and its workers too

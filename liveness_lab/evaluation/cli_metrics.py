@@ -271,7 +271,9 @@ def add_hist_command(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output directory for hist-TYPE.png")
     p.add_argument("--split", default="test",
                    help="split to plot (default test; 'all' for every session)")
-    p.add_argument("--type", dest="types", action="append", default=[], metavar="TYPE")
+    p.add_argument("--type", dest="types", action="append", default=[], metavar="TYPE",
+                   help="only this challenge type (repeatable; default: every type with "
+                        "scores)")
     p.add_argument("--bins", type=int, default=30, help="histogram bins (default 30)")
     p.set_defaults(func=cmd_hist)
     return p

@@ -409,9 +409,20 @@ def _worst_type(by_type: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
 
 
 def format_summary(summary: Mapping[str, Any]) -> str:
-    """A plain-text table of :func:`summarize`'s output, for the terminal."""
+    """A plain-text table of :func:`summarize`'s output, for the terminal.
+
+    Each rate comes with its 95 % Wilson interval (informative at zero errors too).
+    """
+    from .intervals import wilson_interval
+
     def pct(v: float) -> str:
         return "   n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:5.1f}%"
+
+    def ci(k: int, n: int) -> str:
+        if not n:
+            return " " * 14
+        lo, hi = wilson_interval(k, n)
+        return f"[{100 * lo:4.1f}, {100 * hi:5.1f}]"
 
     lines = []
     blocks = list(summary["by_type"].items())
@@ -427,11 +438,12 @@ def format_summary(summary: Mapping[str, Any]) -> str:
             lines.append(f"   {'BPCER':<{width}} {pct(b['bpcer'])}  (the worst type's)")
         else:
             rej, n = b["bpcer_counts"]
-            lines.append(f"   {'BPCER':<{width}} {pct(b['bpcer'])}  ({rej}/{n} bona fide "
-                         "rejected)")
+            lines.append(f"   {'BPCER':<{width}} {pct(b['bpcer'])} {ci(rej, n)}  "
+                         f"({rej}/{n} bona fide rejected)")
         for sp, v in b["apcer"].items():
             acc, tot = b["apcer_counts"][sp]
-            lines.append(f"   {'APCER ' + sp:<{width}} {pct(v)}  ({acc}/{tot} attacks accepted)")
+            lines.append(f"   {'APCER ' + sp:<{width}} {pct(v)} {ci(acc, tot)}  "
+                         f"({acc}/{tot} attacks accepted)")
         lines.append(f"   {'APCER max':<{width}} {pct(b['max_apcer'])}")
         lines.append(f"   {'ACER (OULU-NPU convention)':<{width}} {pct(b['acer'])}")
     return "\n".join(lines)

@@ -486,10 +486,15 @@ def run_study(dataset_dir: str | Path, *, profiles: Sequence[str] = ("seed",),
               out_dir: str | Path = "reports/demo", study: str = "demo", tracker: Any = None,
               challenge_types: Sequence[str] | None = None,
               replay: ReplayOptions = ReplayOptions(), report: ReportOptions = ReportOptions(),
-              log: Callable[[str], None] | None = print) -> StudyResult:
+              log: Callable[[str], None] | None = print,
+              datasets: Mapping[str, str | Path] | None = None,
+              notes: Sequence[str] = ()) -> StudyResult:
     """Evaluate fixed profiles side by side: results, MLflow runs and one report.
 
-    Every profile replays the whole dataset (one pass, all profiles at once). Metrics are
+    Every profile replays the whole dataset (one pass, all profiles at once), or, for a
+    profile named in ``datasets``, its own dataset instead (the sessions of its own
+    protocol: the demo evaluates ``seed`` on the original clients' sessions). ``notes``:
+    paragraphs for the top of the report (say there what each profile was run on). Metrics are
     computed on ``report.split`` with operating thresholds chosen on
     ``report.calibration_split``. Writes ``OUT/report.html``, ``OUT/report.md``, the PNGs
     and ``OUT/results-<profile>.csv``; with a ``tracker``, logs a parent run ``study
@@ -512,14 +517,24 @@ def run_study(dataset_dir: str | Path, *, profiles: Sequence[str] = ("seed",),
     specs = [ReplaySpec(p, cache_path=replay.cache) for p in profiles]
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    fingerprint = dataset_fingerprint(dataset_dir)
+    sources = {p: str((datasets or {}).get(p, dataset_dir)) for p in profiles}
+    prints = {src: dataset_fingerprint(src) for src in dict.fromkeys(sources.values())}
+    fingerprint = next(iter(prints.values())) if len(prints) == 1 else "; ".join(
+        f"{p}: {prints[sources[p]]}" for p in profiles)
     version = code_version()
     types = tuple(t.upper() for t in challenge_types) if challenge_types else None
-    say(f"study {study}: profiles {', '.join(profiles)} on {dataset_dir} "
-        f"(fingerprint {fingerprint})")
-    # 1. replay
-    frames = replay_many(dataset_dir, specs, engine=replay.engine, workers=replay.workers,
-                         progress=replay.progress, dataset_cache=replay.dataset_cache)
+    # 1. replay: one pass per dataset, every profile of that dataset at once
+    by_profile: dict[str, Any] = {}
+    for src in prints:
+        group = [i for i, p in enumerate(profiles) if sources[p] == src]
+        say(f"study {study}: profiles {', '.join(profiles[i] for i in group)} on {src} "
+            f"(fingerprint {prints[src]})")
+        for i, df in zip(group, replay_many(src, [specs[i] for i in group],
+                                            engine=replay.engine, workers=replay.workers,
+                                            progress=replay.progress,
+                                            dataset_cache=replay.dataset_cache)):
+            by_profile[profiles[i]] = df
+    frames = [by_profile[p] for p in profiles]
     # 2. score each profile on the reported split, thresholds from the calibration split
     evals, metrics, flats = [], {}, {}
     split_label, cal_label = "all sessions", None
@@ -532,11 +547,14 @@ def run_study(dataset_dir: str | Path, *, profiles: Sequence[str] = ("seed",),
         metrics[prof] = m
         prefix = "test." if split_label == "test" else f"{_slugify(split_label)}."
         flats[prof] = flatten_metrics(m, prefix)
-        evals.append(Evaluation.from_results(prof, reported, cal, metrics=m))
+        evals.append(Evaluation.from_results(
+            prof, reported, cal, metrics=m,
+            dataset_dir=sources[prof] if len(prints) > 1 else None))
     # 3. report
     files = build_report(evals, out, title=report.title or f"liveness-lab study {study}: "
-                         + " vs ".join(profiles),
-                         dataset_dir=dataset_dir, dataset_fingerprint=fingerprint,
+                         + " vs ".join(profiles), notes=notes,
+                         dataset_dir=next(iter(prints)) if len(prints) == 1 else None,
+                         dataset_fingerprint=fingerprint,
                          code_version=version, split_label=split_label,
                          calibration_label=cal_label, n_worst=report.n_worst,
                          n_bootstrap=report.n_bootstrap, seed=report.seed)
@@ -547,7 +565,7 @@ def run_study(dataset_dir: str | Path, *, profiles: Sequence[str] = ("seed",),
         runs.start(f"study {study}", role="study", tags={
             "liveness_lab.code_version": version, **source_tags(f"liveness-lab study {study}")},
             params={"profiles": ",".join(profiles),
-                    "dataset": str(Path(dataset_dir).resolve()),
+                    "dataset": ",".join(str(Path(d).resolve()) for d in prints),
                     "dataset_fingerprint": fingerprint, "report.split": split_label,
                     "calibration.split": cal_label or "none",
                     "report.n_bootstrap": report.n_bootstrap,
@@ -561,7 +579,7 @@ def run_study(dataset_dir: str | Path, *, profiles: Sequence[str] = ("seed",),
                 plots = [(img, "plots") for img in files.images if img.name.startswith("det-")]
                 runs.child(prof, prof, role="profile",
                            params=_config_params(prof, spec.analyzer, spec.resolve(),
-                                                 str(dataset_dir), fingerprint, "")
+                                                 sources[prof], prints[sources[prof]], "")
                            | {"code_version": version},
                            metrics=flats[prof], artifacts=[(copy, None), *plots])
         runs.parent_metrics({f"{prof}.{k}": v for prof in profiles

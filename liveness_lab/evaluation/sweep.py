@@ -49,7 +49,7 @@ SELECTION_METRICS = ("acer", "max_apcer", "bpcer", "non_response_rate", "eer", "
 _TOP_KEYS = {"study", "description", "dataset", "challenge_types", "base", "search", "select",
              "report"}
 _DATASET_KEYS = {"path", "generate"}
-_GENERATE_KEYS = {"sessions_per_class", "seed", "challenge_types", "image_size"}
+_GENERATE_KEYS = {"sessions_per_class", "seed", "challenge_types", "image_size", "profile"}
 _BASE_KEYS = {"profile", "set", "analyzer"}
 _SEARCH_KEYS = {"method", "space", "n_trials", "seed"}
 _SELECT_KEYS = {"split", "metric", "constraints"}

@@ -26,7 +26,8 @@ def add_pad_command(subparsers: Any) -> argparse.ArgumentParser:
                         "`--pad-model PATH` on evaluate / analyze")
     p.add_argument("--n-per-kind", type=int, default=120,
                    help="print and screen frames per photo; twice as many live (default 120)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="random seed of the training frames "
+                   "(default 0)")
     p.add_argument("--evaluate", action="store_true",
                    help="also report error rates on held-out frames (seed + 1) and across "
                         "photos (train on one, test on the other)")

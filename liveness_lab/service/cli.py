@@ -42,7 +42,8 @@ def add_serve_command(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--cors-origin", dest="cors_origins", action="append", default=[],
                    metavar="ORIGIN", help="allow this CORS origin (repeatable)")
     p.add_argument("--log-level", default="info",
-                   choices=["critical", "error", "warning", "info", "debug"])
+                   choices=["critical", "error", "warning", "info", "debug"],
+                   help="server log level (default: %(default)s)")
     p.add_argument("--no-access-log", action="store_true", help="do not log every request")
     p.set_defaults(func=run_serve_command)
     return p

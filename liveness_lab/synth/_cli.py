@@ -18,21 +18,27 @@ def add_render_command(subparsers: Any) -> None:
 
     p = subparsers.add_parser(
         "render-session",
-        help="render a synthetic NOSE session from a real photo (frames + session JSON, "
-             "optionally a .y4m/.mjpeg fake-webcam video)",
+        help="render a synthetic NOSE session from a real photo, shipped or your own (frames + "
+             "session JSON, optionally a .y4m/.mjpeg fake-webcam video)",
         description="Render a NOSE challenge session: a 2.5D head turn (bona fide stand-in) "
                     "or a moved / tilted / rolled / static photo (presentation attacks). "
                     "Writes OUT_DIR/SESSION_ID/session.json and frames/*.jpg without faces "
                     "(run `liveness-lab analyze` next).")
     p.add_argument("out_dir", help="output folder")
-    p.add_argument("--mode", choices=MODES, default="head_turn")
-    p.add_argument("--photo", choices=PHOTO_NAMES, default="grace_hopper")
+    p.add_argument("--mode", choices=MODES, default="head_turn",
+                   help="head_turn: the photo's head turned in 2.5D towards the NOSE target (a "
+                        "bona fide stand-in); photo_*: the photo presented as a sheet, moved, "
+                        "tilted, rolled or held still (attacks). Default: %(default)s")
+    p.add_argument("--photo", default="grace_hopper", metavar="PHOTO",
+                   help=f"{' or '.join(PHOTO_NAMES)} (shipped in installed packages), or the "
+                        "path of your own image file with one face (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0,
                    help="seeds the NOSE params, tremor, background and noise")
-    p.add_argument("--fps", type=float, default=10.0)
-    p.add_argument("--duration", type=float, default=2.5, help="seconds")
-    p.add_argument("--image-width", type=int, default=640)
-    p.add_argument("--image-height", type=int, default=480)
+    p.add_argument("--fps", type=float, default=10.0, help="frames per second (default 10)")
+    p.add_argument("--duration", type=float, default=2.5, help="seconds (default 2.5)")
+    p.add_argument("--image-width", type=int, default=640, help="frame width, pixels (default 640)")
+    p.add_argument("--image-height", type=int, default=480,
+                   help="frame height, pixels (default 480)")
     p.add_argument("--params", help="JSON file with NOSE params (default: drawn from --seed)")
     p.add_argument("--artifacts", choices=_ARTIFACTS, default="none",
                    help="print / screen artifacts of the presented photo (photo_* modes)")
@@ -55,17 +61,44 @@ def cmd_render_session(args: argparse.Namespace) -> int:
         return 2
 
 
+def _read_params(path: str) -> dict[str, Any]:
+    """NOSE params from a JSON file (an object, or a session document's challenge); every
+    error names the file."""
+    from ..challenges.registry import default_registry
+    from ..errors import ParamsError
+
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as e:
+        raise ValueError(f"--params {path}: cannot read the file ({e.strerror or e})") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"--params {path}: the file is not UTF-8 text") from None
+    except json.JSONDecodeError as e:
+        raise ValueError(f"--params {path}: invalid JSON at line {e.lineno} column {e.colno}: "
+                         f"{e.msg}") from None
+    if isinstance(doc, dict) and isinstance(doc.get("challenge"), dict):
+        doc = doc["challenge"].get("params")  # a whole session document
+    if not isinstance(doc, dict):
+        raise ValueError(f"--params {path}: must hold a JSON object of NOSE params, got "
+                         f"{type(doc).__name__}")
+    try:
+        default_registry().get("NOSE").check_params(doc)
+    except ParamsError as e:
+        raise ValueError(f"--params {path}: {e}") from None
+    return doc
+
+
 def _render_session(args: argparse.Namespace) -> int:
     from ..challenges import SeededRandom
     from ..challenges.registry import default_registry
-    from .render import (DEFAULT_PAI_SPECIES, Artifacts, plan_nose_session, render_plan,
-                         write_session_images)
+    from .render import (DEFAULT_PAI_SPECIES, PHOTO_NAMES, Artifacts, plan_nose_session,
+                         render_plan, write_session_images)
     from .video import write_mjpeg, write_y4m
 
     if args.no_images and not (args.y4m or args.mjpeg):
         raise ValueError("--no-images needs --y4m or --mjpeg, otherwise nothing is written")
     if args.params:
-        params = json.loads(Path(args.params).read_text(encoding="utf-8"))
+        params = _read_params(args.params)
     else:
         nose = default_registry().get("NOSE")
         params = nose.generate_params({"imageWidth": args.image_width,
@@ -80,7 +113,8 @@ def _render_session(args: argparse.Namespace) -> int:
         species = DEFAULT_PAI_SPECIES[args.mode]
         if species is not None and args.artifacts == "screen":
             species = species.replace("print_", "screen_")
-        sid = args.session_id or f"{args.mode}-{args.photo}-{args.seed}"
+        photo_name = args.photo if args.photo in PHOTO_NAMES else Path(args.photo).stem
+        sid = args.session_id or f"{args.mode}-{photo_name}-{args.seed}"
         meta = plan.metadata()
         meta["artifacts"] = args.artifacts
         session = write_session_images(args.out_dir, sid, {"type": "NOSE", "params": params},

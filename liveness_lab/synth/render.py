@@ -42,7 +42,7 @@ from ._planar import (Background, Sheet, SheetPose, make_sheet, render_backgroun
                       sheet_homography)
 
 __all__ = [
-    "PHOTO_NAMES", "load_photo", "photo_landmarks", "face_landmarks",
+    "PHOTO_NAMES", "PHOTO_SPLITS", "load_photo", "photo_landmarks", "face_landmarks",
     "Camera", "Background", "Moire", "Glare", "Border", "Artifacts", "SheetPose", "Sheet",
     "make_sheet", "render_background", "render_planar", "sheet_homography",
     "HeadPose", "FacePlacement", "HeadRig", "NOSE_TIP", "landmark_depths",
@@ -410,6 +410,10 @@ def write_session_images(out_dir: str | Path, session_id: str, challenge: Mappin
 
 
 #: (mode, label) cycle of :func:`render_nose_sessions`: half bona fide head turns, half attacks
+#: the split of each packaged photo's sessions (splits are by subject: never both)
+PHOTO_SPLITS: Mapping[str, str] = {name: ("dev", "test")[k % 2]
+                                   for k, name in enumerate(PHOTO_NAMES)}
+
 _SESSION_CYCLE = ("head_turn", "photo_moved", "head_turn", "photo_tilted", "head_turn",
                   "photo_rolled")
 
@@ -422,7 +426,8 @@ def render_nose_sessions(out_dir: str | Path, n: int, *, seed: int = 0,
     Modes cycle through bona fide head turns and moved / tilted / rolled photos
     (species from :data:`DEFAULT_PAI_SPECIES`), alternating the two photos; each session
     gets its own random target (NOSE params drawn with ``SeededRandom``), its subject is
-    the photo, and sessions alternate between the ``dev`` and ``test`` splits. Frames
+    the photo, and splits are by subject (:data:`PHOTO_SPLITS`: one photo's sessions in
+    ``dev``, the other's in ``test``). Frames
     have images and no faces (analyze them, or let the evaluation analyze them).
 
     Returns the :class:`~liveness_lab.sessions.Session` objects written (``source`` set),
@@ -447,7 +452,7 @@ def render_nose_sessions(out_dir: str | Path, n: int, *, seed: int = 0,
         sessions.append(write_session_images(
             out_dir, f"img-nose-{species or label}-{i:03d}", {"type": "NOSE", "params": params},
             frames, label, species, subject_id=f"photo-{photo}",
-            split="test" if i % 2 else "dev",
+            split=PHOTO_SPLITS[photo],
             metadata={"level": "image", "renderer": "liveness_lab.synth.render", "mode": mode,
                       "photo": photo, "seed": seed + i}))
         if progress is not None:

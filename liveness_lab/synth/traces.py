@@ -818,8 +818,8 @@ class _Bench:
 def _bench(profile: str | None) -> _Bench:
     """``seed``: the original bench (NOSE, POSE, :data:`SPECIES`, no extensions); any other
     profile: every type and species, params from its configs, the extensions its checks need."""
-    from ..config import get_profile, resolve_configs
-    name = profile or "seed"
+    from ..config import DEFAULT_PROFILE, get_profile, resolve_configs
+    name = profile or DEFAULT_PROFILE
     get_profile(name)  # an unknown name raises, listing the known ones
     if name == "seed":
         return _Bench("seed", ("NOSE", "POSE"), ("NOSE", "POSE"), SPECIES, None, False)
@@ -855,9 +855,10 @@ def _normalise_types(challenge_types: Sequence[str] | str | None,
     return types
 
 
-def dataset_size(sessions_per_class: int, challenge_types: Sequence[str] | None = ("NOSE", "POSE"),
-                 profile: str = "seed") -> int:
-    """Number of sessions :func:`generate_dataset` writes for these arguments."""
+def dataset_size(sessions_per_class: int, challenge_types: Sequence[str] | None = None,
+                 profile: str | None = None) -> int:
+    """Number of sessions :func:`generate_dataset` writes for these arguments (``profile``
+    ``None``: :data:`~liveness_lab.config.DEFAULT_PROFILE`, as there)."""
     bench = _bench(profile)
     return sessions_per_class * len(_classes(_normalise_types(challenge_types, bench),
                                              bench.species))
@@ -877,7 +878,7 @@ def generate_dataset(out_dir: str | os.PathLike, *, sessions_per_class: int, see
                      challenge_types: Sequence[str] | None = None,
                      image_size: tuple[int, int] = (640, 480),
                      progress: Callable[[int], Any] | None = None,
-                     profile: str = "seed") -> Path:
+                     profile: str | None = None) -> Path:
     """Write a labelled synthetic dataset (session format) and return its directory.
 
     Parameters
@@ -898,10 +899,13 @@ def generate_dataset(out_dir: str | os.PathLike, *, sessions_per_class: int, see
     progress:
         Called with ``1`` after each session (for instance ``tqdm(...).update``).
     profile:
-        The deployment the sessions are recorded against. ``"seed"`` (the
-        default) writes the original bench: NOSE and POSE, the species of
-        :data:`SPECIES`, the original clients, faces as Rekognition returns
-        them. Any other profile (e.g. ``"recommended"``) allows every type of
+        The deployment the sessions are recorded against (default ``None``:
+        :data:`liveness_lab.config.DEFAULT_PROFILE`, the default of
+        ``evaluate_dataset`` and the CLI too). ``"seed"`` writes the original
+        bench: NOSE and POSE, the species of :data:`SPECIES`, the original
+        clients (POSE decided on a single photo, NOSE frames uploaded only in
+        the nose step), faces as Rekognition returns them. Any other profile
+        (e.g. ``"recommended"``) allows every type of
         :data:`TYPES` and writes every species of :data:`ALL_SPECIES`; params
         come from its configs (so POSE asks for the multi-frame protocol and
         is filmed), and faces carry the simulated ``LivenessLab`` descriptor

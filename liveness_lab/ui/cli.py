@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -86,10 +85,8 @@ def run_app_command(args: argparse.Namespace) -> int:
     where = args.service_url or "in-process (started by the app)"
     print(f"liveness-lab studio on http://{args.host}:{args.port} - challenge service: {where}",
           file=sys.stderr, flush=True)
-    try:
-        return subprocess.call(cmd, env=env)
-    except KeyboardInterrupt:
-        return 130
+    from .._process import run_child_server
+    return run_child_server(cmd, env=env)  # SIGTERM / Ctrl-C stop Streamlit and its children
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -117,3 +117,18 @@ def test_plugin_verified_end_to_end_from_the_cli(tmp_path):
     out = subprocess.run([sys.executable, "-m", "liveness_lab.cli", "verify", str(path),
                           "--set", "still.frames_required=9"], capture_output=True, text=True)
     assert out.returncode == 0 and "NO DECISION" in out.stdout
+
+
+def test_unlisted_types_work_but_are_left_out_of_listings_and_error_lists():
+    from liveness_lab.challenges import ChallengeType, Success
+    fixture = ChallengeType("FIXTURE", random_selection=False, listed=False)
+    fixture.params(lambda md: dict(md))
+    fixture.state(first=True)(lambda params, frame, context: Success())
+    reg = builtin_registry()
+    reg.register(fixture)
+    assert reg.get("fixture") is fixture and "FIXTURE" in reg.names()
+    assert [ct.name for ct in reg.listed()] == ["BLINK", "CUSTOM", "HEAD_TURN", "NOSE", "POSE"]
+    with pytest.raises(UnknownChallengeType) as info:
+        reg.get("NOPE")
+    assert "known: BLINK, CUSTOM, HEAD_TURN, NOSE, POSE" in str(info.value)
+    assert "FIXTURE" not in str(info.value)

@@ -10,7 +10,7 @@ def small_dataset(tmp_path_factory):
     """A trace-level synthetic NOSE + POSE dataset with subjects and train/dev/test splits."""
     from liveness_lab.synth.traces import generate_dataset
     return generate_dataset(tmp_path_factory.mktemp("eval") / "ds", sessions_per_class=8,
-                            seed=5)
+                            seed=5, profile="seed")
 
 
 @pytest.fixture(scope="session")

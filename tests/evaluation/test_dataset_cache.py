@@ -57,7 +57,10 @@ def _odd_sessions(folder):
     yield Session("odd-1", "POSE", params, tuple(frames), "attack", "print_static", "subj-1",
                   "dev", {"camera": {"fps": 12.5}, "big": 2 ** 70}, {"vendor": {"x": None}},
                   source=str(folder / "odd-1.json"))
-    yield Session("odd-2", "NOSE", {"imageWidth": 640}, (), "bona_fide", source=str(
+    nose = {"imageWidth": 640, "imageHeight": 480, "minFaceAreaPercent": 40, "areaLeft": 170,
+            "areaTop": 40, "areaWidth": 300, "areaHeight": 400, "noseLeft": 200, "noseTop": 200,
+            "noseWidth": 20, "noseHeight": 20}
+    yield Session("odd-2", "NOSE", nose, (), "bona_fide", source=str(
         folder / "odd-2.json"))
 
 

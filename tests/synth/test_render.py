@@ -379,12 +379,14 @@ def test_render_nose_sessions_writes_a_labelled_image_dataset(tmp_path):
     from liveness_lab.sessions import iter_dataset, write_dataset
     from liveness_lab.synth.render import render_nose_sessions
 
-    sessions = render_nose_sessions(tmp_path, 3, seed=4, fps=4)
+    sessions = render_nose_sessions(tmp_path, 7, seed=4, fps=2)
     write_dataset(tmp_path, sessions)
     got = list(iter_dataset(tmp_path))
-    assert [(s.label, s.pai_species) for s in got] == [
+    assert [(s.label, s.pai_species) for s in got[:3]] == [
         ("bona_fide", None), ("attack", "print_moved"), ("bona_fide", None)]
-    assert [s.split for s in got] == ["dev", "test", "dev"]
+    # splits are by subject (the photo): no photo in both dev and test
+    assert {(s.subject_id, s.split) for s in got} == {("photo-grace_hopper", "dev"),
+                                                       ("photo-astronaut", "test")}
     assert all(f.faces is None and s.image_path(f).is_file() for s in got for f in s.frames)
     assert got[0].params != got[2].params  # a target per session
     with pytest.raises(ValueError, match="non-negative integer"):

@@ -131,8 +131,8 @@ def test_live_head_turn_has_nose_parallax():
 def dataset(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("synth") / "ds"
     calls = []
-    T.generate_dataset(out, sessions_per_class=4, seed=7, progress=calls.append)
-    assert sum(calls) == T.dataset_size(4) == 4 * (1 + 6 + 1 + 3)
+    T.generate_dataset(out, sessions_per_class=4, seed=7, progress=calls.append, profile="seed")
+    assert sum(calls) == T.dataset_size(4, profile="seed") == 4 * (1 + 6 + 1 + 3)
     return out
 
 
@@ -143,20 +143,21 @@ def read_manifest_rows(root: Path) -> list[dict]:
 
 def test_same_seed_writes_identical_files(dataset, tmp_path):
     again = tmp_path / "again"
-    T.generate_dataset(again, sessions_per_class=4, seed=7)
+    T.generate_dataset(again, sessions_per_class=4, seed=7, profile="seed")
     files = sorted(p.relative_to(dataset) for p in dataset.rglob("*") if p.is_file())
     assert files == sorted(p.relative_to(again) for p in again.rglob("*") if p.is_file())
     for rel in files:
         assert (dataset / rel).read_bytes() == (again / rel).read_bytes(), rel
     other = tmp_path / "other"
-    T.generate_dataset(other, sessions_per_class=4, seed=8)
+    T.generate_dataset(other, sessions_per_class=4, seed=8, profile="seed")
     rel = Path("sessions/nose-bona_fide-00000.json")
     assert (dataset / rel).read_bytes() != (other / rel).read_bytes()
 
 
 def test_session_results_do_not_depend_on_the_requested_types(dataset, tmp_path):
     pose_only = tmp_path / "pose"
-    T.generate_dataset(pose_only, sessions_per_class=4, seed=7, challenge_types=("POSE",))
+    T.generate_dataset(pose_only, sessions_per_class=4, seed=7, challenge_types=("POSE",),
+                       profile="seed")
     for p in (pose_only / "sessions").glob("*.json"):
         assert p.read_bytes() == (dataset / "sessions" / p.name).read_bytes()
 
@@ -313,13 +314,13 @@ def test_original_nose_rules_pass_most_bona_fide_and_no_still_or_moved_print():
 ])
 def test_bad_arguments_raise_value_error(tmp_path, kwargs, message):
     with pytest.raises(ValueError, match=message):
-        T.generate_dataset(tmp_path / "x", **kwargs)
+        T.generate_dataset(tmp_path / "x", profile="seed", **kwargs)
 
 
 def test_refuses_a_non_empty_output_directory(tmp_path):
     (tmp_path / "keep.txt").write_text("x")
     with pytest.raises(ValueError, match="not an empty directory"):
-        T.generate_dataset(tmp_path, sessions_per_class=1, seed=0)
+        T.generate_dataset(tmp_path, sessions_per_class=1, seed=0, profile="seed")
 
 
 def test_simulate_session_rejects_unknown_species():
@@ -336,7 +337,7 @@ def test_synth_command(tmp_path, capsys):
     args = parser.parse_args(["synth", "--out", str(out), "--sessions-per-class", "2",
                               "--seed", "3", "--types", "NOSE", "--profile", "seed"])
     assert args.func(args) == 0
-    assert len(read_manifest_rows(out)) == T.dataset_size(2, ("NOSE",)) == 14
+    assert len(read_manifest_rows(out)) == T.dataset_size(2, ("NOSE",), "seed") == 14
     assert "wrote 14 sessions" in capsys.readouterr().out
     again = parser.parse_args(["synth", "--out", str(out), "--sessions-per-class", "2"])
     assert again.func(again) == 2

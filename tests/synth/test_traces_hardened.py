@@ -43,7 +43,7 @@ def rec_dataset(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def seed_dataset(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("seed") / "ds"
-    T.generate_dataset(out, sessions_per_class=2, seed=7)
+    T.generate_dataset(out, sessions_per_class=2, seed=7, profile="seed")
     return out
 
 
@@ -69,9 +69,17 @@ def test_nose_sessions_differ_from_the_seed_bench_only_by_the_extensions(rec_dat
         assert a == b
 
 
+def test_the_default_bench_is_the_default_profile(tmp_path):
+    from liveness_lab.config import DEFAULT_PROFILE
+    assert T.dataset_size(2) == T.dataset_size(2, None, DEFAULT_PROFILE)
+    T.generate_dataset(tmp_path / "d", sessions_per_class=1, seed=7, challenge_types=("NOSE",))
+    doc = json.loads((tmp_path / "d" / "sessions" / "nose-bona_fide-00000.json").read_text())
+    assert doc["metadata"].get("bench_profile", "seed") == DEFAULT_PROFILE
+
+
 def test_the_seed_bench_refuses_the_new_types():
     with pytest.raises(ValueError, match="NOSE, POSE with the seed profile"):
-        T.dataset_size(2, ("BLINK",))
+        T.dataset_size(2, ("BLINK",), "seed")
 
 
 def test_recommended_rules_on_a_small_recommended_bench(rec_dataset):

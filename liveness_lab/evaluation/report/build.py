@@ -81,6 +81,9 @@ class Evaluation:
         unknown; such frames are then not re-analysed for traces).
     metrics:
         Precomputed :func:`~liveness_lab.evaluation.aggregate.compute_metrics` output.
+    dataset_dir:
+        The dataset this evaluation replayed, when evaluations of one report ran on
+        different datasets (default: the report's ``dataset_dir``).
     """
 
     name: str
@@ -91,6 +94,7 @@ class Evaluation:
     overrides: Mapping[str, Mapping[str, Any]] | None = None
     analyzer: str | None = None
     metrics: Any = None
+    dataset_dir: Any = None
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -336,7 +340,8 @@ def build_report(evaluations: Evaluation | Sequence[Evaluation], out_dir: str | 
     doc.h(2, "Worst sessions")
     for i, ev in enumerate(evals):
         for ctype in types:
-            sections.worst_section(doc, ev, i, ctype, out, dataset_dir, n_worst, images)
+            sections.worst_section(doc, ev, i, ctype, out, ev.dataset_dir or dataset_dir,
+                                   n_worst, images)
 
     for heading, headers, rows_ in extra_tables:
         doc.h(2, heading)

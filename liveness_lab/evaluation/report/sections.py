@@ -18,32 +18,40 @@ __all__ = ["dataset_section", "metrics_rows", "operating_rows", "reasons_rows",
 def dataset_section(doc: Doc, evals: Sequence[Any], *, dataset_dir: Any,
                     fingerprint: str | None, split_label: str, calibration_label: str | None
                     ) -> None:
+    doc.h(2, "Dataset")
+    own = [ev for ev in evals if ev.dataset_dir is not None]
+    items = [f"dataset: {dataset_dir}" if dataset_dir else "dataset: not given"] if not own \
+        else [f"{ev.name}: dataset {ev.dataset_dir or dataset_dir}" for ev in evals]
+    items += [f"data fingerprint (SHA-256 of manifest.csv and session files): "
+              f"{fingerprint or 'not computed'}",
+              f"reported split: {split_label}",
+              "operating-point thresholds chosen on: "
+              + (f"{calibration_label} (then applied unchanged to {split_label})"
+                 if calibration_label else f"{split_label} itself (optimistic: no separate "
+                                           "calibration split)")]
+    doc.ul(items)
+    for ev in (evals if own else evals[:1]):
+        _dataset_counts(doc, ev, split_label, bool(own))
+
+
+def _dataset_counts(doc: Doc, ev: Any, split_label: str, named: bool) -> None:
     import pandas as pd
 
-    doc.h(2, "Dataset")
-    items = [f"dataset: {dataset_dir}" if dataset_dir else "dataset: not given",
-             f"data fingerprint (SHA-256 of manifest.csv and session files): "
-             f"{fingerprint or 'not computed'}",
-             f"reported split: {split_label}",
-             "operating-point thresholds chosen on: "
-             + (f"{calibration_label} (then applied unchanged to {split_label})"
-                if calibration_label else f"{split_label} itself (optimistic: no separate "
-                                          "calibration split)")]
-    doc.ul(items)
-    res = evals[0].results
+    res = ev.results
     rows = []
     species = res["pai_species"].fillna("").astype(str).replace("", "bona fide")
     table = pd.crosstab(species, res["challenge_type"].astype(str))
     for sp in table.index:
         rows.append([sp] + [str(int(v)) for v in table.loc[sp]])
     rows.append([("total", None)] + [str(int(v)) for v in table.sum(axis=0)])
-    doc.p(f"Sessions of the reported split ({split_label}) by challenge type and presentation:")
+    doc.p(f"Sessions of the reported split ({split_label}) by challenge type and presentation"
+          + (f" ({ev.name}'s dataset):" if named else ":"))
     doc.table(["presentation"] + [str(c) for c in table.columns], rows)
     if "subject_id" in res:
         n_subj = res["subject_id"].replace("", float("nan")).nunique()
         doc.p(f"{len(res)} sessions, {n_subj} subjects"
-              + (f"; calibration split: {len(evals[0].calibration)} sessions"
-                 if evals[0].calibration is not None else "") + ".")
+              + (f"; calibration split: {len(ev.calibration)} sessions"
+                 if ev.calibration is not None else "") + ".")
 
 
 def metrics_rows(block: Any) -> list[list[Any]]:

@@ -18,7 +18,8 @@ class StillConfig(ChallengeConfig):
 
 
 STILL = ChallengeType("STILL", config_class=StillConfig, random_selection=False,
-                      description="hold the nose still for a few frames")
+                      description="hold the nose still for a few frames",
+                      listed=False)  # a test fixture: not shown to users
 
 
 @STILL.params
