@@ -46,6 +46,7 @@ def test_purge_needs_a_duration(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     for key in [k for k in list(__import__("os").environ) if k.startswith("LIVENESS_")]:
         monkeypatch.delenv(key)
+    monkeypatch.setenv("LIVENESS_RETENTION", "none")  # retention is on (24h) by default
     assert main(["purge"]) == 2
     assert "--older-than" in capsys.readouterr().err
     assert main(["purge", "--older-than", "soon"]) == 2
