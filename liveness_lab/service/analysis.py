@@ -38,6 +38,8 @@ __all__ = ["AnalysisPool", "AnalyzerSpec", "AnalysisJob", "analysis_engines", "T
 log = logging.getLogger("liveness_lab.service")
 
 _QUEUED, _RUNNING, _DONE = "queued", "running", "done"
+#: Frames up to this size are kept in memory for their analysis; larger ones are read back.
+_BUFFER_FRAMES_UP_TO = 1024 * 1024
 #: ``AnalysisJob.error`` of a frame that was not analyzed because its challenge was decided.
 SKIPPED = "skipped: the challenge was decided on an earlier frame"
 
@@ -91,12 +93,46 @@ class AnalysisJob:
 
 # -- engines -----------------------------------------------------------------------------------
 
+def prepare_image(data: bytes, max_side: int | None) -> Any:
+    """``data``, or for a JPEG whose long side exceeds ``max_side``, an RGB array of it decoded
+    at 1/2, 1/4 or 1/8 scale (libjpeg's DCT scaling: the smallest reduction that fits).
+
+    Face geometry is measured in ratios of the image, so the analysis means the same; a
+    4K frame costs a quarter of the memory and time. Other images pass unchanged.
+    """
+    if max_side is None:
+        return data
+    from ..analyzers.images import image_format, image_size
+
+    try:
+        if image_format(data) != "jpeg":
+            return data
+        width, height = image_size(data)
+    except InvalidImageError:
+        return data  # the analyzer reports it
+    long_side = max(width, height)
+    if long_side <= max_side:
+        return data
+    import cv2
+    import numpy as np
+
+    for factor, flag in ((2, cv2.IMREAD_REDUCED_COLOR_2), (4, cv2.IMREAD_REDUCED_COLOR_4),
+                         (8, cv2.IMREAD_REDUCED_COLOR_8)):
+        if -(-long_side // factor) <= max_side or factor == 8:
+            bgr = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), flag)
+            if bgr is None:
+                return data  # the analyzer reports it
+            return np.ascontiguousarray(bgr[:, :, ::-1])
+    return data
+
 class ThreadEngine:
     """Runs the analyzer in the worker thread."""
 
     name = "thread"
 
-    def __init__(self, factory: Callable[[], Any], first: Any = None) -> None:
+    def __init__(self, factory: Callable[[], Any], first: Any = None, *,
+                 max_side: int | None = None) -> None:
+        self._max_side = max_side
         self._analyzer = first if first is not None else factory()
         load = getattr(self._analyzer, "load", None)
         if callable(load):  # warm up (load models) before the first frame arrives
@@ -106,7 +142,7 @@ class ThreadEngine:
                 log.error("cannot load the face analyzer: %s", e)
 
     def analyze(self, data: bytes) -> tuple[FaceDetail, ...]:
-        return tuple(self._analyzer.analyze(data))
+        return tuple(self._analyzer.analyze(prepare_image(data, self._max_side)))
 
     def close(self) -> None:
         close = getattr(self._analyzer, "close", None)
@@ -114,7 +150,21 @@ class ThreadEngine:
             close()
 
 
-def _child_main(conn: Any, spec: AnalyzerSpec) -> None:  # pragma: no cover - runs in a child
+def _trim_heap() -> None:  # pragma: no cover - runs in a child
+    """Give freed heap memory back to the system after a large frame (glibc only)."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    try:
+        if name:
+            ctypes.CDLL(name).malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _child_main(conn: Any, spec: AnalyzerSpec,
+                max_side: int | None) -> None:  # pragma: no cover - runs in a child
     try:
         analyzer = spec()
         load = getattr(analyzer, "load", None)
@@ -132,7 +182,13 @@ def _child_main(conn: Any, spec: AnalyzerSpec) -> None:  # pragma: no cover - ru
         if not data:
             return
         try:
-            conn.send(("ok", faces_to_rekognition(analyzer.analyze(data))))
+            large = len(data) > _BUFFER_FRAMES_UP_TO
+            image = prepare_image(data, max_side)
+            del data
+            conn.send(("ok", faces_to_rekognition(analyzer.analyze(image))))
+            del image
+            if large:
+                _trim_heap()
         except InvalidImageError as e:
             conn.send(("invalid", str(e)))
         except AnalyzerError as e:
@@ -149,7 +205,8 @@ class ProcessEngine:
 
     name = "process"
 
-    def __init__(self, factory: Callable[[], Any], first: Any = None) -> None:
+    def __init__(self, factory: Callable[[], Any], first: Any = None, *,
+                 max_side: int | None = None) -> None:
         if not isinstance(factory, AnalyzerSpec):
             raise ConfigError("analysis_engine=process needs an analyzer built from its "
                               "registry name (an AnalyzerSpec); use analysis_engine=thread for "
@@ -159,6 +216,7 @@ class ProcessEngine:
             if callable(close):
                 close()
         self._spec = factory
+        self._max_side = max_side
         self._proc: Any = None
         self._conn: Any = None
         self._start()
@@ -168,7 +226,7 @@ class ProcessEngine:
 
         ctx = multiprocessing.get_context("spawn")
         parent, child = ctx.Pipe()
-        proc = ctx.Process(target=_child_main, args=(child, self._spec),
+        proc = ctx.Process(target=_child_main, args=(child, self._spec, self._max_side),
                            name="liveness-analyzer", daemon=True)
         proc.start()
         child.close()
@@ -261,13 +319,16 @@ class AnalysisPool:
         ``None``, ``error`` is :data:`SKIPPED`, nothing is saved).
     first_analyzer:
         An already built analyzer given to the first worker (thread engine).
+    max_side:
+        JPEGs with a longer side are analyzed at a reduced scale (:func:`prepare_image`).
     """
 
     def __init__(self, analyzer_factory: Callable[[], Any], workers: int,
                  load: Callable[[str], bytes],
                  save: Callable[[str, int, tuple[FaceDetail, ...] | None, str | None], None], *,
                  engine: str = "thread", needed: Callable[[AnalysisJob], bool] | None = None,
-                 max_buffered_bytes: int = 64 * 1024 * 1024, first_analyzer: Any = None) -> None:
+                 max_buffered_bytes: int = 32 * 1024 * 1024, first_analyzer: Any = None,
+                 max_side: int | None = None) -> None:
         if workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers!r}")
         self._engine_class = analysis_engines.get(engine)
@@ -276,6 +337,7 @@ class AnalysisPool:
         self._load = load
         self._save = save
         self._needed = needed
+        self._max_side = max_side
         self._max_buffered = max_buffered_bytes
         self._buffered = 0
         self._heap: list[tuple[int, int, AnalysisJob]] = []
@@ -312,7 +374,8 @@ class AnalysisPool:
                 raise ServiceUnavailable("the service is shutting down", retry_after=5)
             job = self._jobs.get(key)
             if job is None:
-                if data is not None and self._buffered + len(data) <= self._max_buffered:
+                if data is not None and len(data) <= _BUFFER_FRAMES_UP_TO \
+                        and self._buffered + len(data) <= self._max_buffered:
                     self._buffered += len(data)
                 else:
                     data = None
@@ -328,7 +391,7 @@ class AnalysisPool:
 
     def _make_engine(self, first: Any) -> Any:
         try:
-            return self._engine_class(self._factory, first)
+            return self._engine_class(self._factory, first, max_side=self._max_side)
         except Exception as e:  # reported on every job this worker would run
             log.error("cannot create the face analyzer: %s", e)
             return _BrokenEngine(f"the face analyzer cannot be created: {e}")

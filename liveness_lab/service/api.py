@@ -56,30 +56,43 @@ class BodySizeLimit:
     """ASGI middleware refusing request bodies over a limit with 413, before the app reads them.
 
     ``limit_for(method, path)`` gives the limit of a request. The body is read
-    here (up to the limit) and replayed to the application. Frame uploads
-    (``PUT .../frame``) are handled at most ``frame_slots`` at a time: the
-    others wait before their body is read, so memory stays bounded however
-    many clients upload large frames at once.
+    here (up to the limit) and replayed to the application. Large frame
+    uploads (``PUT .../frame`` with a body over ``small_body`` bytes, or of
+    unknown length) are handled at most ``frame_slots`` at a time: the others
+    wait before their body is read, so memory stays bounded however many
+    clients upload large frames at once. Small frames (the original client's
+    are about 50 KB) never wait.
     """
 
     def __init__(self, app: ASGIApp, limit_for: Callable[[str, str], int],
-                 frame_slots: int = 4) -> None:
+                 frame_slots: int = 2, small_body: int = 1024 * 1024) -> None:
         self.app = app
         self.limit_for = limit_for
         self.frame_slots = frame_slots
+        self.small_body = small_body
         self._slots: asyncio.Semaphore | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if scope["method"] == "PUT" and scope["path"].endswith("/frame"):
+        if scope["method"] == "PUT" and scope["path"].endswith("/frame") \
+                and not self._small(scope):
             if self._slots is None:
                 self._slots = asyncio.Semaphore(self.frame_slots)
             async with self._slots:
                 await self._limited(scope, receive, send)
             return
         await self._limited(scope, receive, send)
+
+    def _small(self, scope: Scope) -> bool:
+        for name, value in scope.get("headers", []):
+            if name == b"content-length":
+                try:
+                    return int(value) <= self.small_body
+                except ValueError:
+                    return False
+        return False
 
     async def _limited(self, scope: Scope, receive: Receive, send: Send) -> None:
         limit = self.limit_for(scope["method"], scope["path"])

@@ -221,7 +221,8 @@ class ChallengeService:
             self.pool = AnalysisPool(setup.analyzer_factory, settings.analysis_workers,
                                      self.frames.get, self._save_analysis, engine=setup.engine,
                                      needed=self._frame_needed,
-                                     first_analyzer=setup.first_analyzer)
+                                     first_analyzer=setup.first_analyzer,
+                                     max_side=settings.analysis_max_side)
         self._purger: Purger | None = None
         self._resume_pending_analyses()
         on_aws = settings.challenge_store == "dynamodb" and settings.frame_store == "s3"

@@ -125,8 +125,9 @@ class Settings(BaseModel):
                                     "timestamps fall inside the challenge's lifetime")
     max_challenge_bytes: int = Field(100 * 1024 * 1024, ge=1024, description="most JPEG bytes "
                                      "stored per challenge (all its frames together)")
-    max_concurrent_frames: int = Field(4, ge=1, le=256, description="frame uploads whose body "
-                                       "is read and decoded at once; the others wait")
+    max_concurrent_frames: int = Field(2, ge=1, le=256, description="large frame uploads "
+                                       "(body over 1 MiB) read and decoded at once; the others "
+                                       "wait (smaller frames never do)")
     frame_reorder_window_ms: int = Field(1000, ge=0, description="a frame may be at most this "
                                          "much older than the newest frame received (clients "
                                          "such as the original web client upload concurrently); "
@@ -141,6 +142,9 @@ class Settings(BaseModel):
         "auto", description="where analyzers run: process (one child process per worker, "
                             "CPU-bound analyzers use every core), thread, or auto (process for "
                             "the local analyzer, thread otherwise)")
+    analysis_max_side: int | None = Field(1280, ge=64, description="JPEG frames with a longer "
+                                          "side are analyzed on a copy decoded at 1/2, 1/4 or "
+                                          "1/8 scale (ratios are unchanged); none: full size")
     compare_faces_max_calls: int = Field(8, ge=2, le=100, description="most CompareFaces calls "
                                          "per verification (rekognition analyzer with an "
                                          "identity check)")

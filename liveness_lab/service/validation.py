@@ -131,12 +131,17 @@ class DecodedFrame:
 
 
 def decode_frame(frame_base64: Any, *, max_bytes: int, max_pixels: int) -> DecodedFrame:
-    """Validate a base64 JPEG frame: size, format, header, full decode.
+    """Validate a base64 JPEG frame: size, format, header, complete decode.
 
-    Raises :class:`BadRequest` with the original framework's messages ("Image
-    size too large", "Image must be JPEG") or a more precise one.
+    The pixel count is checked from the header first (decompression bombs are
+    refused before anything is allocated); then the whole entropy-coded stream
+    is decoded, at 1/8 scale (libjpeg's DCT scaling still reads every
+    coefficient, so a corrupt or truncated file is refused, while the memory is
+    1/64 of a full decode). Raises :class:`BadRequest` with the original
+    framework's messages ("Image size too large", "Image must be JPEG") or a
+    more precise one.
     """
-    from ..analyzers.images import decode_image, image_format
+    from ..analyzers.images import image_format, image_size
 
     if not isinstance(frame_base64, str) or not frame_base64:
         raise BadRequest("Invalid Image: frameBase64 must be a non-empty base64 string")
@@ -151,14 +156,41 @@ def decode_frame(frame_base64: Any, *, max_bytes: int, max_pixels: int) -> Decod
     try:
         if image_format(data) != "jpeg":
             raise BadRequest("Image must be JPEG")
-        pixels = decode_image(data, max_pixels=max_pixels)
+        width, height = image_size(data)
     except InvalidImageError as e:
         if not data.startswith(b"\xff\xd8\xff"):
             raise BadRequest("Image must be JPEG") from None
         raise BadRequest(f"Invalid Image: {e}") from None
-    height, width = int(pixels.shape[0]), int(pixels.shape[1])
-    del pixels
+    if width == 0 or height == 0:
+        raise BadRequest(f"Invalid Image: the JPEG header declares an empty image ({width} x "
+                         f"{height} pixels)")
+    if width * height > max_pixels:
+        raise BadRequest(f"Invalid Image: the JPEG image is {width} x {height} pixels "
+                         f"({width * height:,}); at most {max_pixels:,} pixels are accepted")
+    width, height = _decode_reduced(data, width, height)
     return DecodedFrame(data, width, height)
+
+
+def _decode_reduced(data: bytes, width: int, height: int) -> tuple[int, int]:
+    """Decode ``data`` completely at 1/8 scale; the frame's size after EXIF orientation."""
+    import cv2
+    import numpy as np
+
+    if data.rfind(b"\xff\xd9") == -1:
+        raise BadRequest("Invalid Image: truncated JPEG: no end-of-image marker (the file was "
+                         "cut short)")
+    try:
+        small = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_REDUCED_GRAYSCALE_8)
+    except cv2.error:
+        small = None
+    if small is None or small.size == 0:
+        raise BadRequest("Invalid Image: the JPEG image could not be decoded (corrupt or "
+                         "unsupported data)")
+    rows, cols = small.shape[:2]
+    upright = (math.ceil(height / 8), math.ceil(width / 8))
+    if (rows, cols) != upright and (rows, cols) == upright[::-1]:
+        return height, width  # EXIF orientation turned it by 90 degrees, as the analyzer will
+    return width, height
 
 
 #: Smallest frame side accepted, pixels.
