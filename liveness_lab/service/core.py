@@ -35,7 +35,6 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
 from ..challenges.framework import ChallengeRandom, SecretsRandom, SeededRandom
@@ -46,7 +45,8 @@ from ..verify import Verdict, run_challenge
 from .analysis import AnalysisJob, AnalysisPool
 from .errors import BadRequest, Conflict, NotFound, ServiceError, ServiceUnavailable
 from .identity import CompareFacesStage
-from .lockout import BudgetState, FailureBudget
+from .lockout import FailureBudget
+from .models import ChallengeView, CreatedChallenge, HealthReport, LiveView, TypeInfo
 from .ratelimit import RateLimiter
 from .retention import Purger, purge_stores
 from .settings import Settings
@@ -64,75 +64,6 @@ log = logging.getLogger("liveness_lab.service")
 
 #: Challenges whose deciding frame is remembered (to skip analysing later frames).
 _DECIDED_CACHE = 10_000
-
-
-@dataclass(frozen=True)
-class CreatedChallenge:
-    """What creation returns to the client (the original's response fields)."""
-
-    id: str
-    token: str
-    type: str
-    params: Mapping[str, Any]
-    expires_at: float
-
-
-@dataclass(frozen=True)
-class ChallengeView:
-    """A challenge as its client may see it: the record, its status, the client's budget."""
-
-    record: ChallengeRecord
-    status: str
-    attempts: BudgetState
-    with_trace: bool
-
-    @property
-    def frame_count(self) -> int:
-        return len(self.record.frames)
-
-    @property
-    def analyzed_count(self) -> int:
-        return sum(1 for f in self.record.frames if f.faces is not None)
-
-
-@dataclass(frozen=True)
-class LiveView:
-    """The newest analyzed frame and the state machine's current state (live feedback)."""
-
-    record: ChallengeRecord
-    status: str
-    frame_count: int
-    analyzed_count: int
-    pending_count: int
-    latest: FrameRecord | None
-    state: Mapping[str, Any] | None
-    decided: bool | None
-    success: bool | None
-
-
-@dataclass(frozen=True)
-class TypeInfo:
-    """A registered challenge type as the service uses it."""
-
-    name: str
-    description: str
-    random_selection: bool
-    states: tuple[str, ...]
-    config: Mapping[str, Any]
-
-
-@dataclass(frozen=True)
-class HealthReport:
-    """``status`` ``ok`` or ``degraded`` (``problems``), with non-secret facts and warnings."""
-
-    status: str
-    version: str
-    analyzer: str
-    engine: str | None
-    profile: str
-    pending_analyses: int
-    problems: tuple[str, ...]
-    warnings: tuple[str, ...]
 
 
 class _AlreadyStored(Conflict):

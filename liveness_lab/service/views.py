@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..faces import faces_to_rekognition
-from .core import ChallengeView, CreatedChallenge, HealthReport, LiveView, TypeInfo
+from .models import ChallengeView, CreatedChallenge, HealthReport, LiveView, TypeInfo
 from .lockout import BudgetState
 from .stores.base import jsonable
 
