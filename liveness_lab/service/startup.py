@@ -28,19 +28,23 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..challenges.registry import ChallengeRegistry
-from ..config import Configs, resolve_configs
+from ..config import Configs, profile_names, resolve_configs
 from ..errors import ConfigError, UnknownChallengeType
 from .analysis import AnalyzerSpec
 from .identity import CompareFacesStage
 from .settings import Settings
 
-__all__ = ["prepare", "ServiceSetup", "SECURE_DEFAULT_PROFILE", "CONTRACT_SAFE_TYPES",
+__all__ = ["prepare", "ServiceSetup", "SECURE_DEFAULT_PROFILE", "REKOGNITION_PROFILE",
+           "secure_default_profile", "CONTRACT_SAFE_TYPES",
            "SEED_WARNING", "RECORDED"]
 
 log = logging.getLogger("liveness_lab.service")
 
 #: The profile of the secure default (no ``profile`` setting).
 SECURE_DEFAULT_PROFILE = "recommended"
+#: With the ``rekognition`` analyzer the secure default uses this profile when it is
+#: registered (hardened rules on DetectFaces evidence only).
+REKOGNITION_PROFILE = "rekognition"
 #: Types a client speaking only the original contract answers securely under the default.
 CONTRACT_SAFE_TYPES = ("NOSE",)
 #: The analyzer name whose frames carry their faces (no model runs).
@@ -79,19 +83,27 @@ def _types_checking(configs: Configs, registry: ChallengeRegistry, names: Any, k
     return any(getattr(configs.for_type(registry.get(n)), key, False) for n in pool)
 
 
+def secure_default_profile(analyzer: str) -> str:
+    """The profile the secure default runs for ``analyzer``."""
+    if analyzer == "rekognition" and REKOGNITION_PROFILE in profile_names():
+        return REKOGNITION_PROFILE
+    return SECURE_DEFAULT_PROFILE
+
+
 def _resolve_configs(settings: Settings, registry: ChallengeRegistry
                      ) -> tuple[Configs, str, tuple[str, ...] | None]:
     analyzer_pad = bool(settings.analyzer_options.get("pad", False))
     if settings.profile is None:
+        default = secure_default_profile(settings.analyzer.strip().lower())
         overrides: dict[str, dict[str, Any]] = {}
         if not analyzer_pad:
-            base = resolve_configs(SECURE_DEFAULT_PROFILE, registry=registry)
+            base = resolve_configs(default, registry=registry)
             for ct in registry:
                 if getattr(base.for_type(ct), "pad_check", False):
                     overrides[ct.name] = {"pad_check": False}
-        configs = resolve_configs(SECURE_DEFAULT_PROFILE, sets=settings.config_sets,
+        configs = resolve_configs(default, sets=settings.config_sets,
                                   overrides=overrides, registry=registry)
-        label = f"{SECURE_DEFAULT_PROFILE} (secure default)"
+        label = f"{default} (secure default)"
         default_types: tuple[str, ...] | None = CONTRACT_SAFE_TYPES
     else:
         configs = resolve_configs(settings.profile, sets=settings.config_sets, registry=registry)
