@@ -12,10 +12,20 @@ with :mod:`liveness_lab.synth.render`) and verify. It is run twice:
 
 It reports p50/p95 latency of frame upload and of verify, the throughput in
 frames per second, the number of 5xx answers, and checks that every frame and
-every verdict is stored. Run::
+every verdict is stored. Two more measurements:
+
+* ``--scaling``: the local analyzer with 1 and 2 analysis workers in processes
+  (the default engine) and 2 workers in threads, same run, same load: does
+  upload throughput scale with cores?
+* ``--rss``: 24 clients each upload one ~9 MB frame at once; the peak resident
+  memory of the server (its process and its analyzer processes together).
+
+Run::
 
     .venv/bin/python bench/bench_service.py                  # both analyzers, 50 x 30
     .venv/bin/python bench/bench_service.py --clients 100 --analyzer local
+    .venv/bin/python bench/bench_service.py --scaling --clients 12
+    .venv/bin/python bench/bench_service.py --rss
 
 and paste the printed Markdown block into BENCHMARKS.md (section "Service").
 """
@@ -73,7 +83,7 @@ def analyze_frames(frames: Sequence[bytes]) -> list[list[dict[str, Any]]]:
     """The local analyzer's faces of each frame (Rekognition JSON), for the recorded run."""
     from liveness_lab.analyzers import create_analyzer
 
-    analyzer = create_analyzer("local")
+    analyzer = create_analyzer("local", descriptors=True)  # as the service's default builds it
     return [[f.to_rekognition() for f in analyzer.analyze(data)] for data in frames]
 
 
@@ -249,7 +259,7 @@ def check_stored(base_url: str, result: LoadResult) -> list[str]:
                 problems.append(f"{ch['id']}: {d['frameCount']} frames stored")
             if d["status"] != "verified" or d["success"] is not ch["success"]:
                 problems.append(f"{ch['id']}: status {d['status']}, success {d['success']}")
-            if d["analyzedCount"] != d["frameCount"]:
+            if d["analyzedCount"] > d["frameCount"] or d["analyzedCount"] == 0:
                 problems.append(f"{ch['id']}: {d['analyzedCount']} analyzed")
     return problems
 
@@ -268,10 +278,11 @@ def verify_latency_after_analysis(base_url: str, frames: Sequence[bytes], n: int
                 http.put(f"/challenge/{ch['id']}/frame",
                          json={"token": ch["token"], "timestamp": t0 + 100 * i,
                                "frameBase64": base64.b64encode(data).decode()})
-            while True:
+            while True:  # every frame analyzed, or skipped after the deciding frame
                 d = http.get(f"/challenge/{ch['id']}", params={"trace": "false"},
                              headers={"X-Challenge-Token": ch["token"]}).json()
-                if d["analyzedCount"] == d["frameCount"]:
+                if d["analyzedCount"] == d["frameCount"] or \
+                        http.get("/health").json()["pendingAnalyses"] == 0:
                     break
                 time.sleep(0.02)
             start = time.perf_counter()
@@ -280,10 +291,136 @@ def verify_latency_after_analysis(base_url: str, frames: Sequence[bytes], n: int
     return out
 
 
+def tree_rss_bytes(pid: int, *, children: bool = True) -> int:
+    """Resident memory of ``pid`` and (``children``) all its descendants (Linux ``/proc``)."""
+    if not children:
+        with open(f"/proc/{pid}/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    total, todo = 0, [pid]
+    page = os.sysconf("SC_PAGE_SIZE")
+    while todo:
+        p = todo.pop()
+        try:
+            with open(f"/proc/{p}/statm") as fh:
+                total += int(fh.read().split()[1]) * page
+        except (OSError, ValueError, IndexError):
+            pass
+        todo.extend(children.get(p, []))
+    return total
+
+
+def big_frame(target_bytes: int = 9 * 1024 * 1024) -> tuple[bytes, int, int]:
+    """A JPEG of about ``target_bytes`` (noise, 3840 x 2160, under the 8.3 Mpx limit)."""
+    import cv2
+
+    rng = np.random.default_rng(0)
+    width, height = 3840, 2160
+    img = rng.integers(0, 256, size=(height, width, 3), dtype=np.uint8)
+    for quality in (95, 90, 85, 80, 75, 70, 60):
+        data = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])[1].tobytes()
+        if len(data) <= target_bytes * 1.1:
+            break
+    return data, width, height
+
+
+def run_rss(clients: int = 24) -> dict[str, Any]:
+    """``clients`` concurrent uploads of one ~9 MB frame each; the server tree's peak RSS."""
+    import base64
+
+    data, width, height = big_frame()
+    encoded = base64.b64encode(data).decode("ascii")
+    workdir = Path(tempfile.mkdtemp(prefix="liveness-bench-rss-"))
+    server = ServerProcess(workdir, server_env("local")).start()
+    peak = {"rss": 0, "idle": 0, "main": 0}
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            peak["rss"] = max(peak["rss"], tree_rss_bytes(server.proc.pid))
+            peak["main"] = max(peak["main"], tree_rss_bytes(server.proc.pid, children=False))
+            time.sleep(0.05)
+
+    statuses: dict[int, int] = {}
+    lock = threading.Lock()
+    try:
+        time.sleep(2.0)
+        peak["idle"] = tree_rss_bytes(server.proc.pid)
+        with httpx.Client(base_url=server.url, timeout=60) as http:
+            challenges = [http.post("/challenge", json={"imageWidth": width,
+                                                        "imageHeight": height}).json()
+                          for _ in range(clients)]
+        barrier = threading.Barrier(clients)
+
+        def upload(ch: dict[str, Any]) -> None:
+            with httpx.Client(base_url=server.url, timeout=600) as http:
+                barrier.wait()
+                r = http.put(f"/challenge/{ch['id']}/frame",
+                             json={"token": ch["token"], "timestamp": int(time.time() * 1000),
+                                   "frameBase64": encoded})
+            with lock:
+                statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        threads = [threading.Thread(target=upload, args=(ch,)) for ch in challenges]
+        start = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        wall = time.perf_counter() - start
+        with httpx.Client(base_url=server.url, timeout=60) as http:  # analyses drain too
+            while http.get("/health").json()["pendingAnalyses"]:
+                time.sleep(0.1)
+        stop.set()
+        sampler.join()
+    finally:
+        stop.set()
+        server.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+    return {"clients": clients, "frame_bytes": len(data), "size": f"{width}x{height}",
+            "idle_mb": peak["idle"] / 2**20, "peak_mb": peak["rss"] / 2**20,
+            "main_peak_mb": peak["main"] / 2**20,
+            "wall_s": wall, "statuses": statuses}
+
+
+def run_scaling(frames: Sequence[bytes], clients: int) -> list[tuple[str, LoadResult]]:
+    """The local analyzer under the same load with 1 and 2 workers (processes) and 2 threads."""
+    out = []
+    for label, engine, workers in (("processes, 1 worker", "process", 1),
+                                   ("processes, 2 workers", "process", 2),
+                                   ("threads, 2 workers", "thread", 2)):
+        workdir = Path(tempfile.mkdtemp(prefix="liveness-bench-scale-"))
+        server = ServerProcess(workdir, server_env(
+            "local", LIVENESS_ANALYSIS_WORKERS=str(workers),
+            LIVENESS_ANALYSIS_ENGINE=engine)).start()
+        try:
+            result = run_load(server.url, frames, clients=clients, analyzer="local")
+            problems = check_stored(server.url, result) + result.errors
+        finally:
+            server.stop()
+            shutil.rmtree(workdir, ignore_errors=True)
+        print(f"{label}: {'ok' if not problems else problems[:3]}; statuses "
+              f"{result.statuses}", file=sys.stderr)
+        out.append((label, result))
+    return out
+
+
 def server_env(analyzer: str, **extra: str) -> dict[str, str]:
     env = {"LIVENESS_ENV": "test", "LIVENESS_ANALYZER": analyzer,
            "LIVENESS_CREATE_RATE_PER_MINUTE": "0", "LIVENESS_CHALLENGE_TYPES": "NOSE",
-           "LIVENESS_VERIFY_TIMEOUT_S": "300"}
+           "LIVENESS_VERIFY_TIMEOUT_S": "300", "LIVENESS_VERIFY_STALE_AFTER_S": "400",
+           "LIVENESS_TOKEN_TTL_S": "900", "LIVENESS_MAX_FAILED_VERIFIES": "0"}
     env.update(extra)
     return env
 
@@ -294,8 +431,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, default=30)
     parser.add_argument("--analyzer", choices=["local", "recorded", "both"], default="both")
     parser.add_argument("--workers", type=int, default=2, help="LIVENESS_ANALYSIS_WORKERS")
+    parser.add_argument("--scaling", action="store_true",
+                        help="only: local analyzer, 1 vs 2 workers in processes, 2 in threads")
+    parser.add_argument("--rss", action="store_true",
+                        help="only: 24 concurrent ~9 MB frames, peak server RSS")
     args = parser.parse_args(argv)
+    if args.rss:
+        r = run_rss()
+        print(f"\nMeasured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} CPU(s): "
+              f"{r['clients']} concurrent uploads of one {r['frame_bytes'] / 2**20:.1f} MiB "
+              f"JPEG ({r['size']}) each, default settings (local analyzer in 2 processes, "
+              f"2 large frame uploads at a time): server RSS (process + analyzer processes) idle "
+              f"{r['idle_mb']:.0f} MB, peak {r['peak_mb']:.0f} MB (target < 600 MB; the "
+              f"HTTP process alone peaked at {r['main_peak_mb']:.0f} MB); "
+              f"statuses {r['statuses']}; uploads took {r['wall_s']:.1f} s.")
+        print("\nCommand: `.venv/bin/python bench/bench_service.py --rss`")
+        return 0 if r["peak_mb"] < 600 and set(r["statuses"]) == {200} else 1
     frames = render_frames(args.frames)
+    if args.scaling:
+        results = run_scaling(frames, args.clients)
+        print(f"\nMeasured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} CPU(s), same run, "
+              f"local analyzer (default profile: descriptors on), {args.clients} clients x "
+              f"{len(frames)} frames, one uvicorn process.\n")
+        print("| analysis | upload p50 ms | upload p95 ms | verify p50 ms | verify p95 ms | "
+              "frames/s | wall s | 5xx |")
+        print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+        for label, r in results:
+            print(f"| {label} | {r.pct(r.upload_ms, 50):.1f} | {r.pct(r.upload_ms, 95):.1f} | "
+                  f"{r.pct(r.verify_ms, 50):.1f} | {r.pct(r.verify_ms, 95):.1f} | "
+                  f"{r.frames_per_s:.1f} | {r.wall_s:.1f} | {r.server_errors} |")
+        one, two = results[0][1].frames_per_s, results[1][1].frames_per_s
+        print(f"\n2 vs 1 worker (processes): x{two / one:.2f} frames/s.")
+        print(f"\nCommand: `.venv/bin/python bench/bench_service.py --scaling --clients "
+              f"{args.clients}`")
+        return 0
     analyzers = ["local", "recorded"] if args.analyzer == "both" else [args.analyzer]
     faces = analyze_frames(frames) if "recorded" in analyzers else None
     rows, idle = [], {}

@@ -44,7 +44,7 @@ from .framework import ChallengeConfig, Context, Continue, Fail, FrameInput, Ste
 
 __all__ = ["LIVENESS_LAB_KEY", "SessionChecksConfig", "face_descriptor", "face_similarity",
            "pad_score", "observe_face", "before_success", "skip_missing_face", "nose_parallax",
-           "parallax_landmarks"]
+           "parallax_landmarks", "checks_identity"]
 
 
 _REF = "_checks.identity_reference"
@@ -160,6 +160,12 @@ def face_similarity(face: FaceDetail) -> float | None:
     return _number(_extension(face).get("Similarity"), 0.0, 100.0)
 
 
+def checks_identity(cfg: Any) -> bool:
+    """Whether ``cfg`` checks identity continuity (required, or when the faces carry it)."""
+    return bool(getattr(cfg, "identity_check", False)
+                or getattr(cfg, "identity_when_available", False))
+
+
 def pad_score(face: FaceDetail) -> float | None:
     """The face's ``LivenessLab.PadScore`` (0..1, higher = more live), or ``None``."""
     return _number(_extension(face).get("PadScore"), 0.0, 1.0)
@@ -179,7 +185,7 @@ def observe_face(face: FaceDetail, frame: FrameInput, context: Context) -> StepR
     if context.get(_LAST) == frame.index:
         return None
     context[_LAST] = frame.index
-    if getattr(cfg, "identity_check", False) or getattr(cfg, "identity_when_available", False):
+    if checks_identity(cfg):
         result = _check_identity(face, context, cfg)
         if result is not None:
             return result

@@ -20,12 +20,13 @@ fields give 400 as in the original), and service errors carry their status.
 
 from __future__ import annotations
 
-import json
+import asyncio
 import logging
+import re
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator, Callable
 
-from fastapi import FastAPI, Header, Query, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
@@ -35,21 +36,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .. import __version__
 from .auth import Authenticator, make_authenticator
 from .core import ChallengeService
-from .errors import BadRequest, ServiceError, Unauthorized
-from .schemas import (ChallengeCreated, ChallengeStatus, ChallengeTypeInfo,
-                      CreateChallengeRequest, ErrorMessage, FrameSaved, Health, LatestFrame,
-                      PutFrameRequest, VerifyRequest, VerifyResult, request_body)
+from .errors import ServiceError
+from .routes import router
 from .settings import Settings, get_settings
 
-__all__ = ["create_app", "BodySizeLimit", "lambda_handler"]
+__all__ = ["create_app", "BodySizeLimit", "lambda_handler", "TokenRedactingFilter",
+           "install_token_redaction"]
 
 log = logging.getLogger("liveness_lab.service")
-
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorMessage, "description": text} for code, text in (
-        (400, "invalid request"), (401, "missing, invalid or expired token"),
-        (404, "unknown challenge"), (409, "the challenge's state forbids it"),
-        (413, "body too large"), (429, "rate limited"))}
 
 
 def _error(status: int, message: str, retry_after: float | None = None) -> JSONResponse:
@@ -62,17 +56,45 @@ class BodySizeLimit:
     """ASGI middleware refusing request bodies over a limit with 413, before the app reads them.
 
     ``limit_for(method, path)`` gives the limit of a request. The body is read
-    here (up to the limit) and replayed to the application.
+    here (up to the limit) and replayed to the application. Large frame
+    uploads (``PUT .../frame`` with a body over ``small_body`` bytes, or of
+    unknown length) are handled at most ``frame_slots`` at a time: the others
+    wait before their body is read, so memory stays bounded however many
+    clients upload large frames at once. Small frames (the original client's
+    are about 50 KB) never wait.
     """
 
-    def __init__(self, app: ASGIApp, limit_for: Callable[[str, str], int]) -> None:
+    def __init__(self, app: ASGIApp, limit_for: Callable[[str, str], int],
+                 frame_slots: int = 2, small_body: int = 1024 * 1024) -> None:
         self.app = app
         self.limit_for = limit_for
+        self.frame_slots = frame_slots
+        self.small_body = small_body
+        self._slots: asyncio.Semaphore | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if scope["method"] == "PUT" and scope["path"].endswith("/frame") \
+                and not self._small(scope):
+            if self._slots is None:
+                self._slots = asyncio.Semaphore(self.frame_slots)
+            async with self._slots:
+                await self._limited(scope, receive, send)
+            return
+        await self._limited(scope, receive, send)
+
+    def _small(self, scope: Scope) -> bool:
+        for name, value in scope.get("headers", []):
+            if name == b"content-length":
+                try:
+                    return int(value) <= self.small_body
+                except ValueError:
+                    return False
+        return False
+
+    async def _limited(self, scope: Scope, receive: Receive, send: Send) -> None:
         limit = self.limit_for(scope["method"], scope["path"])
         message = f"the request body exceeds the limit of {limit} bytes"
         for name, value in scope.get("headers", []):
@@ -85,46 +107,49 @@ class BodySizeLimit:
                 if declared > limit:
                     await _error(413, message)(scope, receive, send)
                     return
-        chunks: list[bytes] = []
-        size = 0
+        body = bytearray()
         while True:
             msg = await receive()
             if msg["type"] == "http.disconnect":
                 return
-            body = msg.get("body", b"")
-            size += len(body)
-            if size > limit:
+            body += msg.get("body", b"")
+            if len(body) > limit:
                 await _error(413, message)(scope, receive, send)
                 return
-            chunks.append(body)
             if not msg.get("more_body", False):
                 break
         replayed = False
 
         async def replay() -> Message:
-            nonlocal replayed
+            nonlocal replayed, body
             if not replayed:
                 replayed = True
-                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+                data, body = bytes(body), bytearray()
+                return {"type": "http.request", "body": data, "more_body": False}
             return await receive()
 
         await self.app(scope, replay, send)
 
 
-async def _json_body(request: Request) -> Any:
-    raw = await request.body()
-    if not raw:
-        raise BadRequest("the request needs a JSON body")
-    try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
-        raise BadRequest("the request body is not valid JSON") from None
+class TokenRedactingFilter(logging.Filter):
+    """Replaces challenge tokens in access-log lines (``?token=...``) with ``REDACTED``."""
+
+    _TOKEN = re.compile(r"((?:^|[?&])token=)[^&\s]*")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(self._TOKEN.sub(r"\1REDACTED", a) if isinstance(a, str) else a
+                                for a in record.args)
+        elif isinstance(record.msg, str):
+            record.msg = self._TOKEN.sub(r"\1REDACTED", record.msg)
+        return True
 
 
-def _object(body: Any) -> dict[str, Any]:
-    if not isinstance(body, dict):
-        raise BadRequest("the request body must be a JSON object")
-    return body
+def install_token_redaction(logger_name: str = "uvicorn.access") -> None:
+    """Add :class:`TokenRedactingFilter` to a logger (once)."""
+    logger = logging.getLogger(logger_name)
+    if not any(isinstance(f, TokenRedactingFilter) for f in logger.filters):
+        logger.addFilter(TokenRedactingFilter())
 
 
 def create_app(settings: Settings | None = None, *, service: ChallengeService | None = None,
@@ -147,6 +172,7 @@ def create_app(settings: Settings | None = None, *, service: ChallengeService | 
     owns_service = service is None
     svc = service if service is not None else ChallengeService(settings)
     auth = authenticator or make_authenticator(settings)
+    install_token_redaction()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -167,6 +193,7 @@ def create_app(settings: Settings | None = None, *, service: ChallengeService | 
                     "live feedback, challenge types and health.")
     app.state.service = svc
     app.state.settings = settings
+    app.state.authenticator = auth
 
     # -- errors: every refusal is a 4xx with {"message": ...} ------------------------------
     @app.exception_handler(ServiceError)
@@ -191,88 +218,7 @@ def create_app(settings: Settings | None = None, *, service: ChallengeService | 
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         return JSONResponse({"message": "internal error"}, status_code=500)
 
-    def client_key(request: Request, principal_id: str) -> str:
-        if principal_id != "anonymous":
-            return principal_id
-        if settings.trust_forwarded_for:
-            forwarded = request.headers.get("x-forwarded-for")
-            if forwarded:
-                return "ip:" + forwarded.split(",")[0].strip()
-        return "ip:" + (request.client.host if request.client else "unknown")
-
-    # -- the original routes ---------------------------------------------------------------
-    @app.post("/challenge", response_model=ChallengeCreated, tags=["original"],
-              summary="Create a challenge", responses=_ERRORS,
-              openapi_extra=request_body(CreateChallengeRequest))
-    async def create_challenge(request: Request) -> Any:
-        principal = await run_in_threadpool(auth.authenticate, request.headers)
-        body = _object(await _json_body(request))
-        created = await run_in_threadpool(svc.create_challenge, body,
-                                          client=client_key(request, principal.id))
-        return created.to_response()
-
-    @app.put("/challenge/{challenge_id}/frame", response_model=FrameSaved, tags=["original"],
-             summary="Upload one frame", responses=_ERRORS,
-             openapi_extra=request_body(PutFrameRequest))
-    async def put_frame(challenge_id: str, request: Request) -> Any:
-        body = _object(await _json_body(request))
-        token = body.get("token")
-        if token is None:
-            raise Unauthorized("a challenge token is required")
-        await run_in_threadpool(svc.put_frame, challenge_id, token, body.get("timestamp"),
-                                body.get("frameBase64"), body.get("faces"))
-        return {"message": "Frame saved successfully"}
-
-    @app.post("/challenge/{challenge_id}/verify", response_model=VerifyResult,
-              tags=["original"], summary="Verify the challenge (once)", responses=_ERRORS,
-              openapi_extra=request_body(VerifyRequest))
-    async def verify_challenge(challenge_id: str, request: Request) -> Any:
-        body = _object(await _json_body(request))
-        verdict = await run_in_threadpool(svc.verify, challenge_id, body.get("token"))
-        return {"success": bool(verdict["success"])}
-
-    # -- added routes ------------------------------------------------------------------------
-    def read_token(header: str | None, query: str | None) -> str:
-        token = header or query
-        if not token:
-            raise Unauthorized("the challenge token is required (header X-Challenge-Token or "
-                               "query parameter token)")
-        return token
-
-    @app.get("/challenge/{challenge_id}", response_model=ChallengeStatus, tags=["results"],
-             summary="Status, verdict, reason and trace of a challenge", responses=_ERRORS)
-    async def get_challenge(challenge_id: str,
-                            x_challenge_token: str | None = Header(None, max_length=4096),
-                            token: str | None = Query(None, max_length=4096),
-                            trace: bool = Query(True, description="include the trace")) -> Any:
-        return await run_in_threadpool(svc.get_challenge, challenge_id,
-                                       read_token(x_challenge_token, token), with_trace=trace)
-
-    @app.get("/challenge/{challenge_id}/frames/latest", response_model=LatestFrame,
-             tags=["results"], summary="Latest analyzed frame and current state (live feedback)",
-             responses=_ERRORS)
-    async def latest_frame(challenge_id: str,
-                           x_challenge_token: str | None = Header(None, max_length=4096),
-                           token: str | None = Query(None, max_length=4096),
-                           wait: float = Query(0.0, ge=0.0, le=5.0,
-                                               description="seconds to wait for the newest "
-                                                           "frame's analysis")) -> Any:
-        return await run_in_threadpool(svc.latest_frame, challenge_id,
-                                       read_token(x_challenge_token, token), wait_s=wait)
-
-    @app.get("/challenge-types", response_model=list[ChallengeTypeInfo], tags=["service"],
-             summary="Registered challenge types and their configuration")
-    async def challenge_types() -> Any:
-        return svc.challenge_types()
-
-    @app.get("/health", response_model=Health, tags=["service"],
-             summary="Health of the API and its stores (503 when a store does not answer)",
-             responses={503: {"model": Health, "description": "a store does not answer"}})
-    async def health() -> Any:
-        report = await run_in_threadpool(svc.health)
-        if report["status"] != "ok":
-            return JSONResponse(report, status_code=503)
-        return report
+    app.include_router(router)
 
     frame_limit = settings.max_frame_request_bytes
     json_limit = settings.max_json_body_bytes
@@ -282,7 +228,8 @@ def create_app(settings: Settings | None = None, *, service: ChallengeService | 
             return frame_limit
         return json_limit
 
-    app.add_middleware(BodySizeLimit, limit_for=limit_for)
+    app.add_middleware(BodySizeLimit, limit_for=limit_for,
+                       frame_slots=settings.max_concurrent_frames)
     if settings.cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
 

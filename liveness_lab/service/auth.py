@@ -139,9 +139,19 @@ class JwtAuth(Authenticator):
         except jwt.PyJWKClientConnectionError as e:
             raise ServiceUnavailable(f"cannot fetch the token signing keys: {e}",
                                      retry_after=5) from None
-        except (jwt.PyJWKClientError, jwt.PyJWTError):
-            raise Unauthorized("invalid bearer token: unknown signing key or malformed token") \
-                from None
+        except jwt.PyJWKSetError as e:  # the endpoint answered without usable keys
+            raise ServiceUnavailable(f"the token signing-key endpoint gave no usable keys: {e}",
+                                     retry_after=5) from None
+        except jwt.PyJWKClientError as e:
+            if "matches" in str(e):  # a key id the (reachable) key set does not hold
+                raise Unauthorized("invalid bearer token: unknown signing key") from None
+            raise ServiceUnavailable(f"the token signing-key endpoint answered badly: {e}",
+                                     retry_after=5) from None
+        except jwt.PyJWTError:
+            raise Unauthorized("invalid bearer token: malformed token") from None
+        except ValueError:  # the endpoint's body is not JSON (an error page)
+            raise ServiceUnavailable("the token signing-key endpoint did not answer with JSON",
+                                     retry_after=5) from None
         try:
             claims = jwt.decode(token, signing_key.key, algorithms=self.algorithms,
                                 issuer=self.issuer, leeway=self.leeway_s,

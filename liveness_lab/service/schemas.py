@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = ["CreateChallengeRequest", "PutFrameRequest", "VerifyRequest", "ChallengeCreated",
            "FrameSaved", "VerifyResult", "ChallengeStatus", "LatestFrame", "ChallengeTypeInfo",
-           "Health", "ErrorMessage", "request_body"]
+           "Health", "ErrorMessage", "Attempts", "request_body"]
 
 
 class CreateChallengeRequest(BaseModel):
@@ -26,6 +26,9 @@ class CreateChallengeRequest(BaseModel):
     imageHeight: int = Field(..., ge=1, description="camera frame height, pixels")
     challengeType: str | None = Field(None, description="honoured only when the server enables "
                                       "client challenge selection")
+    referenceImage: str | None = Field(None, description="optional enrolled reference face "
+                                       "(base64 JPEG): the identity check compares the frames "
+                                       "with it (services comparing faces with CompareFaces)")
 
 
 class PutFrameRequest(BaseModel):
@@ -80,6 +83,21 @@ class ChallengeStatus(BaseModel):
     reason: str | None = None
     verdict: dict[str, Any] | None = None
     trace: list[dict[str, Any]] | None = Field(None, description="one row per frame and state")
+    attempts: "Attempts"
+
+
+class Attempts(BaseModel):
+    """The client's failure budget: failed verifications counted, the limit, any lockout."""
+
+    failures: int = Field(..., description="failed verifications in the window")
+    limit: int = Field(..., description="failures allowed in the window (0: no limit)")
+    windowSeconds: float
+    remaining: int
+    lockedUntil: int | None = Field(None, description="ms since the Unix epoch; none: not "
+                                    "locked out")
+
+
+ChallengeStatus.model_rebuild()
 
 
 class LiveState(BaseModel):
@@ -122,8 +140,11 @@ class Health(BaseModel):
     status: str
     version: str
     analyzer: str
+    engine: str | None = None
+    profile: str
     pendingAnalyses: int
     problems: list[str] = []
+    warnings: list[str] = Field([], description="e.g. the insecure seed profile")
 
 
 class ErrorMessage(BaseModel):

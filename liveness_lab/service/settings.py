@@ -2,8 +2,8 @@
 
 :class:`Settings` holds every knob of the service with a default that works on
 one machine with no configuration at all (SQLite + a local frames directory
-under ``.liveness-lab/``, the ``local`` analyzer, the ``seed`` profile, no
-authentication, CORS off). :func:`get_settings` is the only place that reads
+under ``.liveness-lab/``, the ``local`` analyzer, the secure default profile
+(see :mod:`liveness_lab.service.startup`), no authentication, CORS off). :func:`get_settings` is the only place that reads
 the environment: ``LIVENESS_<FIELD NAME IN UPPER CASE>``, e.g.
 ``LIVENESS_TOKEN_TTL_S=300`` or ``LIVENESS_CORS_ORIGINS=https://a.example,https://b.example``.
 List values are comma-separated or JSON; mapping values are JSON.
@@ -86,7 +86,9 @@ class Settings(BaseModel):
                            "directory)")
 
     # -- challenges -------------------------------------------------------------------------
-    profile: str = Field("seed", description="challenge configuration profile")
+    profile: str | None = Field(None, description="challenge configuration profile; none: the "
+                                "secure default (hardened rules, NOSE only for clients of the "
+                                "original contract); seed: the original's rules (insecure)")
     config_sets: tuple[str, ...] = Field((), description="TYPE.key=value threshold overrides")
     challenge_types: tuple[str, ...] = Field(
         (), description="types drawn at random (empty: every type registered for random "
@@ -102,8 +104,8 @@ class Settings(BaseModel):
     allow_insecure_test_seed: bool = False
 
     # -- challenge tokens -----------------------------------------------------------------
-    token_ttl_s: Duration = Field(600.0, description="challenge lifetime and token expiry, "
-                                  "seconds (or 10m, 1h...)")
+    token_ttl_s: Duration = Field(180.0, description="challenge lifetime and token expiry, "
+                                  "seconds (or 3m, 1h...); 180 s as Rekognition Face Liveness")
     token_secret: SecretStr | None = Field(None, description="HS256 signing secret (>= 32 bytes)")
     token_secret_file: Path | None = Field(None, description="file holding the signing secret")
     token_secret_id: str | None = Field(None, description="AWS Secrets Manager secret id or ARN "
@@ -121,6 +123,11 @@ class Settings(BaseModel):
     timestamp_skew_s: float = Field(120.0, ge=0, description="tolerated difference between "
                                     "client and server clocks when checking that frame "
                                     "timestamps fall inside the challenge's lifetime")
+    max_challenge_bytes: int = Field(100 * 1024 * 1024, ge=1024, description="most JPEG bytes "
+                                     "stored per challenge (all its frames together)")
+    max_concurrent_frames: int = Field(2, ge=1, le=256, description="large frame uploads "
+                                       "(body over 1 MiB) read and decoded at once; the others "
+                                       "wait (smaller frames never do)")
     frame_reorder_window_ms: int = Field(1000, ge=0, description="a frame may be at most this "
                                          "much older than the newest frame received (clients "
                                          "such as the original web client upload concurrently); "
@@ -130,13 +137,26 @@ class Settings(BaseModel):
     analyzer: str = Field("local", description="face analyzer: local, rekognition, or recorded "
                           "(frames carry their faces; tests and benchmarks only)")
     analyzer_options: dict[str, Any] = Field(default_factory=dict)
-    analysis_workers: int = Field(2, ge=1, le=64, description="background analysis threads")
+    analysis_workers: int = Field(2, ge=1, le=64, description="background analysis workers")
+    analysis_engine: Literal["auto", "thread", "process"] = Field(
+        "auto", description="where analyzers run: process (one child process per worker, "
+                            "CPU-bound analyzers use every core), thread, or auto (process for "
+                            "the local analyzer, thread otherwise)")
+    analysis_max_side: int | None = Field(1280, ge=64, description="JPEG frames with a longer "
+                                          "side are analyzed on a copy decoded at 1/2, 1/4 or "
+                                          "1/8 scale (ratios are unchanged); none: full size")
+    compare_faces_max_calls: int = Field(8, ge=2, le=100, description="most CompareFaces calls "
+                                         "per verification (rekognition analyzer with an "
+                                         "identity check)")
+    max_reference_image_bytes: int = Field(5 * 1024 * 1024, ge=1024, description="largest "
+                                           "enrolled reference image at creation, bytes")
     analysis_cache: Path | None = Field(None, description="SQLite analysis cache file "
                                         "(content-addressed); none by default")
     verify_timeout_s: float = Field(60.0, gt=0, description="how long verify waits for the "
                                     "challenge's pending analyses")
-    verify_stale_after_s: float = Field(300.0, gt=0, description="a verification claimed this "
-                                        "long ago by a process that died may be taken over")
+    verify_stale_after_s: float = Field(90.0, gt=0, description="a verification claimed this "
+                                        "long ago by a process that died may be taken over "
+                                        "(must exceed verify_timeout_s)")
 
     # -- authentication of challenge creation ----------------------------------------------------
     auth: Literal["none", "api_key", "jwt"] = "none"
@@ -152,6 +172,16 @@ class Settings(BaseModel):
     create_rate_per_minute: float = Field(60.0, ge=0, description="sustained creations per "
                                           "minute and client; 0 disables the limit")
     create_burst: int = Field(20, ge=1, description="creations a client may make at once")
+    max_failed_verifies: int = Field(5, ge=0, description="failed verifications a client may "
+                                     "have in failure_window_s before it is locked out; 0: off")
+    failure_window_s: Duration = Field(180.0, description="window of max_failed_verifies")
+    lockout_s: Duration = Field(1800.0, description="how long a client is refused new "
+                                "challenges after too many failed verifications")
+    max_failed_auth: int = Field(10, ge=0, description="failed creation authentications an "
+                                 "address may have in auth_failure_window_s; 0: off")
+    auth_failure_window_s: Duration = Field(60.0)
+    auth_lockout_s: Duration = Field(300.0, description="how long an address is refused after "
+                                     "too many failed authentications")
     trust_forwarded_for: bool = Field(False, description="identify clients by the first "
                                       "X-Forwarded-For address (only behind a trusted proxy)")
 
@@ -172,8 +202,8 @@ class Settings(BaseModel):
     s3_prefix: str = ""
     s3_expected_bucket_owner: str | None = Field(None, description="account id the bucket "
                                                  "must belong to (bucket sniping protection)")
-    retention: OptionalDuration = Field(None, description="delete challenges and frames older "
-                                        "than this (e.g. 30d); none: keep")
+    retention: OptionalDuration = Field(86400.0, description="delete challenges, results and "
+                                        "frames older than this (default 24h); none: keep")
     purge_interval_s: float = Field(3600.0, gt=0)
 
     @model_validator(mode="after")
@@ -210,6 +240,10 @@ class Settings(BaseModel):
             raise ValueError("challenge_store=dynamodb needs dynamodb_table")
         if self.frame_store == "s3" and not self.s3_bucket:
             raise ValueError("frame_store=s3 needs s3_bucket")
+        if self.verify_stale_after_s <= self.verify_timeout_s:
+            raise ValueError(f"verify_stale_after_s ({self.verify_stale_after_s:g}) must exceed "
+                             f"verify_timeout_s ({self.verify_timeout_s:g}): a live "
+                             "verification must not be taken over")
         for s in self.config_sets:
             if "=" not in s or "." not in s.split("=", 1)[0]:
                 raise ValueError(f"config_sets item {s!r}: expected TYPE.key=value")
@@ -243,7 +277,7 @@ class Settings(BaseModel):
         """Non-secret settings, for logs and the health route."""
         return {"env": self.env, "analyzer": self.analyzer, "auth": self.auth,
                 "challenge_store": self.challenge_store, "frame_store": self.frame_store,
-                "profile": self.profile, "token_ttl_s": self.token_ttl_s,
+                "profile": self.profile or "default", "token_ttl_s": self.token_ttl_s,
                 "client_challenge_selection": self.client_challenge_selection,
                 "test_seed": self.test_seed is not None}
 

@@ -150,7 +150,7 @@ def _secret_from_secrets_manager(secret_id: str, client: Any) -> bytes:
 
 def _generated_secret(path: Path) -> bytes:
     """Read the generated secret, creating it (0600, atomically, exactly once) if missing."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     if not path.exists():
         tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -20,6 +20,7 @@ import httpx
 import numpy as np
 
 from liveness_lab.analyzers.base import FaceAnalyzer
+from liveness_lab.evidence import Evidence
 from liveness_lab.faces import FaceDetail
 from liveness_lab.service.settings import Settings
 
@@ -48,10 +49,15 @@ def now_ms() -> int:
 
 
 def test_settings(tmp_path: Path, **kw: Any) -> Settings:
-    """Settings for in-process tests: recorded analyzer, no rate limit, data under tmp_path."""
+    """Settings for in-process tests: recorded analyzer, no rate limit, data under tmp_path.
+
+    The ``seed`` profile (the simulated sessions are checked against its rules) and no
+    failure budget, unless a test asks for them.
+    """
     values: dict[str, Any] = {"data_dir": tmp_path / "data", "env": "test",
                               "analyzer": "recorded", "create_rate_per_minute": 0,
-                              "frame_fsync": False}
+                              "frame_fsync": False, "profile": "seed",
+                              "max_failed_verifies": 0}
     values.update(kw)
     return Settings(**values)
 
@@ -92,6 +98,8 @@ class DigestAnalyzer(FaceAnalyzer):
     """
 
     name = "digest"
+    #: a double returns whatever faces its table holds: it can carry any evidence
+    provides = frozenset(Evidence)
     calls = 0
     lock = threading.Lock()
 

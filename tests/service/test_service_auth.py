@@ -131,6 +131,37 @@ def test_missing_bearer_and_unreachable_jwks(keys):
         auth.authenticate(bearer(cognito_token(private)))
 
 
+@pytest.mark.parametrize("status, body", [
+    (200, b"<html>502 Bad Gateway</html>"),  # an error page: not JSON
+    (200, b'{"keys": []}'),                   # no usable key
+    (200, b'["not", "an", "object"]'),
+    (500, b"{}"),
+])
+def test_a_jwks_outage_is_a_503_not_a_401(keys, status, body):
+    private, _, _ = keys
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        auth = JwtAuth(f"http://127.0.0.1:{httpd.server_address[1]}/jwks.json", REGION_POOL)
+        with pytest.raises(ServiceUnavailable) as err:
+            auth.authenticate(bearer(cognito_token(private)))
+        assert err.value.status == 503 and err.value.retry_after
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
 def test_the_api_authenticates_creation_only(keys, tmp_path):
     private, _, url = keys
     settings = test_settings(tmp_path, auth="jwt", jwt_jwks_url=url, jwt_issuer=REGION_POOL,

@@ -46,6 +46,7 @@ def test_purge_needs_a_duration(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     for key in [k for k in list(__import__("os").environ) if k.startswith("LIVENESS_")]:
         monkeypatch.delenv(key)
+    monkeypatch.setenv("LIVENESS_RETENTION", "none")  # retention is on (24h) by default
     assert main(["purge"]) == 2
     assert "--older-than" in capsys.readouterr().err
     assert main(["purge", "--older-than", "soon"]) == 2
@@ -60,3 +61,15 @@ def test_serve_refuses_bad_settings_with_a_message(tmp_path, capsys, monkeypatch
     monkeypatch.delenv("LIVENESS_ENV", raising=False)
     assert main(["serve", "--port", "1"]) == 2
     assert "LIVENESS_ENV=test" in capsys.readouterr().err
+
+
+def test_serve_refuses_a_profile_whose_evidence_never_arrives(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LIVENESS_ENV", "test")
+    monkeypatch.setenv("LIVENESS_TEST_SEED", "3")
+    code = main(["serve", "--port", "1", "--analyzer", "local", "--profile", "rekognition",
+                 "--set", "nose.pad_check=true"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "the service cannot start" in err and "nose.pad_check (passive PAD)" in err
+    assert "--set nose.pad_check=false" in err and "Traceback" not in err

@@ -35,7 +35,7 @@ def original_client(base: str, frames_for) -> list[tuple[str, bool]]:
             r = http.post(f"{base}/challenge/{ch['id']}/verify", json={"token": ch["token"]})
             assert r.status_code == 200 and set(r.json()) == {"success"}
             outcomes.append((ch["type"], r.json()["success"]))
-            if not _wanted("NOSE", outcomes) and not _wanted("POSE", outcomes):
+            if not _wanted("NOSE", outcomes):
                 break
     return outcomes
 
@@ -72,7 +72,8 @@ def test_original_contract_against_serve_with_no_configuration(tmp_path):
     with Server(tmp_path) as server:  # no LIVENESS_* variable, default options
         outcomes = original_client(server.url, frames_for)
     assert ("NOSE", True) in outcomes  # a live-looking head turn passes with the local analyzer
-    assert {t for t, _ in outcomes} == {"NOSE", "POSE"}
+    # the secure default draws only NOSE for clients of the original contract (issue 15.1)
+    assert {t for t, _ in outcomes} == {"NOSE"}
     data = tmp_path / ".liveness-lab"
     assert (data / "challenges.sqlite3").is_file() and (data / "token-secret").is_file()
     assert oct((data / "token-secret").stat().st_mode & 0o777) == "0o600"

@@ -64,3 +64,43 @@ def test_no_input_gives_a_server_error(case, real_challenges):
     assert response.status_code < 500
     if response.status_code >= 400:
         assert isinstance(response.json().get("message"), str)
+
+
+# The inputs issue 15 found by hand, which the generated cases missed: each is a 4xx with a
+# message, never a 5xx.
+_DIGITS_5000 = "7" * 5000
+
+
+@pytest.mark.parametrize("route, raw", [
+    ("create", '{"imageWidth": %s, "imageHeight": 480}' % _DIGITS_5000),
+    ("create", '{"imageWidth": 640, "imageHeight": -%s}' % _DIGITS_5000),
+    ("create", '{"imageWidth": "²", "imageHeight": 480}'),
+    ("create", '{"imageWidth": "+-640", "imageHeight": 480}'),
+    ("create", '{"imageWidth": "--123", "imageHeight": 480}'),
+    ("create", '{"imageWidth": "٦٤٠", "imageHeight": 480}'),
+    ("create", '{"imageWidth": 640, "imageHeight": 1e400}'),
+    ("create", '{"imageWidth": NaN, "imageHeight": 480}'),
+    ("frame", '{"token": "TOKEN", "timestamp": "²", "frameBase64": "AAAA"}'),
+    ("frame", '{"token": "TOKEN", "timestamp": "+-640", "frameBase64": "AAAA"}'),
+    ("frame", '{"token": "TOKEN", "timestamp": "--123", "frameBase64": "AAAA"}'),
+    ("frame", '{"token": "TOKEN", "timestamp": "١٧٠٠٠٠٠٠٠٠٠٠٠", "frameBase64": "AAAA"}'),
+    ("frame", '{"token": "TOKEN", "timestamp": %s, "frameBase64": "AAAA"}' % _DIGITS_5000),
+    ("verify", '{"token": %s}' % _DIGITS_5000),
+    ("long-id", '{"token": "TOKEN"}'),
+])
+def test_crafted_inputs_found_by_hand_are_4xx(route, raw, real_challenges):
+    ch = real_challenges[0]
+    body = raw.replace("TOKEN", ch["token"]).encode()
+    headers = {"content-type": "application/json"}
+    with TestClient(APP) as client:
+        if route == "create":
+            r = client.post("/challenge", content=body, headers=headers)
+        elif route == "frame":
+            r = client.put(f"/challenge/{ch['id']}/frame", content=body, headers=headers)
+        elif route == "verify":
+            r = client.post(f"/challenge/{ch['id']}/verify", content=body, headers=headers)
+        else:
+            r = client.put("/challenge/" + "x" * 60_000 + "/frame", content=body,
+                           headers=headers)
+    assert 400 <= r.status_code < 500, r.text
+    assert isinstance(r.json()["message"], str) and r.json()["message"]

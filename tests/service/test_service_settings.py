@@ -12,11 +12,12 @@ from liveness_lab.service.settings import Settings, get_settings, parse_duration
 
 def test_defaults_need_no_configuration():
     s = get_settings({})
-    assert s.env == "local" and s.analyzer == "local" and s.profile == "seed"
+    assert s.env == "local" and s.analyzer == "local" and s.profile is None  # secure default
     assert s.data_dir == Path(".liveness-lab")
     assert s.sqlite_file == Path(".liveness-lab/challenges.sqlite3")
     assert s.frames_path == Path(".liveness-lab/frames")
-    assert s.token_ttl_s == 600 and s.client_challenge_selection is False
+    assert s.token_ttl_s == 180 and s.client_challenge_selection is False  # as Rekognition
+    assert s.retention == 86400 and s.max_failed_verifies == 5  # retention and lockout on
     assert s.cors_origins == () and s.auth == "none" and s.test_seed is None
     assert s.max_frame_bytes == 15_728_640  # the original's limit
 

@@ -340,6 +340,7 @@ def test_the_service_runs_on_dynamodb_s3_and_secrets_manager(aws, tmp_path):
     from svc_helpers import b64, jpeg, now_ms, simulated_frames, test_settings
 
     from liveness_lab.service.core import ChallengeService
+    from liveness_lab.service.views import challenge_body
 
     dynamodb_store()  # creates the table
     boto3.client("s3", region_name=REGION).create_bucket(
@@ -355,7 +356,7 @@ def test_the_service_runs_on_dynamodb_s3_and_secrets_manager(aws, tmp_path):
         for ts, faces in simulated_frames("NOSE", ch.params, start_ms=now_ms()):
             svc.put_frame(ch.id, ch.token, ts, b64(jpeg()), [f.to_rekognition() for f in faces])
         assert svc.verify(ch.id, ch.token)["success"] is True
-        result = svc.get_challenge(ch.id, ch.token)
+        result = challenge_body(svc.get_challenge(ch.id, ch.token))
         assert result["status"] == "verified" and len(result["trace"]) > 3
         keys = [o["Key"] for o in boto3.client("s3", region_name=REGION).list_objects_v2(
             Bucket="liveness-frames")["Contents"]]

@@ -31,7 +31,8 @@ def recorded_settings(data_dir: Path, **kw: Any) -> Settings:
     """Service settings for tests: the recorded analyzer (frames carry their faces), no rate limit."""
     values: dict[str, Any] = {"data_dir": data_dir, "env": "test", "analyzer": "recorded",
                               "create_rate_per_minute": 0, "frame_fsync": False,
-                              "client_challenge_selection": True}
+                              "client_challenge_selection": True,
+                              "profile": "seed"}  # the simulated sessions follow seed's rules
     values.update(kw)
     return Settings(**values)
 

@@ -23,14 +23,18 @@ import math
 import re
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, ClassVar, Iterator, Mapping, Sequence
 
 from ...faces import FaceDetail, faces_from_rekognition, faces_to_rekognition
 from ..errors import Conflict
 
 __all__ = ["OPEN", "VERIFYING", "VERIFIED", "FrameRecord", "ChallengeRecord", "ChallengeStore",
            "FrameStore", "Admit", "claim_decision", "faces_to_json", "faces_from_json",
-           "jsonable", "check_frame_key", "check_challenge_id"]
+           "jsonable", "check_frame_key", "check_challenge_id", "LISTS_UNANALYZED"]
+
+#: Store capability: :meth:`ChallengeStore.unanalyzed` lists the frames awaiting analysis,
+#: so a restarted service can resume them.
+LISTS_UNANALYZED = "lists_unanalyzed"
 
 OPEN = "open"
 VERIFYING = "verifying"
@@ -177,7 +181,14 @@ def jsonable(value: Any) -> Any:
 
 
 class ChallengeStore(abc.ABC):
-    """Where challenge records live (SQLite by default, DynamoDB at scale)."""
+    """Where challenge records live (SQLite by default, DynamoDB at scale).
+
+    ``capabilities`` names the optional operations a store class supports
+    (e.g. :data:`LISTS_UNANALYZED`); callers test it instead of probing methods.
+    """
+
+    #: optional operations this store class supports
+    capabilities: ClassVar[frozenset[str]] = frozenset()
 
     @abc.abstractmethod
     def create(self, record: ChallengeRecord) -> None:
@@ -232,6 +243,13 @@ class ChallengeStore(abc.ABC):
     def delete(self, challenge_id: str) -> bool:
         """Delete a record and its frame list; ``False`` if it did not exist."""
 
+    def unanalyzed(self, limit: int = 10000) -> list[tuple[str, int]]:
+        """``(challenge_id, index)`` of frames of open challenges awaiting analysis.
+
+        Only stores whose ``capabilities`` hold :data:`LISTS_UNANALYZED`.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot list unanalyzed frames")
+
     def ping(self) -> None:
         """Raise if the store is unreachable."""
 
@@ -261,6 +279,10 @@ class FrameStore(abc.ABC):
     @abc.abstractmethod
     def challenge_ids(self) -> Iterator[str]:
         """Ids of the challenges that have frames stored (for finding orphans)."""
+
+    def remove_stale_temp_files(self, older_than_s: float = 3600.0) -> int:
+        """Delete half-written leftovers of a crash, if the store can have any; their count."""
+        return 0
 
     def ping(self) -> None:
         """Raise if the store is unreachable."""

@@ -23,7 +23,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 from ...faces import FaceDetail
 from ..errors import Conflict, NotFound, ServiceUnavailable
-from .base import (OPEN, VERIFIED, VERIFYING, Admit, ChallengeRecord, ChallengeStore, FrameRecord,
+from .base import (LISTS_UNANALYZED, OPEN, VERIFIED, VERIFYING, Admit, ChallengeRecord, ChallengeStore, FrameRecord,
                    claim_decision, faces_from_json, faces_to_json, jsonable)
 
 __all__ = ["SQLiteChallengeStore"]
@@ -74,6 +74,8 @@ class SQLiteChallengeStore(ChallengeStore):
         Seconds a writer waits for the write lock held by another writer.
     """
 
+    capabilities = frozenset({LISTS_UNANALYZED})
+
     def __init__(self, path: str | os.PathLike[str], *, timeout: float = 30.0) -> None:
         self.path = Path(path)
         self.timeout = timeout
@@ -95,7 +97,9 @@ class SQLiteChallengeStore(ChallengeStore):
             self._pid = os.getpid()
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if not self.path.exists():  # private from the start: client IPs, verdicts, traces
+                os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
             try:
                 conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None,
                                        check_same_thread=False)
