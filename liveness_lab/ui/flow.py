@@ -35,16 +35,21 @@ CHALLENGE_CHOICES = ("NOSE", "POSE", "random")
 
 
 def available_types(link: ServiceLink) -> list[dict[str, Any]]:
-    """The service's challenge types (``GET /challenge-types``), cached per browser session.
+    """The service's challenge types a person can take, cached per browser session.
 
-    Falls back to NOSE and POSE when the service cannot list them.
+    ``GET /challenge-types`` filtered by :func:`liveness_lab.ui.offered.user_facing_types`
+    (no example or test plugins). Falls back to NOSE and POSE when the service
+    cannot list them.
     """
+    from .common import app_settings
+    from .offered import user_facing_types
+
     key = f"studio.types.{link.url}"
     if key not in st.session_state:
         try:
             with link.client(timeout=10.0) as client:
-                st.session_state[key] = [t for t in client.challenge_types()
-                                         if t.get("name") != "CUSTOM"]
+                st.session_state[key] = user_facing_types(
+                    client.challenge_types(), extra=app_settings().challenge_types)
         except Exception:  # unreachable: the two original types
             return [{"name": n, "description": ""} for n in CHALLENGE_CHOICES[:2]]
     return st.session_state[key]
@@ -279,7 +284,13 @@ def render_result(state: Mapping[str, Any], *, key: str,
     verdict = result.get("verdict") or {}
     summary = state.get("capture") or {}
     status = result.get("status") or {}
-    verdict_badge(verdict, title=f"{ch.get('type', '')} challenge {ch.get('id', '')[:8]}")
+    params = ch.get("params") or {}
+    faces = result.get("faces") or []
+    t0 = faces[0][0] if faces else None
+    if t0 is None and result.get("trace"):
+        t0 = min(int(r["timestamp"]) for r in result["trace"] if "timestamp" in r)
+    verdict_badge(verdict, title=f"{ch.get('type', '')} challenge {ch.get('id', '')[:8]}",
+                  t0_ms=t0)
     cols = st.columns(5)
     cols[0].metric("Frames sent", summary.get("framesSent", status.get("frameCount", 0)))
     cols[1].metric("Frames analyzed", status.get("analyzedCount", "n/a"))
@@ -295,17 +306,17 @@ def render_result(state: Mapping[str, Any], *, key: str,
                f"capture stopped: {summary.get('reason', 'n/a')}"]
     st.caption(" · ".join(details))
     if summary.get("errors"):
+        from .plain_words import humanize_times
+
         with st.expander(f"{len(summary['errors'])} capture message(s)"):
             for line in summary["errors"]:
-                st.text(line)
-    params = ch.get("params") or {}
-    faces = result.get("faces") or []
-    t0 = faces[0][0] if faces else None
+                st.text(humanize_times(str(line), summary.get("captureStartedAt") or t0))
     track = face_track(faces, params.get("imageWidth") or 640, params.get("imageHeight") or 480,
                        t0=t0)
     trace = trace_table(result.get("trace") or [], t0=t0)
     st.subheader("Landmark traces")
     st.caption(f"Faces of {result.get('faces_source', 'the frames')}; the state timeline and "
                "the trace table come from the verifier.")
+    mirror = bool((state.get("options") or {}).get("mirror", False))
     trace_section(trace, track, params, challenge_type=str(ch.get("type")), config=config,
-                  key=key)
+                  key=key, mirror=mirror)

@@ -209,17 +209,27 @@ def test_photo_fallback_sends_photos_and_verifies(tmp_path, project):
         at = AppTest.from_string(ui_helpers.page_script("live", in_process="IN_PROCESS_PHOTO"),
                                  default_timeout=TIMEOUT)
         at.run()
-        assert at.camera_input[0].label == "Take a photo"
+        assert not at.camera_input  # the instructions come first
+        at.button(key="live.photo.start").click().run()
+        no_exception(at)
+        ch = at.session_state["live.photo"]["challenge"]
+        assert ch["type"] == "POSE" and ch["params"]["imageWidth"] == 640
+        # the pose is shown before the photo that decides it: as a picture and in words
+        assert any("Make this pose, then take the photo" in m.value for m in at.markdown)
+        assert at.image and at.camera_input[0].label == "Take a photo"
+        from liveness_lab.ui.drawing import cover_resize, decode_jpeg, encode_jpeg
         photo = ui_helpers.jpeg(320, 240, seed=7)
+        sent = encode_jpeg(cover_resize(decode_jpeg(photo), 640, 480))
         face = make_face(eyes_open=True, mouth_open=False, smile=False, pupils=(0.5, 0.5))
-        ui_helpers.FACES_BY_DIGEST[hashlib.sha256(photo).hexdigest()] = (face,)
+        # the photo is scaled and cropped to the challenge's 640 x 480 before it is sent
+        ui_helpers.FACES_BY_DIGEST[hashlib.sha256(sent).hexdigest()] = (face,)
         at.camera_input[0].set_value(("shot.jpg", photo, "image/jpeg")).run()
         no_exception(at)
         state = at.session_state["live.photo"]
-        ch = state["challenge"]
-        assert ch["type"] == "POSE" and ch["params"]["imageWidth"] == 320
+        assert state["challenge"] == ch
         assert len(state["photos"]) == 1 and state["photos"][0]["faces"]
-        assert at.image[0].captions[0].startswith("photo 1:")
+        assert state["photos"][0]["jpeg"] == sent
+        assert at.image[-1].captions[0].startswith("photo 1:")
         at.button(key="live.photo.verify").click().run()
         no_exception(at)
         offline = run_challenge(default_registry().get("POSE"), ch["params"], [(now_ms(), (face,))])
