@@ -332,6 +332,18 @@ def test_explorer_reruns_the_verifier_with_edited_thresholds(service, project):
     slider = at.slider(key="explorer.frame")
     slider.set_value(slider.max).run()
     assert at.image[0].captions[0].startswith(f"frame {int(slider.max)} ")
+    assert " s · " in at.image[0].captions[0]  # seconds since the start, not epoch ms
+    at.button(key="explorer.prev").click().run()
+    assert at.image[0].captions[0].startswith(f"frame {int(slider.max) - 1} ")
+    # thresholds by step, typed: the enumeration is a choice, not free text
+    assert at.selectbox(key="explorer.cfg.seed.NOSE.multiple_faces").options == ["first", "fail"]
+    # the edited thresholds over the whole dataset: the bona fide session is now rejected
+    at.button(key="explorer.rerun").click().run()
+    no_exception(at)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Sessions"] == "2" and metrics["Bona fide rejected"] == "1"
+    table = next(d.value for d in at.dataframe if "misclassified" in d.value.columns)
+    assert list(table["session_id"]) == ["bf-1"] and bool(table["misclassified"].iloc[0])
     # filter the manifest to the attack
     at.multiselect(key="explorer.f_label").set_value(["attack"]).run()
     assert at.selectbox(key="explorer.session_id").value == "at-1"
