@@ -288,6 +288,22 @@ def test_record_saves_a_labelled_session(service, project, monkeypatch, remote):
         assert [f.faces for f in session.frames] == [faces for _, faces in frames]
     at.run()  # a rerun does not save twice
     assert len(read_manifest(folder)) == 1
+    assert any(c.value == "1 session in this dataset" for c in at.caption)  # counted after saving
+    assert len(at.get("vega_lite_chart")) >= 2  # the recording's traces
+    # record a second one: the count is fresh on the page that saves it
+    at.button(key="record.again").click().run()
+    state = _start(at, "record", "record.start")
+    _finish_capture(at, state, service.url, species="print_moved", keep=remote)
+    at.run()
+    assert any(c.value == "2 sessions in this dataset" for c in at.caption)
+    second = at.session_state["record"]["saved"]["id"]
+    # discard the second: its row and folder go, the first stays intact
+    at.button(key="record.discard").click().run()
+    no_exception(at)
+    assert [e.session_id for e in read_manifest(folder)] == [entries[0].session_id]
+    assert not (folder / "sessions" / second).exists()
+    assert load_dataset_session(folder, read_manifest(folder)[0]).id == entries[0].session_id
+    assert any(c.value == "1 session in this dataset" for c in at.caption)
     # the labels stay for the next recording
     assert at.radio(key="record.label").value == "attack"
     assert at.selectbox(key="record.species").value == "print_moved"
@@ -497,3 +513,14 @@ def test_about_shows_the_service_and_types(service, project):
     types = at.dataframe[1].value
     assert {"NOSE", "POSE"} <= set(types["type"])
     assert "seed" in set(at.dataframe[-2].value["profile"])
+
+
+def test_explorer_opens_a_recording_from_the_record_page(service, project):
+    folder = _dataset(project)
+    at = page("explorer")
+    at.session_state["explorer.open_dataset"] = {"folder": str(folder), "session": "at-1"}
+    at.run()
+    no_exception(at)
+    assert at.button_group(key="explorer.source").value == "Dataset"
+    assert at.selectbox(key="explorer.session_id").value == "at-1"
+    assert at.session_state["explorer.session"].id == "at-1"

@@ -40,6 +40,18 @@ def _open_dataset() -> None:
     settings = app_settings()
     found = find_datasets(settings.datasets_dir)
     options = [str(p) for p in found] + ["another folder…"]
+    wanted = st.session_state.pop("explorer.open_dataset", None)  # from the Record page
+    if wanted:
+        folder = str(wanted["folder"])
+        same = [o for o in options[:-1] if Path(o).resolve() == Path(folder).resolve()]
+        if same:
+            st.session_state["explorer.dataset_choice"] = same[0]
+        else:
+            st.session_state["explorer.dataset_choice"] = "another folder…"
+            st.session_state["explorer.dataset_path"] = folder
+        st.session_state["explorer.pending_session"] = wanted.get("session")
+        for k in ("explorer.f_label", "explorer.f_species", "explorer.f_type"):
+            st.session_state.pop(k, None)
     choice = st.selectbox("Dataset", options, key="explorer.dataset_choice",
                           help=f"folders with a manifest.csv under {settings.datasets_dir}")
     path = choice
@@ -487,6 +499,8 @@ def render() -> None:
                 "verdict and the trace change.")
     sources = ["Dataset", "Session file", "Live challenge"]
     default = "Live challenge" if st.session_state.get("explorer.open_live") else "Dataset"
+    if st.session_state.get("explorer.open_live") or st.session_state.get("explorer.open_dataset"):
+        st.session_state["explorer.source"] = default
     source = st.segmented_control("Open", sources, default=default, key="explorer.source",
                                   required=True)
     if source == "Dataset":
