@@ -192,13 +192,24 @@ def _options_config(link: ServiceLink, state: Mapping[str, Any]) -> dict[str, An
             instructions = pose_instructions(pose["eyes"], pose["mouth"])
         except (KeyError, ValueError):
             svg = None
+    from .hints import READY_SECONDS, challenge_instructions, plain_text
+
     svc = link.challenge_service
     max_frames = svc.settings.max_frames_per_challenge if svc is not None else 300
+    description = next((t.get("description", "") for t in available_types(link)
+                        if t.get("name") == ch["type"]), "")
+    ready_text = plain_text(challenge_instructions(ch["type"], ch["params"], description))
+    timeout = (type_config(link, ch["type"]) or {}).get("state_timeout_s")
     return capture_config(link.url, ch, steps=steps, fps=float(opts.get("fps", 12)),
                           max_seconds=float(opts.get("max_seconds", 30)), max_frames=max_frames,
                           mirror=bool(opts.get("mirror", True)), pose_svg=svg,
                           instructions=instructions or "",
-                          keep_frames=bool(opts.get("keep_frames", False)))
+                          keep_frames=bool(opts.get("keep_frames", False)),
+                          ready_s=float(opts.get("ready_s", READY_SECONDS.get(
+                              str(ch["type"]).upper(), 4))),
+                          ready_text=ready_text,
+                          step_timeout_s=float(timeout) if isinstance(timeout, (int, float))
+                          and timeout > 0 else None)
 
 
 def render_flow(link: ServiceLink, prefix: str) -> str:
@@ -225,9 +236,23 @@ def render_flow(link: ServiceLink, prefix: str) -> str:
         _verify_phase(link, state)
     elif phase == "error":
         from .common import error_box
-        error_box(str(state.get("error")),
-                  hint="Check that the camera is allowed for this page and that the service "
-                       f"({link.url}) is reachable from your browser, then start again.")
+        from .plain_words import humanize_times
+
+        kind = state.get("error_kind")
+        if kind == "busy":
+            hint = ("The service is still analyzing the frames (a slow analyzer): wait a few "
+                    "seconds and retry; your frames are kept.")
+        elif kind == "verify":
+            hint = "Retry the verification, or start a new challenge."
+        else:
+            hint = ("Check that the camera is allowed for this page and that the service "
+                    f"({link.url}) is reachable from your browser, then start again.")
+        started = (state.get("capture") or {}).get("captureStartedAt")
+        error_box(humanize_times(str(state.get("error")), started), hint=hint)
+        if state.get("can_retry") and st.button("Retry verification", key=f"{prefix}.retry",
+                                                icon=":material/refresh:", type="primary"):
+            state.update(phase="verifying", error=None, can_retry=False, error_kind=None)
+            st.rerun()
     return state.get("phase", "idle")
 
 
@@ -245,7 +270,10 @@ def _verify_phase(link: ServiceLink, state: dict[str, Any]) -> None:
             result = collect_result(link, ch, state.get("capture"))
         except (ApiError, httpx.HTTPError) as e:
             s.update(label="Verification failed", state="error")
-            state.update(phase="error", error=f"verification failed: {e}")
+            busy = getattr(e, "status_code", None) in (503, 429) or isinstance(
+                e, httpx.TimeoutException)
+            state.update(phase="error", error=f"verification failed: {e}", can_retry=True,
+                         error_kind="busy" if busy else "verify")
             st.rerun()
             return
         s.update(label=f"Verified in {result['verify_s']:.1f} s", state="complete",

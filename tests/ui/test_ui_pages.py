@@ -185,6 +185,33 @@ def test_capture_summary_moves_the_run_on():
     assert not apply_capture_summary(state, {"challengeId": "a", "framesSent": 4})
 
 
+def test_a_busy_service_gives_a_retry_not_a_dead_end(service, project, monkeypatch):
+    """Verification answered 503 (a slow analyzer): plain hint, Retry, then the verdict."""
+    import liveness_lab.ui.flow as flow
+    from liveness_lab.service.client import ApiError
+
+    real = flow.collect_result
+    calls = []
+
+    def busy_once(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise ApiError(503, "analysis still running")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(flow, "collect_result", busy_once)
+    at = page("live")
+    at.run()
+    state = _start(at, "live", "live.start")
+    _finish_capture(at, state, service.url)
+    assert at.session_state["live"]["phase"] == "error"
+    assert any("still analyzing" in e.value for e in at.error)
+    assert not any("camera is allowed" in e.value for e in at.error)
+    at.button(key="live.retry").click().run()
+    no_exception(at)
+    assert at.session_state["live"]["phase"] == "done" and verdicts(at) == ["PASS"]
+
+
 def test_live_error_when_the_service_refuses(service, project, monkeypatch):
     monkeypatch.setenv("LIVENESS_APP_SERVICE_URL", "http://127.0.0.1:9")
     at = page("live", in_process=False)

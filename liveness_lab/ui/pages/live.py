@@ -28,6 +28,10 @@ INSTRUCTIONS = {
             "its own.",
     "POSE": "A picture shows the pose to make (eyes, mouth). Make it before the countdown "
             "ends: a short burst of frames is taken then.",
+    "BLINK": "Look at the camera with your eyes open, then blink the number of times asked, "
+             "naturally, within the time shown.",
+    "HEAD_TURN": "Face the camera, then turn your head in each direction of the sequence, "
+                 "coming back to the centre between turns. Read the whole sequence first.",
     "random": "The service draws a challenge type at random. Follow the instructions shown with "
               "the video.",
 }
@@ -63,7 +67,8 @@ def _controls(link: ServiceLink, *, busy: bool = False) -> dict[str, Any] | None
         text = INSTRUCTIONS.get(chosen) or next(
             (t.get("description") for t in types if t["name"] == chosen), "") \
             or INSTRUCTIONS["random"]
-        st.info(text, icon=":material/info:")
+        st.info(text + " The instructions for your challenge are shown over the video "
+                "before the capture starts.", icon=":material/info:")
     if not start or busy:
         return None
     w, h = SIZES[size]
@@ -74,18 +79,25 @@ def _controls(link: ServiceLink, *, busy: bool = False) -> dict[str, Any] | None
 def _live_tab(link: ServiceLink) -> None:
     state = flow_state(PREFIX)
     phase = state.get("phase", "idle")
-    chosen = _controls(link, busy=phase in ("capturing", "verifying"))
+    busy = phase in ("capturing", "verifying")
+    if busy:
+        # the video first (on a phone it is then above the fold); the choices stay below,
+        # disabled, so they persist for the next run
+        phase = render_flow(link, PREFIX)
+        if phase == "capturing":
+            ch = state["challenge"]
+            st.caption(f"{ch['type']} challenge `{ch['id'][:8]}` · frames go straight from "
+                       f"this page to `{link.url}` · press Stop to end early")
+        _controls(link, busy=True)
+        return
+    chosen = _controls(link, busy=False)
     if chosen is not None:
         start_challenge(link, PREFIX, challenge_type=chosen["challenge_type"],
                         width=chosen["width"], height=chosen["height"],
                         options=chosen["options"])
         st.rerun()
     phase = render_flow(link, PREFIX)
-    if phase == "capturing":
-        ch = state["challenge"]
-        st.caption(f"{ch['type']} challenge `{ch['id']}` · frames go straight from this page "
-                   f"to `{link.url}` · press Stop to end early")
-    elif phase == "done":
+    if phase == "done":
         render_result(state, key="live-result",
                       config=type_config(link, state["challenge"]["type"]))
         b1, b2, _ = st.columns([1, 1.6, 2.4])
