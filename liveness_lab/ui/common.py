@@ -157,7 +157,7 @@ def profile_banner(link: Any, *, key: str = "profile") -> str | None:
     except ConfigError:  # a profile only the remote service knows
         note = ""
     tail = " (the service's default)" if profile == default else ""
-    text = f"**Profile `{profile}`**{tail}" + (f": {note}" if note else "")
+    text = f"**Profile `{profile}`**{tail}" + (f": {note.rstrip('. ')}" if note else "")
     if profile == "seed":
         st.warning(text + ". Set `LIVENESS_APP_PROFILE` to use another.",
                    icon=":material/shield:")

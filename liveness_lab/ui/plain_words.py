@@ -304,6 +304,10 @@ def explain(verdict: Mapping[str, Any], *, t0_ms: int | None = None) -> PlainRes
     elif words is None:
         words = _UNKNOWN_FAIL
     technical = humanize_times(str(verdict.get("reason") or ""), t0_ms)
+    if "LOOKING_" in technical:
+        technical += ("\n(POSE directions are in camera-image terms: LOOKING_LEFT means eyes "
+                      "toward the right edge of your screen, LOOKING_RIGHT toward its left "
+                      "edge, as the pose picture and its words show.)")
     return PlainResult(label, words.headline, words.next_step, code, technical)
 
 
