@@ -561,8 +561,12 @@ def test_photo_fallback_pose_shows_the_pose_before_the_photo(studio, tmp_path):
             page.get_by_role("button", name="Start photo challenge").click()
             # the pose is on the page, as a picture and in words, before the photo
             page.get_by_text("Make this pose, then take the photo").wait_for(timeout=30_000)
-            assert page.locator("[data-testid='stImage'] img").count() >= 1
+            page.wait_for_timeout(500)
             page.screenshot(path=str(ARTIFACTS / "photo-fallback-pose.png"), full_page=True)
+            picture = page.locator("[data-testid='stImage'] img").first
+            picture.wait_for(timeout=10_000)
+            size = picture.evaluate("img => [img.naturalWidth, img.complete]")
+            assert size[0] > 0 and size[1], f"the pose picture is empty: {size}"
             page.get_by_role("button", name="Take Photo").click(timeout=60_000)
             page.get_by_role("button", name="Verify now").click(timeout=90_000)
             badge = page.locator("[data-testid=ll-verdict]").first

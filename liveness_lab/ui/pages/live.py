@@ -211,6 +211,8 @@ def _photo_tab(link: ServiceLink) -> None:
                 _, level, text = live_hint(feedback.get("state"), faces, ch["params"],
                                            decided=feedback.get("decided"),
                                            success=feedback.get("success"))
+                if feedback.get("decided"):
+                    text = "the challenge has decided: press Verify now"
                 photo["photos"].append({"sha256": digest, "jpeg": data, "faces": faces,
                                         "hint": text, "level": level})
                 st.rerun()
