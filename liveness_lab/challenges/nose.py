@@ -332,7 +332,9 @@ def _decide_without_histogram(params: Mapping[str, Any], face: FaceDetail, cfg: 
     final = before_success(context)
     if final is not None:
         return final
-    return Success("nose.ok", "the nose reached the target with a head's parallax")
+    if cfg.parallax_check:
+        return Success("nose.ok", "the nose reached the target with a head's parallax")
+    return Success("nose.ok", "the nose reached the target with the head turned toward it")
 
 
 def _trajectory_error(trajectory: list[tuple[float, float]]) -> float | None:

@@ -36,11 +36,13 @@ def _grown(lo: float, size: float, tolerance: float | None) -> tuple[float, floa
 
 
 def nose_path_chart(track: "pd.DataFrame", params: Mapping[str, Any], *,
-                    tolerance: float | None = None) -> "alt.Chart | None":
+                    tolerance: float | None = None, mirror: bool = False
+                    ) -> "alt.Chart | None":
     """The nose tip's path in the image (pixels, y down) over the area box and the target.
 
     ``tolerance`` (NOSE's ``nose_box_tolerance``) adds the grown target in which the
-    nose counts as on target.
+    nose counts as on target. ``mirror`` draws x reversed, as the mirrored camera
+    preview showed it (the target on the same side as during the capture).
     """
     import altair as alt
     import pandas as pd
@@ -58,7 +60,8 @@ def nose_path_chart(track: "pd.DataFrame", params: Mapping[str, Any], *,
         boxes.append(_rect(gx, gy, gw, gh, "on target (with tolerance)"))
     boxes.append(_rect(params["noseLeft"], params["noseTop"], params["noseWidth"],
                        params["noseHeight"], "nose target"))
-    x = alt.X("x:Q", scale=alt.Scale(domain=[0, w]), title="x (px, image)")
+    x = alt.X("x:Q", scale=alt.Scale(domain=[w, 0] if mirror else [0, w]),
+              title="x (px, mirrored as in the preview)" if mirror else "x (px, image)")
     y = alt.Y("y:Q", scale=alt.Scale(domain=[h, 0]), title="y (px, image)")
     box_layer = alt.Chart(pd.DataFrame(boxes)).mark_rect(opacity=0.3, stroke="black").encode(
         x=x, x2="x2:Q", y=y, y2="y2:Q",
@@ -151,6 +154,8 @@ def attributes_chart(track: "pd.DataFrame") -> "alt.Chart | None":
     cols = [c for c in names if c in track.columns and track[c].notna().any()]
     if not cols:
         return None
+    palette = dict(zip(names.values(), ["#2563eb", "#dc2626", "#f59e0b", "#10b981", "#8b5cf6"]))
+    shown = [names[c] for c in cols]
     long = track.melt(id_vars=["t_s", "frame_index"], value_vars=cols, var_name="measure",
                       value_name="value").dropna(subset=["value"])
     long["measure"] = long["measure"].map(names)
@@ -158,10 +163,13 @@ def attributes_chart(track: "pd.DataFrame") -> "alt.Chart | None":
         x=alt.X("t_s:Q", title="time since first frame (s)"),
         y=alt.Y("value:Q", title="probability true / pupil position (0..1)",
                 scale=alt.Scale(domain=[0, 1])),
-        color=alt.Color("measure:N", title="eyes and mouth"),
+        color=alt.Color("measure:N", title="series",
+                        scale=alt.Scale(domain=shown, range=[palette[n] for n in shown]),
+                        legend=alt.Legend(orient="bottom", columns=3, labelLimit=200)),
         tooltip=["measure:N", alt.Tooltip("value:Q", format=".2f"),
                  alt.Tooltip("frame_index:Q", title="frame")]).properties(
-        title="Eyes and mouth (pupil position: 0 at the image-left eye corner)", height=220)
+        title=alt.TitleParams("Eyes and mouth", subtitle="pupil position: 0 at the "
+                              "image-left eye corner, 1 at the image-right one"), height=260)
 
 
 def state_timeline_chart(trace: "pd.DataFrame") -> "alt.LayerChart | None":
@@ -219,11 +227,15 @@ def species_chart(per_species: Mapping[str, float]) -> "alt.Chart | None":
     rows = [{"species": k, "apcer": v} for k, v in per_species.items() if v == v]
     if not rows:
         return None
-    return alt.Chart(pd.DataFrame(rows)).mark_bar(color="#dc2626").encode(
+    base = alt.Chart(pd.DataFrame(rows)).encode(
         x=alt.X("apcer:Q", title="APCER (attacks of the species accepted)",
                 axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
         y=alt.Y("species:N", title="PAI species", sort="-x"),
-        tooltip=["species:N", alt.Tooltip("apcer:Q", format=".1%")]).properties(
+        tooltip=["species:N", alt.Tooltip("apcer:Q", format=".1%")])
+    # a 0 % bar has no width: the value is written next to every bar, zeros included
+    labels = base.mark_text(align="left", dx=4, color="#0f172a").encode(
+        text=alt.Text("apcer:Q", format=".1%"))
+    return (base.mark_bar(color="#dc2626") + labels).properties(
         title="APCER per species", height=alt.Step(24))
 
 

@@ -17,7 +17,7 @@ from .service_link import InProcessService, ServiceLink, app_origins, in_process
 from .settings import AppSettings, get_app_settings
 
 __all__ = ["app_settings", "service_link", "service_sidebar", "verdict_badge", "verdict_label", "trace_section",
-           "history", "remember_challenge", "page_header", "error_box"]
+           "history", "remember_challenge", "page_header", "error_box", "profile_banner"]
 
 HISTORY_KEY = "studio.history"
 
@@ -30,8 +30,10 @@ def app_settings() -> AppSettings:
 
 
 @st.cache_resource(show_spinner="Starting the challenge service (loading the face models)…")
-def _in_process_service(origins: tuple[str, ...]) -> InProcessService:
-    svc = InProcessService(in_process_settings(origins)).start()
+def _in_process_service(origins: tuple[str, ...], profile: str | None = None
+                        ) -> InProcessService:
+    overrides = {"profile": profile} if profile else {}
+    svc = InProcessService(in_process_settings(origins, **overrides)).start()
     atexit.register(svc.stop)
     return svc
 
@@ -47,7 +49,18 @@ def service_link() -> ServiceLink:
         return ServiceLink(settings.service_url, None, settings.api_key)
     port = int(st.get_option("server.port") or 8501)
     address = st.get_option("server.address") or ""
-    svc = _in_process_service(app_origins(port, [address]))
+    origins = app_origins(port, [address])
+    from ..errors import ConfigError
+    try:
+        svc = _in_process_service(origins, settings.profile) if settings.profile \
+            else _in_process_service(origins)
+    except ConfigError as e:
+        # e.g. a profile whose checks need evidence the analyzer never gives: say which
+        # check and the fix, instead of a traceback (st.cache_resource does not cache it)
+        st.error("The challenge service cannot start with these settings.",
+                 icon=":material/block:")
+        st.code(str(e), language=None)
+        st.stop()
     return ServiceLink(svc.url, svc)
 
 
@@ -91,29 +104,80 @@ _BADGE_COLORS = {"PASS": ("#15803d", "#dcfce7"), "FAIL": ("#b91c1c", "#fee2e2"),
                  "NO DECISION": ("#b45309", "#fef3c7")}
 
 
-def verdict_badge(verdict: Mapping[str, Any], *, title: str | None = None) -> None:
-    """The verdict as a big pass / fail badge with its reason and code."""
-    label = verdict_label(verdict)
+def verdict_badge(verdict: Mapping[str, Any], *, title: str | None = None,
+                  t0_ms: int | None = None, technical: bool = True) -> None:
+    """The verdict as a big pass / fail badge: a plain headline and what to do next.
+
+    The code and the verifier's reason (epoch times as seconds since ``t0_ms``)
+    are one click away, in a "Technical details" expander (``technical=False``
+    leaves it out, e.g. for a second badge next to the first).
+    """
+    from .plain_words import explain
+
+    plain = explain(verdict, t0_ms=t0_ms)
+    label = plain.label
     fg, bg = _BADGE_COLORS[label]
-    reason = html.escape(str(verdict.get("reason") or ""))
-    code = html.escape(str(verdict.get("code") or ""))
     icon = {"PASS": "✔", "FAIL": "✘", "NO DECISION": "?"}[label]
     heading = f'<div style="font-size:0.9rem;color:#475569">{html.escape(title)}</div>' \
         if title else ""
     st.html(
-        f'<div data-testid="ll-verdict" data-verdict="{label}" style="display:flex;'
-        f'align-items:center;gap:18px;padding:14px 18px;border-radius:12px;background:{bg};'
+        f'<div data-testid="ll-verdict" data-verdict="{label}" '
+        f'data-code="{html.escape(plain.code)}" style="display:flex;flex-wrap:wrap;'
+        f'align-items:center;gap:8px 18px;padding:14px 18px;border-radius:12px;background:{bg};'
         f'border:2px solid {fg};margin:6px 0 12px 0">'
-        f'<div style="font-size:2.6rem;font-weight:800;color:{fg};line-height:1;'
+        f'<div style="font-size:2.2rem;font-weight:800;color:{fg};line-height:1;'
         f'white-space:nowrap">{icon} {label}</div>'
-        f'<div>{heading}<div style="font-size:1.15rem;font-weight:600;color:#0f172a">'
-        f'{reason}</div><div style="font-family:monospace;color:#475569">{code}</div></div>'
-        f'</div>')
+        f'<div style="min-width:0;flex:1 1 220px">{heading}'
+        f'<div data-testid="ll-headline" style="font-size:1.2rem;font-weight:700;'
+        f'color:#0f172a">{html.escape(plain.headline)}</div>'
+        f'<div data-testid="ll-next-step" style="font-size:1rem;color:#1e293b">'
+        f'{html.escape(plain.next_step)}</div></div></div>')
+    if technical:
+        with st.expander("Technical details", icon=":material/code:"):
+            st.markdown(f"code `{plain.code or 'none'}`")
+            st.text(plain.technical or "(no reason given)")
+
+
+def profile_banner(link: Any, *, key: str = "profile") -> str | None:
+    """The challenge profile in use, shown prominently (``None``: a remote service's choice).
+
+    In-process: the service's configuration profile, which comes from
+    ``LIVENESS_APP_PROFILE``, ``LIVENESS_PROFILE`` or the service's default
+    (:func:`liveness_lab.ui.offered.default_live_profile`), in that order.
+    """
+    from .offered import default_live_profile
+
+    profile = None
+    svc = getattr(link, "challenge_service", None)
+    if svc is not None:
+        profile = svc.configs.profile
+    else:
+        profile = link.health().get("profile")
+    default = default_live_profile()
+    if profile is None:
+        st.info("Profile: chosen by the remote service (shown with each verdict).",
+                icon=":material/shield:")
+        return None
+    from ..config import get_profile
+    from ..errors import ConfigError
+
+    try:
+        note = get_profile(profile).description
+    except ConfigError:  # a profile only the remote service knows
+        note = ""
+    tail = " (the service's default)" if profile == default else ""
+    text = f"**Profile `{profile}`**{tail}" + (f": {note.rstrip('. ')}" if note else "")
+    if profile == "seed":
+        st.warning(text + ". Set `LIVENESS_APP_PROFILE` to use another.",
+                   icon=":material/shield:")
+    else:
+        st.success(text, icon=":material/shield:")
+    return profile
 
 
 def trace_section(trace: Any, track: Any, params: Mapping[str, Any], *,
                   challenge_type: str, config: Mapping[str, Any] | None = None,
-                  key: str = "trace") -> None:
+                  key: str = "trace", mirror: bool = False) -> None:
     """The landmark traces: nose vs target, head pose, eyes and mouth, states, the table.
 
     Parameters
@@ -126,42 +190,41 @@ def trace_section(trace: Any, track: Any, params: Mapping[str, Any], *,
         The challenge params (boxes of NOSE).
     config:
         The type's thresholds (``nose_box_tolerance``, ``rotation_threshold``) to draw.
+    mirror:
+        Draw the nose path mirrored, as the (mirrored) camera preview showed it.
     """
     from . import charts
 
     config = config or {}
     tolerance = config.get("nose_box_tolerance")
-    names = ["Nose vs target", "Head pose", "Eyes and mouth", "States", "Trace table"]
-    order = names if "noseLeft" in params else \
-        ["Eyes and mouth", "Head pose", "States", "Nose vs target", "Trace table"]
+    order = tab_order(challenge_type, params)
     shown = dict(zip(order, st.tabs(order)))
-    tabs = [shown[n] for n in names]
-    with tabs[0]:
-        path = charts.nose_path_chart(track, params, tolerance=tolerance)
-        xy = charts.nose_vs_target_chart(track, params, tolerance=tolerance)
-        if path is None and xy is None:
-            st.info(f"No nose positions to plot ({challenge_type} has no nose target, or no "
-                    "face was analyzed).")
-        else:
-            c1, c2 = st.columns([1, 1])
-            if path is not None:
-                c1.altair_chart(path, width="stretch")
-            if xy is not None:
-                c2.altair_chart(xy, width="stretch")
-    with tabs[1]:
+    if "Nose vs target" in shown:
+        with shown["Nose vs target"]:
+            path = charts.nose_path_chart(track, params, tolerance=tolerance, mirror=mirror)
+            xy = charts.nose_vs_target_chart(track, params, tolerance=tolerance)
+            if path is None and xy is None:
+                st.info(f"No nose positions to plot ({challenge_type} has no nose target, or no "
+                        "face was analyzed).")
+            else:
+                if path is not None:
+                    st.altair_chart(path, width="stretch")
+                if xy is not None:
+                    st.altair_chart(xy, width="stretch")
+    with shown["Head pose"]:
         chart = charts.head_pose_chart(track, rotation_threshold=config.get("rotation_threshold"))
         if chart is None:
             st.info("No head pose in the analyzed frames.")
         else:
             st.altair_chart(chart, width="stretch")
-    with tabs[2]:
+    with shown["Eyes and mouth"]:
         chart = charts.attributes_chart(track)
         if chart is None:
             st.info("No eyes or mouth estimates in the analyzed frames (the 5-point local "
                     "analyzer does not estimate them).")
         else:
             st.altair_chart(chart, width="stretch")
-    with tabs[3]:
+    with shown["States"]:
         chart = charts.state_timeline_chart(trace)
         if chart is None:
             st.info("The verifier saw no frame.")
@@ -169,8 +232,48 @@ def trace_section(trace: Any, track: Any, params: Mapping[str, Any], *,
             st.altair_chart(chart, width="stretch")
             from .tracks import state_summary
             st.dataframe(state_summary(trace), hide_index=True, width="stretch")
-    with tabs[4]:
-        st.dataframe(trace, hide_index=True, width="stretch", key=f"{key}-table")
+    with shown["Trace table"]:
+        st.dataframe(display_trace(trace), hide_index=True, width="stretch",
+                     key=f"{key}-table")
+
+
+def tab_order(challenge_type: str, params: Mapping[str, Any]) -> list[str]:
+    """The trace tabs of a challenge type, the most telling first (no nose tab without a target).
+
+    >>> tab_order("HEAD_TURN", {})[0], "Nose vs target" in tab_order("BLINK", {})
+    ('Head pose', False)
+    """
+    t = str(challenge_type).upper()
+    if "noseLeft" in params or t == "NOSE":
+        return ["Nose vs target", "Head pose", "Eyes and mouth", "States", "Trace table"]
+    if t == "HEAD_TURN":
+        return ["Head pose", "States", "Eyes and mouth", "Trace table"]
+    return ["Eyes and mouth", "Head pose", "States", "Trace table"]
+
+
+def display_trace(trace: Any) -> Any:
+    """The trace table as shown: seconds since the start, no epoch timestamps anywhere.
+
+    The ``timestamp`` column is dropped (``t_s`` stays) and epoch times inside
+    messages become seconds since the first frame.
+    """
+    from .plain_words import humanize_times
+
+    if trace is None or not len(trace) or "timestamp" not in trace.columns:
+        return trace
+    import pandas as pd
+
+    ts = pd.to_numeric(trace["timestamp"], errors="coerce")
+    t_s = pd.to_numeric(trace["t_s"], errors="coerce") if "t_s" in trace.columns else None
+    t0 = None
+    if t_s is not None and ts.notna().any():
+        first = ts.first_valid_index()
+        t0 = int(ts[first] - 1000 * (t_s[first] if t_s[first] == t_s[first] else 0))
+    out = trace.drop(columns=["timestamp"])
+    if "message" in out.columns:
+        out["message"] = [humanize_times(m, t0) if isinstance(m, str) else m
+                          for m in out["message"]]
+    return out
 
 
 def history() -> list[dict[str, Any]]:

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..faces import FaceDetail
 
-__all__ = ["decode_jpeg", "blank_canvas", "draw_frame", "pose_svg", "pose_instructions",
+__all__ = ["decode_jpeg", "cover_resize", "blank_canvas", "draw_frame", "pose_svg", "pose_instructions",
            "encode_jpeg"]
 
 _WHITE = (255, 255, 255)
@@ -69,6 +69,25 @@ def _box(img: np.ndarray, left: float, top: float, right: float, bottom: float,
         cv2.rectangle(overlay, p1, p2, color, -1)
         cv2.addWeighted(overlay, fill_alpha, img, 1 - fill_alpha, 0, dst=img)
     cv2.rectangle(img, p1, p2, color, thickness, cv2.LINE_AA)
+
+
+def cover_resize(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Scale ``rgb`` to cover ``width`` x ``height`` and centre-crop it (what the capture does).
+
+    >>> cover_resize(np.zeros((240, 320, 3), np.uint8), 480, 480).shape
+    (480, 480, 3)
+    """
+    import cv2
+
+    if width < 1 or height < 1:
+        raise ValueError(f"width and height must be positive, got {width} x {height}")
+    h, w = rgb.shape[:2]
+    scale = max(width / w, height / h)
+    sw, sh = max(width, int(round(w * scale))), max(height, int(round(h * scale)))
+    resized = cv2.resize(rgb, (sw, sh), interpolation=cv2.INTER_AREA if scale < 1
+                         else cv2.INTER_LINEAR)
+    x0, y0 = (sw - width) // 2, (sh - height) // 2
+    return np.ascontiguousarray(resized[y0:y0 + height, x0:x0 + width])
 
 
 def draw_frame(image: np.ndarray | bytes | None, faces: Sequence[FaceDetail] | None,

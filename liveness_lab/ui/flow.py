@@ -35,16 +35,21 @@ CHALLENGE_CHOICES = ("NOSE", "POSE", "random")
 
 
 def available_types(link: ServiceLink) -> list[dict[str, Any]]:
-    """The service's challenge types (``GET /challenge-types``), cached per browser session.
+    """The service's challenge types a person can take, cached per browser session.
 
-    Falls back to NOSE and POSE when the service cannot list them.
+    ``GET /challenge-types`` filtered by :func:`liveness_lab.ui.offered.user_facing_types`
+    (no example or test plugins). Falls back to NOSE and POSE when the service
+    cannot list them.
     """
+    from .common import app_settings
+    from .offered import user_facing_types
+
     key = f"studio.types.{link.url}"
     if key not in st.session_state:
         try:
             with link.client(timeout=10.0) as client:
-                st.session_state[key] = [t for t in client.challenge_types()
-                                         if t.get("name") != "CUSTOM"]
+                st.session_state[key] = user_facing_types(
+                    client.challenge_types(), extra=app_settings().challenge_types)
         except Exception:  # unreachable: the two original types
             return [{"name": n, "description": ""} for n in CHALLENGE_CHOICES[:2]]
     return st.session_state[key]
@@ -187,13 +192,24 @@ def _options_config(link: ServiceLink, state: Mapping[str, Any]) -> dict[str, An
             instructions = pose_instructions(pose["eyes"], pose["mouth"])
         except (KeyError, ValueError):
             svg = None
+    from .hints import READY_SECONDS, challenge_instructions, plain_text
+
     svc = link.challenge_service
     max_frames = svc.settings.max_frames_per_challenge if svc is not None else 300
+    description = next((t.get("description", "") for t in available_types(link)
+                        if t.get("name") == ch["type"]), "")
+    ready_text = plain_text(challenge_instructions(ch["type"], ch["params"], description))
+    timeout = (type_config(link, ch["type"]) or {}).get("state_timeout_s")
     return capture_config(link.url, ch, steps=steps, fps=float(opts.get("fps", 12)),
                           max_seconds=float(opts.get("max_seconds", 30)), max_frames=max_frames,
                           mirror=bool(opts.get("mirror", True)), pose_svg=svg,
                           instructions=instructions or "",
-                          keep_frames=bool(opts.get("keep_frames", False)))
+                          keep_frames=bool(opts.get("keep_frames", False)),
+                          ready_s=float(opts.get("ready_s", READY_SECONDS.get(
+                              str(ch["type"]).upper(), 4))),
+                          ready_text=ready_text,
+                          step_timeout_s=float(timeout) if isinstance(timeout, (int, float))
+                          and timeout > 0 else None)
 
 
 def render_flow(link: ServiceLink, prefix: str) -> str:
@@ -220,9 +236,23 @@ def render_flow(link: ServiceLink, prefix: str) -> str:
         _verify_phase(link, state)
     elif phase == "error":
         from .common import error_box
-        error_box(str(state.get("error")),
-                  hint="Check that the camera is allowed for this page and that the service "
-                       f"({link.url}) is reachable from your browser, then start again.")
+        from .plain_words import humanize_times
+
+        kind = state.get("error_kind")
+        if kind == "busy":
+            hint = ("The service is still analyzing the frames (a slow analyzer): wait a few "
+                    "seconds and retry; your frames are kept.")
+        elif kind == "verify":
+            hint = "Retry the verification, or start a new challenge."
+        else:
+            hint = ("Check that the camera is allowed for this page and that the service "
+                    f"({link.url}) is reachable from your browser, then start again.")
+        started = (state.get("capture") or {}).get("captureStartedAt")
+        error_box(humanize_times(str(state.get("error")), started), hint=hint)
+        if state.get("can_retry") and st.button("Retry verification", key=f"{prefix}.retry",
+                                                icon=":material/refresh:", type="primary"):
+            state.update(phase="verifying", error=None, can_retry=False, error_kind=None)
+            st.rerun()
     return state.get("phase", "idle")
 
 
@@ -240,7 +270,10 @@ def _verify_phase(link: ServiceLink, state: dict[str, Any]) -> None:
             result = collect_result(link, ch, state.get("capture"))
         except (ApiError, httpx.HTTPError) as e:
             s.update(label="Verification failed", state="error")
-            state.update(phase="error", error=f"verification failed: {e}")
+            busy = getattr(e, "status_code", None) in (503, 429) or isinstance(
+                e, httpx.TimeoutException)
+            state.update(phase="error", error=f"verification failed: {e}", can_retry=True,
+                         error_kind="busy" if busy else "verify")
             st.rerun()
             return
         s.update(label=f"Verified in {result['verify_s']:.1f} s", state="complete",
@@ -279,7 +312,13 @@ def render_result(state: Mapping[str, Any], *, key: str,
     verdict = result.get("verdict") or {}
     summary = state.get("capture") or {}
     status = result.get("status") or {}
-    verdict_badge(verdict, title=f"{ch.get('type', '')} challenge {ch.get('id', '')[:8]}")
+    params = ch.get("params") or {}
+    faces = result.get("faces") or []
+    t0 = faces[0][0] if faces else None
+    if t0 is None and result.get("trace"):
+        t0 = min(int(r["timestamp"]) for r in result["trace"] if "timestamp" in r)
+    verdict_badge(verdict, title=f"{ch.get('type', '')} challenge {ch.get('id', '')[:8]}",
+                  t0_ms=t0)
     cols = st.columns(5)
     cols[0].metric("Frames sent", summary.get("framesSent", status.get("frameCount", 0)))
     cols[1].metric("Frames analyzed", status.get("analyzedCount", "n/a"))
@@ -295,17 +334,17 @@ def render_result(state: Mapping[str, Any], *, key: str,
                f"capture stopped: {summary.get('reason', 'n/a')}"]
     st.caption(" · ".join(details))
     if summary.get("errors"):
+        from .plain_words import humanize_times
+
         with st.expander(f"{len(summary['errors'])} capture message(s)"):
             for line in summary["errors"]:
-                st.text(line)
-    params = ch.get("params") or {}
-    faces = result.get("faces") or []
-    t0 = faces[0][0] if faces else None
+                st.text(humanize_times(str(line), summary.get("captureStartedAt") or t0))
     track = face_track(faces, params.get("imageWidth") or 640, params.get("imageHeight") or 480,
                        t0=t0)
     trace = trace_table(result.get("trace") or [], t0=t0)
     st.subheader("Landmark traces")
     st.caption(f"Faces of {result.get('faces_source', 'the frames')}; the state timeline and "
                "the trace table come from the verifier.")
+    mirror = bool((state.get("options") or {}).get("mirror", False))
     trace_section(trace, track, params, challenge_type=str(ch.get("type")), config=config,
-                  key=key)
+                  key=key, mirror=mirror)

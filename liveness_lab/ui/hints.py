@@ -13,7 +13,12 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-__all__ = ["HINTS", "HINT_LEVELS", "live_hint", "face_box_px", "challenge_instructions"]
+__all__ = ["HINTS", "HINT_LEVELS", "live_hint", "face_box_px", "challenge_instructions",
+           "plain_text", "READY_SECONDS"]
+
+#: Seconds the instructions stay over the video before the capture starts, by type (the
+#: user may start sooner); HEAD_TURN's sequence takes longer to read.
+READY_SECONDS = {"NOSE": 4, "POSE": 3, "BLINK": 4, "HEAD_TURN": 6}
 
 #: Hint per state code (or pseudo-code), in plain words.
 HINTS: dict[str, str] = {
@@ -36,13 +41,22 @@ HINTS: dict[str, str] = {
     "decided.success": "Done: verifying…",
     "decided.fail": "The challenge is over: verifying…",
     "capturing": "Follow the instructions on the screen",
+    "ready": "Read the instructions: the capture starts when you are ready",
+    "stopped": "Stopped before the capture began",
+    "analyzing": "Analyzing your frames",
+    "guide.closer": "Move closer: fill the oval with your face",
+    "guide.farther": "Move back a little: your face should fit the oval",
+    "guide.centre": "Centre your face in the oval",
+    "guide.light": "More light on your face, please (face a window or a lamp)",
 }
 
 #: Level of each hint: "ok" (green), "warn" (amber); any other key is "info".
 HINT_LEVELS = {"face.no_face": "warn", "face.several_faces": "warn", "area.outside": "warn",
            "area.too_close": "warn", "area.too_small": "warn", "area.no_face": "warn",
            "nose.no_face": "warn", "nose.missing_landmark": "warn", "area.ok": "ok",
-           "face.one_face": "ok", "decided.success": "ok", "decided.fail": "info"}
+           "face.one_face": "ok", "decided.success": "ok", "decided.fail": "info",
+           "guide.closer": "warn", "guide.farther": "warn", "guide.centre": "warn",
+           "guide.light": "warn"}
 
 
 def face_box_px(face: Mapping[str, Any], width: float, height: float
@@ -172,3 +186,12 @@ def challenge_instructions(challenge_type: str, params: Mapping[str, Any],
     if t == "CUSTOM":
         return "Look at the camera for a moment (the CUSTOM example type passes on any frames)."
     return description or "Look at the camera and follow the hints."
+
+
+def plain_text(markdown: str) -> str:
+    """The instructions without Markdown emphasis (for the capture component's overlay).
+
+    >>> plain_text("turn **to your left**, then **up**.")
+    'turn to your left, then up.'
+    """
+    return str(markdown).replace("**", "").replace("__", "")

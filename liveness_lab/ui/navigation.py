@@ -13,7 +13,7 @@ from typing import Callable, NamedTuple
 
 import streamlit as st
 
-__all__ = ["PageSpec", "PAGE_SPECS", "studio_pages", "page_for", "configure_page"]
+__all__ = ["PageSpec", "PAGE_SPECS", "PAGE_ICON", "studio_pages", "page_for", "configure_page"]
 
 
 class PageSpec(NamedTuple):
@@ -28,6 +28,9 @@ class PageSpec(NamedTuple):
     url_path: str
     section: str
 
+
+#: The studio's favicon: an emoji, rendered locally (no network).
+PAGE_ICON = "🙂"
 
 PAGE_SPECS: tuple[PageSpec, ...] = (
     PageSpec("live", "Live challenge", ":material/videocam:", "live", "Challenges"),
@@ -66,6 +69,11 @@ def studio_pages() -> dict[str, list["st.Page"]]:
 
 
 def configure_page() -> None:
-    """``st.set_page_config`` of the studio (wide layout, title, icon)."""
-    st.set_page_config(page_title="liveness-lab studio", page_icon=":material/face:",
-                       layout="wide", initial_sidebar_state="expanded")
+    """``st.set_page_config`` of the studio (wide layout, title, icon).
+
+    The favicon is an emoji (Streamlit draws it as an inline SVG): a Material icon
+    as favicon is fetched from fonts.gstatic.com, which fails offline. The sidebar
+    starts collapsed on phone-size screens (``auto``) so it does not cover the page.
+    """
+    st.set_page_config(page_title="liveness-lab studio", page_icon=PAGE_ICON,
+                       layout="wide", initial_sidebar_state="auto")

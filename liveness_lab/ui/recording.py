@@ -31,12 +31,32 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..service.core import ChallengeService
     from ..service.stores.base import ChallengeRecord
 
-__all__ = ["CapturedFrame", "SUGGESTED_SPECIES", "record_session", "frames_from_service",
+__all__ = ["CapturedFrame", "SUGGESTED_SPECIES", "suggested_species", "discard_session",
+           "record_session", "frames_from_service",
            "frames_from_component", "session_from_service", "dataset_table", "new_session_id"]
 
-#: PAI species offered by the Record page (free text is allowed too).
-SUGGESTED_SPECIES = ("print_static", "print_moved", "print_tilted", "screen_replay",
-                     "replay_other_challenge", "mask", "face_swap", "multiple_faces")
+#: PAI species offered by the Record page (free text is allowed too): the simulator's and
+#: the benches' names (``liveness_lab.synth.traces.ALL_SPECIES``), NOSE's first.
+SUGGESTED_SPECIES = ("print_static", "print_moved", "print_tilted", "print_rolled",
+                     "replay_other_challenge", "multiple_faces", "face_swap",
+                     "print_random_pose", "print_pose_set", "video_replay")
+
+
+def suggested_species(challenge_type: str | None = None) -> tuple[str, ...]:
+    """PAI species names to suggest for ``challenge_type``, as the benches name them.
+
+    The names of that type in :data:`liveness_lab.synth.traces.ALL_SPECIES` first,
+    then the other types' names (a recording may try any attack).
+
+    >>> suggested_species("BLINK")[:2]
+    ('print_static', 'video_replay')
+    >>> set(suggested_species()) == set(SUGGESTED_SPECIES)
+    True
+    """
+    from ..synth.traces import ALL_SPECIES
+
+    first = tuple(ALL_SPECIES.get(str(challenge_type or "").upper(), ()))
+    return tuple(dict.fromkeys(first + SUGGESTED_SPECIES))
 
 _SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _MANIFEST_LOCK = threading.Lock()
@@ -157,6 +177,37 @@ def record_session(dataset_dir: str | Path, *, session_id: str, challenge_type: 
                                      challenge_type))
         write_manifest(root, entries)
     return session
+
+
+def discard_session(dataset_dir: str | Path, session_id: str) -> bool:
+    """Remove a recorded session: its manifest row (rewritten atomically), then its folder.
+
+    Only ``DATASET/sessions/<session_id>/`` is deleted, and only when the manifest
+    lists the session there; every other row is kept. Returns whether it was found.
+
+    Raises
+    ------
+    ValueError
+        A session id that cannot name a folder.
+    """
+    import shutil
+
+    if not isinstance(session_id, str) or not _SAFE.match(session_id):
+        raise ValueError(f"not a session id: {session_id!r}")
+    root = Path(dataset_dir)
+    with _MANIFEST_LOCK:
+        if not (root / "manifest.csv").is_file():
+            return False
+        entries = read_manifest(root)
+        keep = [e for e in entries if e.session_id != session_id]
+        if len(keep) == len(entries):
+            return False
+        gone = next(e for e in entries if e.session_id == session_id)
+        write_manifest(root, keep)
+        folder = (root / "sessions" / session_id).resolve()
+        if (root / gone.path).resolve().parent == folder and folder.is_dir():
+            shutil.rmtree(folder)
+    return True
 
 
 def frames_from_service(service: "ChallengeService", challenge_id: str

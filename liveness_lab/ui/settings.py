@@ -19,6 +19,11 @@ variable                       meaning
                                ``sqlite:///<project dir>/mlflow.db``)
 ``LIVENESS_APP_RECORDINGS``    default dataset folder of the Record page
                                (default: ``<project dir>/datasets/recorded``)
+``LIVENESS_APP_PROFILE``       challenge profile of the in-process service
+                               (default: ``LIVENESS_PROFILE``, else the
+                               service's default profile)
+``LIVENESS_APP_CHALLENGE_TYPES`` extra plugin types to offer (comma-separated;
+                               see :mod:`liveness_lab.ui.offered`)
 =============================  =================================================
 """
 
@@ -35,7 +40,8 @@ from ..errors import ConfigError
 __all__ = ["AppSettings", "get_app_settings", "APP_ENV_PREFIX"]
 
 APP_ENV_PREFIX = "LIVENESS_APP_"
-_FIELDS = ("service_url", "api_key", "project_dir", "tracking_uri", "recordings")
+_FIELDS = ("service_url", "api_key", "project_dir", "tracking_uri", "recordings", "profile",
+           "challenge_types")
 
 
 def _check_url(url: str) -> str:
@@ -64,6 +70,12 @@ class AppSettings:
     recordings:
         Default dataset folder of the Record page; ``None``:
         ``<project_dir>/datasets/recorded``.
+    profile:
+        Challenge profile of the in-process service; ``None``: the service's
+        ``LIVENESS_PROFILE``, else its default profile
+        (:func:`liveness_lab.ui.offered.default_live_profile`).
+    challenge_types:
+        Plugin types to offer besides the built-in ones a person can take.
     """
 
     service_url: str | None = None
@@ -71,6 +83,8 @@ class AppSettings:
     project_dir: Path = Path(".")
     tracking_uri: str | None = None
     recordings: Path | None = None
+    profile: str | None = None
+    challenge_types: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.service_url is not None:
@@ -80,6 +94,18 @@ class AppSettings:
         object.__setattr__(self, "project_dir", Path(self.project_dir))
         if self.recordings is not None:
             object.__setattr__(self, "recordings", Path(self.recordings))
+        if self.profile is not None:
+            from ..config import get_profile
+
+            if not isinstance(self.profile, str) or not self.profile.strip():
+                raise ConfigError(f"profile must be a profile name, got {self.profile!r}")
+            get_profile(self.profile.strip())  # an unknown name raises, listing the known ones
+            object.__setattr__(self, "profile", self.profile.strip())
+        types = self.challenge_types
+        if isinstance(types, str):
+            types = [t for t in types.split(",")]
+        object.__setattr__(self, "challenge_types",
+                           tuple(str(t).strip().upper() for t in types if str(t).strip()))
 
     @property
     def reports_dir(self) -> Path:

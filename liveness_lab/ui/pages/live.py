@@ -8,7 +8,7 @@ from typing import Any, Mapping
 
 import streamlit as st
 
-from ..common import error_box, page_header, service_link, service_sidebar
+from ..common import error_box, page_header, profile_banner, service_link, service_sidebar
 from ..flow import (available_types, flow_state, render_flow, render_result, reset_flow,
                     start_challenge, type_config)
 from ..service_link import ServiceLink
@@ -28,6 +28,10 @@ INSTRUCTIONS = {
             "its own.",
     "POSE": "A picture shows the pose to make (eyes, mouth). Make it before the countdown "
             "ends: a short burst of frames is taken then.",
+    "BLINK": "Look at the camera with your eyes open, then blink the number of times asked, "
+             "naturally, within the time shown.",
+    "HEAD_TURN": "Face the camera, then turn your head in each direction of the sequence, "
+                 "coming back to the centre between turns. Read the whole sequence first.",
     "random": "The service draws a challenge type at random. Follow the instructions shown with "
               "the video.",
 }
@@ -63,7 +67,8 @@ def _controls(link: ServiceLink, *, busy: bool = False) -> dict[str, Any] | None
         text = INSTRUCTIONS.get(chosen) or next(
             (t.get("description") for t in types if t["name"] == chosen), "") \
             or INSTRUCTIONS["random"]
-        st.info(text, icon=":material/info:")
+        st.info(text + " The instructions for your challenge are shown over the video "
+                "before the capture starts.", icon=":material/info:")
     if not start or busy:
         return None
     w, h = SIZES[size]
@@ -74,18 +79,25 @@ def _controls(link: ServiceLink, *, busy: bool = False) -> dict[str, Any] | None
 def _live_tab(link: ServiceLink) -> None:
     state = flow_state(PREFIX)
     phase = state.get("phase", "idle")
-    chosen = _controls(link, busy=phase in ("capturing", "verifying"))
+    busy = phase in ("capturing", "verifying")
+    if busy:
+        # the video first (on a phone it is then above the fold); the choices stay below,
+        # disabled, so they persist for the next run
+        phase = render_flow(link, PREFIX)
+        if phase == "capturing":
+            ch = state["challenge"]
+            st.caption(f"{ch['type']} challenge `{ch['id'][:8]}` · frames go straight from "
+                       f"this page to `{link.url}` · press Stop to end early")
+        _controls(link, busy=True)
+        return
+    chosen = _controls(link, busy=False)
     if chosen is not None:
         start_challenge(link, PREFIX, challenge_type=chosen["challenge_type"],
                         width=chosen["width"], height=chosen["height"],
                         options=chosen["options"])
         st.rerun()
     phase = render_flow(link, PREFIX)
-    if phase == "capturing":
-        ch = state["challenge"]
-        st.caption(f"{ch['type']} challenge `{ch['id']}` · frames go straight from this page "
-                   f"to `{link.url}` · press Stop to end early")
-    elif phase == "done":
+    if phase == "done":
         render_result(state, key="live-result",
                       config=type_config(link, state["challenge"]["type"]))
         b1, b2, _ = st.columns([1, 1.6, 2.4])
@@ -117,13 +129,25 @@ def submit_photo(link: ServiceLink, challenge: Mapping[str, Any], jpeg: bytes,
         return client.latest_frame(ch, wait=wait_s)
 
 
+def _photo_challenge(link: ServiceLink, ctype: str, size: tuple[int, int]) -> dict[str, Any]:
+    """Create the photo fallback's challenge *before* any photo: its instructions come first."""
+    with link.client(timeout=30.0) as client:
+        c = client.create_challenge(size[0], size[1], challenge_type=ctype)
+    return {"id": c.id, "token": c.token, "type": c.type, "params": dict(c.params)}
+
+
 def _photo_tab(link: ServiceLink) -> None:
-    """``st.camera_input`` photos sent one by one through the app (no direct browser upload)."""
+    """``st.camera_input`` photos sent one by one through the app (no direct browser upload).
+
+    The challenge is created when the user presses Start, so its instructions (the
+    POSE to make, as a picture and in words) are on the page before the photo that
+    decides it. Photos are scaled and centre-cropped to the challenge's frame size.
+    """
     import httpx
 
-    from ..drawing import decode_jpeg, draw_frame, encode_jpeg
+    from ..drawing import cover_resize, decode_jpeg, draw_frame, encode_jpeg
     from ..flow import collect_result
-    from ..hints import live_hint
+    from ..hints import challenge_instructions, live_hint
     from ...service.client import ApiError
     from ..tracks import as_faces
 
@@ -132,23 +156,40 @@ def _photo_tab(link: ServiceLink) -> None:
                 "**NOSE** challenge needs several photos, moving a little between them, within "
                 "its 10 s per step.")
     photo = st.session_state.setdefault(PHOTO_KEY, {"photos": [], "challenge": None})
+    ch = photo["challenge"]
     c1, c2 = st.columns([2, 1])
     ctype = c1.segmented_control("Challenge", ["POSE", "NOSE"], default="POSE",
                                  key="live.photo.type", required=True,
-                                 disabled=photo["challenge"] is not None)
+                                 disabled=ch is not None)
+    if ch is None:
+        if c2.button("Start photo challenge", key="live.photo.start", type="primary",
+                     icon=":material/photo_camera:"):
+            try:
+                photo["challenge"] = _photo_challenge(link, ctype or "POSE", SIZES["640 × 480"])
+            except (ApiError, httpx.HTTPError) as e:
+                error_box(f"The service refused to create a challenge: {e}")
+                return
+            st.rerun()
+        st.caption("Press **Start photo challenge**: the instructions appear first, then the "
+                   "camera.")
+        return
     if c2.button("Start over", key="live.photo.reset", icon=":material/restart_alt:"):
         st.session_state[PHOTO_KEY] = {"photos": [], "challenge": None,
                                        "round": photo.get("round", 0) + 1}
         st.rerun()
-    ch = photo["challenge"]
-    if ch is not None:
-        st.caption(f"{ch['type']} challenge `{ch['id']}`")
-        pose = ch["params"].get("pose")
-        if ch["type"] == "POSE" and isinstance(pose, Mapping):
-            from ..drawing import pose_instructions, pose_svg
-            p1, p2 = st.columns([1, 3])
-            p1.html(pose_svg(pose["eyes"], pose["mouth"], mirror=False, size=140))
-            p2.markdown(f"**Make this pose:** {pose_instructions(pose['eyes'], pose['mouth'])}")
+    st.caption(f"{ch['type']} challenge `{ch['id'][:8]}`")
+    pose = ch["params"].get("pose")
+    if ch["type"] == "POSE" and isinstance(pose, Mapping):
+        from ..drawing import pose_instructions, pose_svg
+        p1, p2 = st.columns([1, 3])
+        with p1:
+            # drawn as the person sees themselves in the (mirrored) camera preview
+            st.image(pose_svg(pose["eyes"], pose["mouth"], mirror=True, size=140), width=140)
+        p2.markdown(f"**Make this pose, then take the photo:** "
+                    f"{pose_instructions(pose['eyes'], pose['mouth'])}")
+    else:
+        st.info(challenge_instructions(ch["type"], ch["params"]), icon=":material/info:")
+    width, height = int(ch["params"]["imageWidth"]), int(ch["params"]["imageHeight"])
     if photo.get("result") is None:
         shot = st.camera_input("Take a photo", key=f"live.photo.cam.{photo.get('round', 0)}")
         if shot is not None:
@@ -157,14 +198,10 @@ def _photo_tab(link: ServiceLink) -> None:
             if digest not in {p["sha256"] for p in photo["photos"]}:
                 try:
                     rgb = decode_jpeg(data)
-                    if data[:3] != b"\xff\xd8\xff":
+                    if rgb.shape[:2] != (height, width):
+                        data = encode_jpeg(cover_resize(rgb, width, height))
+                    elif data[:3] != b"\xff\xd8\xff":
                         data = encode_jpeg(rgb)
-                    if ch is None:
-                        with link.client(timeout=30.0) as client:
-                            c = client.create_challenge(rgb.shape[1], rgb.shape[0],
-                                                        challenge_type=ctype or "POSE")
-                        ch = photo["challenge"] = {"id": c.id, "token": c.token,
-                                                   "type": c.type, "params": dict(c.params)}
                     with st.spinner("Analyzing the photo…"):
                         feedback = submit_photo(link, ch, data)
                 except (ApiError, httpx.HTTPError, ValueError) as e:
@@ -174,13 +211,15 @@ def _photo_tab(link: ServiceLink) -> None:
                 _, level, text = live_hint(feedback.get("state"), faces, ch["params"],
                                            decided=feedback.get("decided"),
                                            success=feedback.get("success"))
+                if feedback.get("decided"):
+                    text = "the challenge has decided: press Verify now"
                 photo["photos"].append({"sha256": digest, "jpeg": data, "faces": faces,
                                         "hint": text, "level": level})
                 st.rerun()
     for i, p in enumerate(reversed(photo["photos"][-3:])):
-        img = draw_frame(p["jpeg"], as_faces(p["faces"]), ch["params"] if ch else {})
+        img = draw_frame(p["jpeg"], as_faces(p["faces"]), ch["params"])
         st.image(img, caption=f"photo {len(photo['photos']) - i}: {p['hint']}", width=420)
-    if ch is not None and photo["photos"] and photo.get("result") is None:
+    if photo["photos"] and photo.get("result") is None:
         if st.button("Verify now", type="primary", key="live.photo.verify",
                      icon=":material/verified_user:"):
             with st.spinner("Verifying…"):
@@ -211,6 +250,7 @@ def render() -> None:
                        "running `liveness-lab serve`.")
         return
     service_sidebar(link)
+    profile_banner(link)
     live, photo = st.tabs([":material/videocam: Camera", ":material/photo_camera: Photo fallback"])
     with live:
         _live_tab(link)

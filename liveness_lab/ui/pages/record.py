@@ -63,7 +63,7 @@ def save_recording(link: ServiceLink, state: Mapping[str, Any], dataset_dir: str
 
 
 def _labels_form(type_names: list[str], *, busy: bool = False) -> dict[str, Any]:
-    from ..recording import SUGGESTED_SPECIES
+    from ..recording import suggested_species
 
     c1, c2 = st.columns(2)
     label = c1.radio("Label", ["bona_fide", "attack"], horizontal=True, key="record.label", disabled=busy,
@@ -71,9 +71,12 @@ def _labels_form(type_names: list[str], *, busy: bool = False) -> dict[str, Any]
                      else "attack (a presentation attack instrument)")
     species = None
     if label == "attack":
-        choice = c2.selectbox("PAI species", list(SUGGESTED_SPECIES) + [OTHER_SPECIES],
+        choice = c2.selectbox("PAI species", list(suggested_species(
+            st.session_state.get("record.type"))) + [OTHER_SPECIES],
                               key="record.species", disabled=busy,
-                              help="the kind of attack instrument; new names are allowed")
+                              help="the kind of attack instrument, named as the benches name "
+                                   "it (the chosen type's species first); new names are "
+                                   "allowed")
         species = c2.text_input("Species name", key="record.species_other", disabled=busy,
                                 placeholder="e.g. paper_mask") if choice == OTHER_SPECIES \
             else choice
@@ -107,8 +110,59 @@ def _dataset_summary(folder: str) -> None:
         return
     counts = table.assign(pai_species=table["pai_species"].replace("", "-")).groupby(
         ["label", "pai_species", "challenge_type"]).size().rename("sessions").reset_index()
-    st.caption(f"{len(table)} sessions in this dataset")
+    n = len(table)
+    st.caption(f"{n} session{'s' if n != 1 else ''} in this dataset")
     st.dataframe(counts, hide_index=True, width="content")
+
+
+def _save_done_run(link: ServiceLink, state: dict[str, Any]) -> None:
+    """Save a finished run once (before the dataset summary is drawn, so its count is fresh)."""
+    if state.get("phase") != "done" or "saved" in state or "save_error" in state \
+            or state.get("discarded"):
+        return
+    try:
+        session = save_recording(link, state, state["folder"], state["meta"])
+        state["saved"] = {"id": session.id, "path": session.source,
+                          "frames": len(session.frames)}
+    except (ValueError, OSError) as e:
+        state["save_error"] = str(e)
+
+
+def _done(link: ServiceLink, state: dict[str, Any]) -> None:
+    """The saved recording: where it went, discard / explore / record another, verdict, traces."""
+    from ..flow import render_result, type_config
+    from ..recording import discard_session
+
+    if state.get("discarded"):
+        st.info(f"Recording **{state['discarded']}** discarded: removed from the manifest and "
+                "its folder deleted.", icon=":material/delete:")
+    elif "saved" in state:
+        saved = state["saved"]
+        st.success(f"Saved session **{saved['id']}** ({saved['frames']} frames) to "
+                   f"`{saved['path']}`", icon=":material/save:")
+    else:
+        error_box(f"The session could not be saved: {state['save_error']}")
+    b1, b2, b3, _ = st.columns([1, 1, 1.4, 1.6])
+    if b1.button("Record another", key="record.again", icon=":material/restart_alt:"):
+        reset_flow(PREFIX)
+        st.rerun()
+    if "saved" in state and not state.get("discarded"):
+        if b2.button("Discard it", key="record.discard", icon=":material/delete:"):
+            try:
+                discard_session(state["folder"], state["saved"]["id"])
+            except (ValueError, OSError) as e:
+                error_box(f"The recording could not be discarded: {e}")
+            else:
+                state["discarded"] = state["saved"]["id"]
+                st.rerun()
+        if b3.button("Open in the Session explorer", key="record.explore",
+                     icon=":material/manage_search:"):
+            from ..navigation import page_for
+
+            st.session_state["explorer.open_dataset"] = {"folder": str(state["folder"]),
+                                                         "session": state["saved"]["id"]}
+            st.switch_page(page_for("explorer"))
+    render_result(state, key="record-result", config=type_config(link, state["challenge"]["type"]))
 
 
 def render() -> None:
@@ -124,12 +178,13 @@ def render() -> None:
         return
     service_sidebar(link)
     settings = app_settings()
+    state = flow_state(PREFIX)
+    _save_done_run(link, state)
     folder = st.text_input("Dataset folder", value=str(settings.recordings_dir),
                            key="record.folder",
-                           disabled=flow_state(PREFIX).get("phase") in ("capturing", "verifying"))
+                           disabled=state.get("phase") in ("capturing", "verifying"))
     _dataset_summary(folder)
     st.divider()
-    state = flow_state(PREFIX)
     busy = state.get("phase", "idle") in ("capturing", "verifying")
     meta = _labels_form([t["name"] for t in available_types(link)], busy=busy)
     if meta["label"] == "attack" and not meta["pai_species"]:
@@ -150,21 +205,5 @@ def render() -> None:
         st.caption(f"Recording a {meta.get('label', '')} "
                    f"{meta.get('pai_species') or ''} session into `{state.get('folder')}`")
     elif phase == "done":
-        if "saved" not in state and "save_error" not in state:
-            try:
-                session = save_recording(link, state, state["folder"], state["meta"])
-                state["saved"] = {"id": session.id, "path": session.source,
-                                  "frames": len(session.frames)}
-            except (ValueError, OSError) as e:
-                state["save_error"] = str(e)
-        if "saved" in state:
-            saved = state["saved"]
-            st.success(f"Saved session **{saved['id']}** ({saved['frames']} frames) to "
-                       f"`{saved['path']}`", icon=":material/save:")
-        else:
-            error_box(f"The session could not be saved: {state['save_error']}")
-        verdict_badge((state.get("result") or {}).get("verdict") or {},
-                      title="the service's verdict on this recording")
-        if st.button("Record another", key="record.again", icon=":material/restart_alt:"):
-            reset_flow(PREFIX)
-            st.rerun()
+        _save_done_run(link, state)  # a run that finished during this script run
+        _done(link, state)

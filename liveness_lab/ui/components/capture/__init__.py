@@ -83,7 +83,9 @@ def capture_config(service_url: str, challenge: Mapping[str, Any], *, steps: Seq
                    mirror: bool = True, burst_frames: int = 6, countdown_s: int = 3,
                    pose_svg: str | None = None, instructions: str = "",
                    keep_frames: bool = False, jpeg_quality: float = 0.7,
-                   poll_ms: int = 300) -> dict[str, Any]:
+                   poll_ms: int = 300, ready_s: float = 0.0, ready_text: str = "",
+                   step_timeout_s: float | None = None, behind_warn: int = 8
+                   ) -> dict[str, Any]:
     """The JSON configuration of one capture run.
 
     Parameters
@@ -115,6 +117,14 @@ def capture_config(service_url: str, challenge: Mapping[str, Any], *, steps: Seq
         0..1, the original client's 0.7 by default.
     poll_ms:
         Interval of the live-feedback requests.
+    ready_s, ready_text:
+        Guided capture: the instructions are shown over the video for ``ready_s``
+        seconds (or until "I'm ready") before anything is captured.
+    step_timeout_s:
+        The states' timeout, for the per-step countdown (``None``: no countdown).
+    behind_warn:
+        Frames sent but not analyzed yet from which the component says it is
+        "analyzing, N frames behind".
 
     Raises
     ------
@@ -135,6 +145,8 @@ def capture_config(service_url: str, challenge: Mapping[str, Any], *, steps: Seq
     if max_seconds <= 0 or max_frames < 1 or burst_frames < 1 or countdown_s < 0:
         raise ValueError("max_seconds, max_frames and burst_frames must be positive and "
                          "countdown_s >= 0")
+    if ready_s < 0 or behind_warn < 1 or (step_timeout_s is not None and step_timeout_s <= 0):
+        raise ValueError("ready_s must be >= 0, behind_warn >= 1 and step_timeout_s > 0")
     if not 0 < jpeg_quality <= 1:
         raise ValueError(f"jpeg_quality must be in (0, 1], got {jpeg_quality!r}")
     burst = is_single_frame_pose(str(challenge["type"]), params)
@@ -149,6 +161,9 @@ def capture_config(service_url: str, challenge: Mapping[str, Any], *, steps: Seq
         "hints": dict(HINTS), "hintLevels": dict(HINT_LEVELS),
         "poseSvg": pose_svg, "instructions": instructions, "keepFrames": bool(keep_frames),
         "jpegQuality": float(jpeg_quality), "pollMs": int(poll_ms),
+        "readyS": float(ready_s), "readyText": str(ready_text),
+        "stepTimeoutS": float(step_timeout_s) if step_timeout_s else 0.0,
+        "behindWarn": int(behind_warn),
     }
 
 

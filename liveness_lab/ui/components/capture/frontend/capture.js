@@ -84,7 +84,13 @@
     this.levels = cfg.hintLevels || {};
     this.steps = cfg.steps || [];
     this.keepFrames = !!cfg.keepFrames;
-    this.sent = 0; this.failed = 0; this.skipped = 0; this.burstTaken = 0;
+    this.readyS = num(cfg.readyS, 0);
+    this.readyText = cfg.readyText || "";
+    this.stepTimeoutS = num(cfg.stepTimeoutS, 0);
+    this.behindWarn = num(cfg.behindWarn, 8);
+    this.guideOval = cfg.guideOval !== false;
+    this.stateName = null; this.stateSince = null;
+    this.sent = 0; this.failed = 0; this.skipped = 0; this.burstTaken = 0; this.behind = 0;
     this.inFlight = new Set();
     this.errors = []; this.track = []; this.seen = {}; this.kept = [];
     this.latest = null; this.lastTs = 0; this.pollErrors = 0;
@@ -124,10 +130,15 @@
 
   CaptureRun.prototype.updateStats = function () {
     var analyzed = this.latest ? this.latest.analyzedCount : 0;
+    var behind = Math.max(0, this.sent - (analyzed || 0));
     var txt = this.sent + " frames sent, " + (analyzed || 0) + " analyzed";
+    if (behind >= this.behindWarn) txt += " (analyzing, " + behind + " frames behind)";
     if (this.failed) txt += ", " + this.failed + " refused";
     $("stats").textContent = txt;
     $("stats").setAttribute("data-sent", String(this.sent));
+    $("stats").setAttribute("data-behind", String(behind));
+    this.behind = behind;
+    this.updateStepTimer();
     var frac;
     if (this.mode === "burst") {
       frac = this.captureStart === null ? 0 : this.burstTaken / Math.max(this.burstFrames, 1);
@@ -143,6 +154,41 @@
     }
     if (this.finished || this.stopping) frac = 1;
     $("progress-fill").style.width = Math.round(100 * frac) + "%";
+  };
+
+  // Seconds left in the current state (its timeout counts from the first frame it sees).
+  CaptureRun.prototype.updateStepTimer = function () {
+    var el = $("step-timer");
+    if (!this.stepTimeoutS || !this.capturing || this.stateSince === null || this.mode === "burst") {
+      el.hidden = true;
+      return;
+    }
+    var left = Math.max(0, this.stepTimeoutS - (Date.now() - this.stateSince) / 1000);
+    el.hidden = false;
+    el.textContent = "This step: " + Math.ceil(left) + " s left";
+    el.className = "step-timer" + (left <= 3 ? " low" : "");
+  };
+
+  // Framing and light, from the latest face: the guide line above the video.
+  CaptureRun.prototype.guideKey = function (faces) {
+    if (!faces || faces.length !== 1) return null;
+    var f = faces[0], b = f.BoundingBox;
+    var q = f.Quality || {};
+    if (typeof q.Brightness === "number" && q.Brightness < 30) return "guide.light";
+    if (!b || this.params.areaWidth) return null; // NOSE: the white box and its hints guide
+    if (b.Width < 0.22) return "guide.closer";
+    if (b.Width > 0.7 || b.Height > 0.95) return "guide.farther";
+    var cx = b.Left + b.Width / 2, cy = b.Top + b.Height / 2;
+    if (Math.abs(cx - 0.5) > 0.15 || Math.abs(cy - 0.5) > 0.2) return "guide.centre";
+    return null;
+  };
+
+  CaptureRun.prototype.setGuide = function (key) {
+    var el = $("guide");
+    if (!key || this.mode === "burst") { el.hidden = true; el.removeAttribute("data-guide"); return; }
+    el.hidden = false;
+    el.textContent = this.hints[key] || key;
+    el.setAttribute("data-guide", key);
   };
 
   CaptureRun.prototype.start = async function () {
@@ -183,11 +229,32 @@
     }
     if (this.finished) return;
     this.timers.push(setInterval(function () { self.draw(); }, 50));
+    if (this.readyS > 0) {
+      await this.ready();
+      if (this.finished || this.stopping) return;
+    }
     if (this.mode === "burst") {
       await this.countdown();
       if (this.finished || this.stopping) return;
     }
     this.beginCapture();
+  };
+
+  // The instructions, shown over the video and read before anything is captured.
+  CaptureRun.prototype.ready = async function () {
+    var self = this;
+    this.setPhase("ready");
+    this.setHint("ready");
+    var box = $("ready");
+    $("ready-text").textContent = this.readyText || this.hints.ready || "";
+    box.hidden = false;
+    var go = false;
+    $("ready-go").onclick = function () { go = true; };
+    for (var s = Math.ceil(this.readyS); s > 0 && !go && !this.finished && !this.stopping; s--) {
+      $("ready-count").textContent = "Starting in " + s + " s";
+      for (var k = 0; k < 10 && !go && !this.finished && !this.stopping; k++) await sleep(100);
+    }
+    box.hidden = true;
   };
 
   CaptureRun.prototype.countdown = async function () {
@@ -251,11 +318,11 @@
       var message = resp.statusText;
       try { message = (await resp.json()).message || message; } catch (e) { /* not JSON */ }
       self.failed++;
-      self.noteError("frame " + ts + ": HTTP " + resp.status + ": " + message);
+      self.noteError("frame at " + self.since(ts) + ": HTTP " + resp.status + ": " + message);
       if (resp.status === 401 || resp.status === 404 || resp.status === 409) self.stop("refused");
     }).catch(function (e) {
       self.failed++;
-      self.noteError("frame " + ts + ": " + (e && e.message ? e.message : e) +
+      self.noteError("frame at " + self.since(ts) + ": " + (e && e.message ? e.message : e) +
         " (is the service at " + self.base + " reachable from this browser, with CORS allowing this page?)");
       if (self.failed >= 5 && self.sent === 0) self.stop("unreachable");
     }).finally(function () {
@@ -263,6 +330,12 @@
       self.updateStats();
     });
     this.inFlight.add(p);
+  };
+
+  // "3.2 s": a timestamp as seconds since the capture started (no epoch times on screen).
+  CaptureRun.prototype.since = function (ts) {
+    var t0 = this.captureStart || this.startedAt;
+    return ((ts - t0) / 1000).toFixed(1) + " s";
   };
 
   CaptureRun.prototype.noteError = function (text) {
@@ -292,6 +365,9 @@
 
   CaptureRun.prototype.onFeedback = function (data) {
     this.latest = data;
+    var name = data.state ? data.state.name : null;
+    if (name !== this.stateName) { this.stateName = name; this.stateSince = name ? Date.now() : null; }
+    this.setGuide(this.stopping ? null : this.guideKey((data.frame && data.frame.faces) || []));
     if (data.frame && !this.seen[data.frame.index]) {
       this.seen[data.frame.index] = true;
       this.track.push({ index: data.frame.index, timestamp: data.frame.timestamp, faces: data.frame.faces });
@@ -300,7 +376,12 @@
     this.updateStats();
     if (!this.stopping) {
       var key = this.hintKey(data);
-      this.setHint(key[0], key[1]);
+      if (!data.decided && this.behind >= this.behindWarn * 2) {
+        this.setHint("analyzing", (this.hints.analyzing || "Analyzing") + " (" + this.behind +
+          " frames behind)");
+      } else {
+        this.setHint(key[0], key[1]);
+      }
     }
     if (data.decided && this.capturing && this.mode === "continuous") this.stop("decided");
   };
@@ -342,6 +423,15 @@
       ctx.strokeRect(p.areaLeft * sx, p.areaTop * sy, p.areaWidth * sx, p.areaHeight * sy);
       ctx.setLineDash([]);
     }
+    if (!p.areaWidth && this.guideOval) {
+      ctx.lineWidth = 3;
+      ctx.setLineDash([10, 6]);
+      ctx.strokeStyle = "rgba(255, 255, 255, 0.85)";
+      ctx.beginPath();
+      ctx.ellipse(W / 2, H / 2, W * 0.2, H * 0.38, 0, 0, 2 * Math.PI);
+      ctx.stroke();
+      ctx.setLineDash([]);
+    }
     if (p.noseWidth) {
       ctx.fillStyle = "rgba(255, 214, 0, 0.55)";
       ctx.strokeStyle = "#ffd600";
@@ -375,9 +465,22 @@
     this.capturing = false;
     this.stopReason = reason;
     $("stop").disabled = true;
-    this.setPhase("verifying");
-    var decided = this.latest && this.latest.decided;
-    this.setHint(decided ? (this.latest.success ? "decided.success" : "decided.fail") : "decided.fail");
+    $("ready").hidden = true;
+    $("countdown").hidden = true;
+    this.setGuide(null);
+    if (this.captureStart === null) {
+      this.setPhase("stopped");
+      this.setHint("stopped"); // nothing was captured: no "verifying" over a countdown
+    } else {
+      this.setPhase("verifying");
+      var decided = this.latest && this.latest.decided;
+      if (!decided && this.behind >= this.behindWarn) {
+        this.setHint("analyzing", (this.hints.analyzing || "Analyzing") + " (" + this.behind +
+          " frames behind)");
+      } else {
+        this.setHint(decided ? (this.latest.success ? "decided.success" : "decided.fail") : "decided.fail");
+      }
+    }
     this.updateStats();
     await Promise.allSettled(Array.from(this.inFlight));
     this.finish("done", null);
