@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from .analyzers import DEFAULT_ANALYZER
 from .analyzers.base import FaceAnalyzer
 from .analyzers.cache import DEFAULT_CACHE_PATH
 from .engines import Engine, make_engine, progress_bar
@@ -149,7 +150,7 @@ def _analyze_task(task: _AnalyzeTask) -> list[tuple[str, int]]:
     return out
 
 
-def analyze_dataset(dataset_dir: str | os.PathLike, *, analyzer: str = "local",
+def analyze_dataset(dataset_dir: str | os.PathLike, *, analyzer: str = DEFAULT_ANALYZER,
                     options: Mapping[str, Any] | None = None,
                     cache_path: str | os.PathLike | None = DEFAULT_CACHE_PATH,
                     workers: int | None = None, overwrite: bool = False,

@@ -163,11 +163,13 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_analyzer_options(p: argparse.ArgumentParser, default: str = "local") -> None:
+def _add_analyzer_options(p: argparse.ArgumentParser, default: str | None = None) -> None:
     from .analysis import DEFAULT_CACHE_PATH
+    from .analyzers import DEFAULT_ANALYZER
+    default = default or DEFAULT_ANALYZER
     p.add_argument("--analyzer", default=default,
                    help=f"face analyzer for frames without recorded faces (default: {default}; "
-                        "local, rekognition, recorded)")
+                        "mesh, local (dlib), rekognition, recorded)")
     p.add_argument("--cache", default=str(DEFAULT_CACHE_PATH),
                    help="analysis cache file (default: %(default)s)")
     p.add_argument("--no-cache", action="store_true", help="do not use the analysis cache")

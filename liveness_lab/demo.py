@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from ._paths import check_output_dir
+from .analyzers import DEFAULT_ANALYZER
 
 __all__ = ["run_demo", "ensure_dataset", "DEMO_PROFILES", "protocol_of"]
 
@@ -152,7 +153,8 @@ def run_demo(*, out_dir: Path, sessions_per_class: int = 100, seed: int = 2024,
             print("      (reusing the dataset generated earlier with the same recipe)",
                   flush=True)
     print(f"[2/2] replaying each dataset under its profile ({', '.join(profiles)}); recorded "
-          "faces are replayed as such, image frames go through the local analyzer (cached)",
+          f"faces are replayed as such, image frames go through the {DEFAULT_ANALYZER} analyzer "
+          "(cached)",
           flush=True)
     notes = ["Each configuration is evaluated on sessions of its own protocol: "
              + "; ".join(f"{prof} on {datasets[prof]} ({protocol_of(prof)})"
@@ -168,8 +170,8 @@ def run_demo(*, out_dir: Path, sessions_per_class: int = 100, seed: int = 2024,
     for prof in profiles:
         df = read_results(results_dir / f"results-{prof}.csv")
         m = result.metrics[prof]
-        print(f"\n--- profile {prof} on its own sessions ({datasets[prof]}), analyzer local "
-              f"for image frames ---")
+        print(f"\n--- profile {prof} on its own sessions ({datasets[prof]}), analyzer "
+              f"{DEFAULT_ANALYZER} for image frames ---")
         print(f"    sessions by split: {_split_counts(df)}; metrics below on the test split "
               f"({m['overall']['n_sessions']} sessions, subjects disjoint from dev); dev sets "
               "the report's operating thresholds; train is not used by fixed profiles")

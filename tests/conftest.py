@@ -15,11 +15,16 @@ if os.environ.get("CI"):
 
 
 @pytest.fixture(autouse=True)
-def _restore_registered_profiles():
-    """A profile a test registers exists for that test only (profile lists are asserted)."""
+def _restore_registered_profiles_and_analyzers():
+    """A profile or analyzer a test registers exists for that test only (their lists are
+    asserted in error messages)."""
     from liveness_lab import config
+    from liveness_lab.analyzers import analyzer_registry
 
     saved = dict(config._PROFILES)
+    analyzers = dict(analyzer_registry._items)
     yield
     config._PROFILES.clear()
     config._PROFILES.update(saved)
+    analyzer_registry._items.clear()
+    analyzer_registry._items.update(analyzers)

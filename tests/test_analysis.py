@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from liveness_lab.analyzers import DEFAULT_ANALYZER
 from liveness_lab.challenges import SeededRandom, default_registry
 from liveness_lab.errors import SessionFormatError
 from liveness_lab.sessions import read_session, write_dataset
@@ -53,7 +54,7 @@ def test_analyze_fills_faces_through_the_cache_then_evaluate(image_dataset, tmp_
     r = cli("cache", "--path", cache, "stats")
     n_frames = sum(len(read_session(image_dataset / sid / "session.json").frames)
                    for sid in ("live-1", "photo-1"))
-    assert r.returncode == 0 and f"local: {n_frames}" in r.stdout  # one entry per image
+    assert r.returncode == 0 and f"{DEFAULT_ANALYZER}: {n_frames}" in r.stdout  # one entry per image
     out = tmp_path / "r.csv"
     r = cli("evaluate", image_dataset, "-o", out, "-q", "--analyzer", "recorded")
     assert r.returncode == 0, r.stderr

@@ -211,7 +211,7 @@ def test_evaluate_prints_what_it_evaluated(dataset):
     r = cli("evaluate", dataset, "-q", "--workers", "1", "--profile", "seed", "--split", "test")
     assert r.returncode == 0, r.stderr
     head = r.stdout.splitlines()[0]
-    assert head.startswith("profile seed; analyzer local")
+    assert head.startswith("profile seed; analyzer mesh")
     assert "5 sessions (dev 1, test 4)" in head
     assert "metrics on split test (4 sessions)" in head and "Wilson" in head
     assert "== NOSE: 2 bona fide, 2 attacks" in r.stdout and "POSE" not in r.stdout

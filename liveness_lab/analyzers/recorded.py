@@ -20,7 +20,7 @@ class RecordedAnalyzer(FaceAnalyzer):
 
     :meth:`analyze` always raises
     :class:`~liveness_lab.errors.AnalyzerUnavailableError`: a frame without
-    recorded ``faces`` needs a real analyzer (``local`` or ``rekognition``).
+    recorded ``faces`` needs a real analyzer (``mesh``, ``local`` or ``rekognition``).
     """
 
     name = "recorded"
@@ -31,7 +31,7 @@ class RecordedAnalyzer(FaceAnalyzer):
         raise AnalyzerUnavailableError(
             "the 'recorded' analyzer has no face model: it only replays the faces stored in "
             "session documents (frames[].faces); analyze frames that have no recorded faces "
-            "with the 'local' or 'rekognition' analyzer")
+            "with the 'mesh', 'local' or 'rekognition' analyzer")
 
     def config_fingerprint(self) -> str:
         """Constant: the recorded faces do not depend on any setting."""

@@ -22,6 +22,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ..config import DEFAULT_PROFILE
 from ..analyzers.cache import DEFAULT_CACHE_PATH
+from ..analyzers import DEFAULT_ANALYZER
 from ..engines import Engine, make_engine, progress_bar
 from ..errors import ConfigError, SessionFormatError, UnknownChallengeType
 from .evidence_check import (MissingEvidenceWarning, check_dataset_evidence,
@@ -57,7 +58,7 @@ class ReplaySpec:
     profile: str | None = None
     sets: tuple[str, ...] = ()
     overrides: Mapping[str, Mapping[str, Any]] | None = None
-    analyzer: str = "local"
+    analyzer: str = DEFAULT_ANALYZER
     analyzer_options: Mapping[str, Any] | None = None
     cache_path: str | None = None
     pad_model: str | None = None
@@ -280,7 +281,8 @@ def evaluate_dataset(dataset_dir: str | os.PathLike, *, profile: str | None = No
                      sets: Sequence[str] = (),
                      overrides: Mapping[str, Mapping[str, Any]] | None = None,
                      workers: int | None = None, chunk_size: int | None = None,
-                     analyzer: str = "local", analyzer_options: Mapping[str, Any] | None = None,
+                     analyzer: str = DEFAULT_ANALYZER,
+                     analyzer_options: Mapping[str, Any] | None = None,
                      cache_path: str | os.PathLike | None = DEFAULT_CACHE_PATH,
                      progress: bool | Callable[[int, int], None] = False,
                      engine: "str | Engine | None" = None,

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from ..analyzers import DEFAULT_ANALYZER
 from ..errors import ConfigError
 
 __all__ = ["SweepSpec", "Trial", "load_sweep", "parse_sweep", "expand_trials",
@@ -68,7 +69,7 @@ class SweepSpec:
     challenge_types: tuple[str, ...] | None = None
     profile: str | None = None
     sets: Mapping[str, Any] = field(default_factory=dict)
-    analyzer: str = "local"
+    analyzer: str = DEFAULT_ANALYZER
     method: str = "grid"
     space: Mapping[str, Any] = field(default_factory=dict)
     n_trials: int | None = None
@@ -265,7 +266,7 @@ def parse_sweep(data: Any, *, source: str | None = None) -> SweepSpec:
     return SweepSpec(
         study=study.strip(), dataset=ds["path"], description=str(top.get("description") or ""),
         generate=gen, challenge_types=ctypes, profile=base.get("profile"), sets=dict(sets),
-        analyzer=str(base.get("analyzer", "local")), method=method, space=space,
+        analyzer=str(base.get("analyzer", DEFAULT_ANALYZER)), method=method, space=space,
         n_trials=n_trials, seed=seed, select_split=sel_split, select_metric=metric,
         constraints=cons, report_split=rep_split, n_bootstrap=rep.get("n_bootstrap", 1000),
         n_worst=rep.get("n_worst", 4), source=source)

@@ -2,7 +2,7 @@
 
 :class:`Settings` holds every knob of the service with a default that works on
 one machine with no configuration at all (SQLite + a local frames directory
-under ``.liveness-lab/``, the ``local`` analyzer, the secure default profile
+under ``.liveness-lab/``, the ``mesh`` analyzer, the secure default profile
 (see :mod:`liveness_lab.service.startup`), no authentication, CORS off). :func:`get_settings` is the only place that reads
 the environment: ``LIVENESS_<FIELD NAME IN UPPER CASE>``, e.g.
 ``LIVENESS_TOKEN_TTL_S=300`` or ``LIVENESS_CORS_ORIGINS=https://a.example,https://b.example``.
@@ -25,6 +25,7 @@ from typing import Annotated, Any, Literal, Mapping
 from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError,
                       model_validator)
 
+from ..analyzers import DEFAULT_ANALYZER
 from ..errors import ConfigError
 
 __all__ = ["Settings", "get_settings", "parse_duration", "ENV_PREFIX"]
@@ -134,14 +135,15 @@ class Settings(BaseModel):
                                          "0: timestamps must strictly increase")
 
     # -- analysis ---------------------------------------------------------------------------
-    analyzer: str = Field("local", description="face analyzer: local, rekognition, or recorded "
-                          "(frames carry their faces; tests and benchmarks only)")
+    analyzer: str = Field(DEFAULT_ANALYZER, description="face analyzer: mesh (default, "
+                          "MediaPipe face mesh on LiteRT), local (dlib), rekognition, or "
+                          "recorded (frames carry their faces; tests and benchmarks only)")
     analyzer_options: dict[str, Any] = Field(default_factory=dict)
     analysis_workers: int = Field(2, ge=1, le=64, description="background analysis workers")
     analysis_engine: Literal["auto", "thread", "process"] = Field(
         "auto", description="where analyzers run: process (one child process per worker, "
                             "CPU-bound analyzers use every core), thread, or auto (process for "
-                            "the local analyzer, thread otherwise)")
+                            "the offline analyzers, mesh and local; thread otherwise)")
     analysis_max_side: int | None = Field(1280, ge=64, description="JPEG frames with a longer "
                                           "side are analyzed on a copy decoded at 1/2, 1/4 or "
                                           "1/8 scale (ratios are unchanged); none: full size")

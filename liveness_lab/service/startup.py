@@ -56,7 +56,7 @@ SEED_WARNING = ("INSECURE PROFILE seed: the original framework's rules; its POSE
                 "original; the default (no --profile) is secure.")
 
 #: Analyzers that run on this machine's CPU: analysed in processes by default.
-_CPU_ANALYZERS = frozenset({"local"})
+_CPU_ANALYZERS = frozenset({"local", "mesh"})
 
 
 @dataclass(frozen=True)
@@ -124,7 +124,7 @@ def _resolve_configs(settings: Settings, registry: ChallengeRegistry
 
 def _analyzer_spec(settings: Settings, name: str, needs_identity: bool) -> AnalyzerSpec:
     options = dict(settings.analyzer_options)
-    if name == "local" and needs_identity:
+    if name in _CPU_ANALYZERS and needs_identity:  # both offline analyzers can give descriptors
         options.setdefault("descriptors", True)
     cache = None if settings.analysis_cache is None else str(settings.analysis_cache)
     return AnalyzerSpec(name, options, cache)

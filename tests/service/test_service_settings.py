@@ -12,7 +12,7 @@ from liveness_lab.service.settings import Settings, get_settings, parse_duration
 
 def test_defaults_need_no_configuration():
     s = get_settings({})
-    assert s.env == "local" and s.analyzer == "local" and s.profile is None  # secure default
+    assert s.env == "local" and s.analyzer == "mesh" and s.profile is None  # secure default
     assert s.data_dir == Path(".liveness-lab")
     assert s.sqlite_file == Path(".liveness-lab/challenges.sqlite3")
     assert s.frames_path == Path(".liveness-lab/frames")

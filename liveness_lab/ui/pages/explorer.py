@@ -166,13 +166,13 @@ def _open_live() -> None:
 
 
 def _analyze_missing(session: Any, images: Mapping[int, bytes]) -> Any:
-    """Analyze frames without faces from their images, with the local analyzer."""
-    from ...analyzers import create_analyzer
+    """Analyze frames without faces from their images, with the default offline analyzer."""
+    from ...analyzers import DEFAULT_ANALYZER, create_analyzer
     from ...sessions import Frame
 
     missing = [i for i, f in enumerate(session.frames) if f.faces is None]
-    analyzer = create_analyzer("local")
-    bar = st.progress(0.0, text="Analyzing frames with the local analyzer…")
+    analyzer = create_analyzer(DEFAULT_ANALYZER)
+    bar = st.progress(0.0, text=f"Analyzing frames with the {DEFAULT_ANALYZER} analyzer…")
     frames = list(session.frames)
     try:
         for n, i in enumerate(missing, start=1):
@@ -347,8 +347,9 @@ def _session_view(session: Any, images: Mapping[int, bytes]) -> None:
     if missing:
         st.warning(f"{missing} of {len(session.frames)} frames have no recorded faces; the "
                    "verifier needs them.", icon=":material/warning:")
-        if st.button("Analyze them with the local analyzer", key="explorer.analyze",
-                     icon=":material/face:"):
+        from ...analyzers import DEFAULT_ANALYZER
+        if st.button(f"Analyze them with the {DEFAULT_ANALYZER} analyzer",
+                     key="explorer.analyze", icon=":material/face:"):
             st.session_state[SESSION_KEY] = _analyze_missing(session, images)
             st.rerun()
         _frame_view(session, images, trace_table([]))
