@@ -103,7 +103,7 @@ _HARDENED: dict[str, dict[str, Any]] = {
     # the client, cue-timed blinks and a slight head turn whose nose parallax shows a 3D face
     "BLINK": {"adaptive_closure": True, "baseline_frames": 5, "min_fps": 5.0,
               "cue_timing": True, "min_blinks": 3, "max_blinks": 4, "parallax_check": True,
-              "state_timeout_s": 30.0},
+              "state_timeout_s": 30.0, "max_missing_faces": 6},
     "HEAD_TURN": {"min_turns": 3},
 }
 _HARDENED_TYPES = ("NOSE", "POSE", "BLINK", "HEAD_TURN")
