@@ -175,3 +175,26 @@ def test_config_validation_and_evidence_need():
     needs = BlinkConfig(parallax_check=True).evidence_needs()
     assert any(n.check == "parallax_check" and Evidence.GEOMETRY in n.any_of for n in needs)
     assert not any(n.check == "parallax_check" for n in BlinkConfig().evidence_needs())
+
+
+def _simulated(species, seeds):
+    from liveness_lab.synth.traces import simulate_session
+    configs = resolve_configs("rekognition")
+    cfg = configs.by_type["BLINK"]
+    out = []
+    for seed in seeds:
+        params = blink_params({"imageWidth": 640, "imageHeight": 480}, cfg, SeededRandom(seed))
+        s = simulate_session("BLINK", params, species=species, seed=seed, profile="rekognition")
+        out.append(verify_session(s, configs=configs, trace=False).code)
+    return out
+
+
+def test_simulated_people_answer_the_cues_and_eye_hole_prints_fail():
+    live = _simulated(None, range(10))
+    assert live.count("blink.ok") >= 8, live
+    holes = _simulated("print_eye_holes", range(10))
+    assert "blink.ok" not in holes and set(holes) <= {"blink.parallax", "blink.no_turn",
+                                                       "blink.parallax_unavailable",
+                                                       "blink.missed_cue",
+                                                       "blink.uncued_blinks"}, holes
+    assert any(c in ("blink.parallax", "blink.no_turn") for c in holes), holes
