@@ -1,20 +1,44 @@
-"""BLINK: blink N times within a time window (a plugin written with the public API only).
+"""BLINK: blink on cue (hardened) or N times within a time window (a plugin, public API only).
 
 Eye closure is measured with the **eye aspect ratio** (EAR) of the
 Rekognition eye landmarks, ``|eyeUp - eyeDown| / |eyeLeft - eyeRight|``
 averaged over both eyes, relative to a **per-session baseline** (the median
-EAR of the first frames, eyes open). A blink is a run of frames whose
-relative EAR falls below ``close_ratio`` followed by a frame back above
-``open_ratio``. The run succeeds when ``blinks`` blinks (random, in
+EAR of the first frames, eyes open).
+
+By default (the type's own defaults) a blink is a run of frames whose relative
+EAR falls below ``close_ratio`` followed by a frame back above ``open_ratio``,
+and the run succeeds when ``blinks`` blinks (random, in
 ``min_blinks..max_blinks``) have been seen within ``windowMs`` of the first
-counting frame.
+counting frame. The count is not secret: a video of the person blinking
+replays well.
 
-What it stops: a still photo (it cannot blink). What it does not stop on its
-own: a replayed video of the person blinking (the count is not a secret the
-video could not contain); see ``docs/hardening.md`` for the measurements and
-the passive PAD check that the ``recommended`` profile adds.
+The hardened profiles (``rekognition``, ``recommended``) switch on four rules
+(``docs/hardening.md`` has the measurements):
 
-Params: ``imageWidth, imageHeight, blinks, windowMs``.
+* ``adaptive_closure``: closure detection for real cameras - one partial frame
+  counts when it is far enough below the session's own open-eye EAR given the
+  session's own jitter, and DetectFaces' ``EyesOpen`` confidence is combined
+  with the landmarks (:mod:`~liveness_lab.challenges.blink_signal`);
+* ``min_fps``: the params tell the client the slowest frame rate accepted
+  (``minFps``); a slower stream fails with ``blink.frame_rate``;
+* ``cue_timing``: the server draws random cue times (``cuesMs``, ms after the
+  first frame it receives); the client shows each cue and every blink must
+  follow its cue within ``reactionMs`` = ``[low, high]`` ms. Blinks outside
+  the windows answer nothing; more than ``max_uncued_blinks`` of them fail. A
+  recording cannot know the cues;
+* ``parallax_check``: before the first cue the user turns the head slightly
+  toward ``turn`` (``LEFT``/``RIGHT``, the subject's own side) and back; the
+  turned frames must show the nose moving against the plane of the rest of
+  the face (:func:`~liveness_lab.challenges.checks.nose_parallax`), as a head
+  does and a flat print with eye holes (real eyelids behind a flat face)
+  cannot. Natural head sway alone (about a degree) moves the nose by less
+  than DetectFaces' landmark jitter, hence the requested turn.
+
+What it does not stop: a live video of the victim doing this very response
+(a screen shows a real head's projection, blinks on cue and parallax included).
+
+Params: ``imageWidth, imageHeight, blinks, windowMs``; hardened also ``cuesMs,
+reactionMs, minFps, turn``.
 """
 
 from __future__ import annotations
@@ -26,13 +50,19 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..errors import ConfigError
+from ..evidence import Evidence, Need
 from ..faces import FaceDetail
-from .checks import SessionChecksConfig, before_success, observe_face, skip_missing_face
+from .blink_signal import (TURNS, BlinkRun, ClosureDetector, cue_schedule,
+                           eyes_closed_probability, match_cue, measured_fps, turn_sign)
+from .checks import (SessionChecksConfig, before_success, nose_parallax, observe_face,
+                     skip_missing_face)
 from .framework import (image_size, ChallengeRandom, ChallengeType, Context, Continue, Fail, FrameInput, Next,
                         StepResult, Success)
 from .framework import IMAGE_SIZE_SCHEMA, Param
 
 __all__ = ["BLINK", "BlinkConfig", "blink_params", "eye_aspect_ratio"]
+
+_RUN = "blink.run"
 
 
 def _f(default: Any, help: str) -> Any:
@@ -43,8 +73,8 @@ def _f(default: Any, help: str) -> Any:
 class BlinkConfig(SessionChecksConfig):
     """Thresholds of the BLINK challenge."""
 
-    min_blinks: int = _f(2, "fewest blinks a challenge asks for")
-    max_blinks: int = _f(4, "most blinks a challenge asks for")
+    min_blinks: int = _f(2, "fewest blinks a challenge asks for (cues, with cue_timing)")
+    max_blinks: int = _f(4, "most blinks a challenge asks for (cues, with cue_timing)")
     window_base_s: float = _f(2.0, "time window, seconds: this plus window_per_blink_s per "
                                    "requested blink")
     window_per_blink_s: float = _f(1.5, "seconds of window per requested blink")
@@ -58,6 +88,48 @@ class BlinkConfig(SessionChecksConfig):
     max_rotation: float = _f(30.0, "frames with |yaw| or |pitch| beyond this (degrees) are "
                                    "skipped: the EAR is unreliable there")
     max_missing_faces: int = _f(3, "frames without a face skipped before the run fails")
+    # -- closure detection for real cameras
+    adaptive_closure: bool = _f(False, "closure = one partial frame far enough below the "
+                                       "session's running open-eye EAR for its jitter, or "
+                                       "EyesOpen false with confidence (replaces close_ratio)")
+    partial_close_ratio: float = _f(0.8, "adaptive: a closed frame's EAR is below this fraction "
+                                         "of the running baseline ...")
+    close_sigmas: float = _f(3.0, "adaptive: ... and below it by more than this many times the "
+                                  "session's open-eye EAR spread")
+    min_spread_ratio: float = _f(0.04, "adaptive: floor of that spread, as a fraction of the "
+                                       "baseline")
+    eyes_closed_confidence: float = _f(70.0, "adaptive: EyesOpen false with at least this "
+                                             "confidence (0..100) is a closed frame when the EAR "
+                                             "is below open_ratio")
+    baseline_window: int = _f(15, "adaptive: open frames in the running baseline")
+    # -- frame rate
+    min_fps: float = _f(0.0, "slowest frame rate accepted (told to the client as minFps); "
+                             "0 = no check")
+    fps_tolerance: float = _f(0.15, "a stream is too slow below min_fps * (1 - this)")
+    fps_frames: int = _f(6, "frames before the frame rate is judged")
+    # -- cue timing
+    cue_timing: bool = _f(False, "random cue times in the params; each blink must follow its "
+                                 "cue within the reaction window")
+    first_cue_s: float = _f(3.5, "the first cue, seconds after the first frame (time to "
+                                 "measure open eyes and to turn the head) ...")
+    first_cue_jitter_s: float = _f(1.0, "... plus a random 0..this")
+    cue_gap_min_s: float = _f(1.6, "shortest time between cues, seconds (longer than the "
+                                   "reaction window plus a blink)")
+    cue_gap_max_s: float = _f(3.2, "longest time between cues, seconds")
+    reaction_min_ms: int = _f(150, "a blink's closure must be seen at least this long after "
+                                   "its cue (faster is anticipation, not a reaction) ...")
+    reaction_max_ms: int = _f(1000, "... and at most this long after it")
+    max_uncued_blinks: int = _f(3, "blinks outside every reaction window tolerated "
+                                   "(spontaneous blinks); one more fails the run")
+    # -- 3D consistency around the eyes
+    parallax_check: bool = _f(False, "ask for a slight head turn before the first cue; the "
+                                     "turned frames must show nose parallax (a flat face with "
+                                     "real eyelids fails)")
+    turn_min_yaw: float = _f(10.0, "a frame is turned when its yaw differs from the baseline's "
+                                   "by this much (degrees) in the requested direction")
+    min_parallax: float = _f(0.02, "smallest median nose parallax of the turned frames, in "
+                                   "face widths along the nose's motion")
+    parallax_frames: int = _f(2, "turned frames needed")
 
     def validate(self) -> None:
         super().validate()
@@ -75,23 +147,85 @@ class BlinkConfig(SessionChecksConfig):
             raise ConfigError("max_closed_s and max_rotation must be > 0, min_baseline_ear >= 0")
         if self.max_missing_faces < 0:
             raise ConfigError(f"max_missing_faces must be >= 0, got {self.max_missing_faces!r}")
+        if not 0 < self.partial_close_ratio <= self.open_ratio:
+            raise ConfigError(f"need 0 < partial_close_ratio <= open_ratio, got "
+                              f"{self.partial_close_ratio!r} and {self.open_ratio!r}")
+        if self.close_sigmas < 0 or self.min_spread_ratio < 0 or self.baseline_window < 1:
+            raise ConfigError("close_sigmas and min_spread_ratio must be >= 0, "
+                              "baseline_window >= 1")
+        if not 0 <= self.eyes_closed_confidence <= 100:
+            raise ConfigError(f"eyes_closed_confidence must be in 0..100, got "
+                              f"{self.eyes_closed_confidence!r}")
+        if self.min_fps < 0 or not 0 <= self.fps_tolerance < 1 or self.fps_frames < 2:
+            raise ConfigError("need min_fps >= 0, 0 <= fps_tolerance < 1 and fps_frames >= 2")
+        if self.first_cue_s < 0 or self.first_cue_jitter_s < 0:
+            raise ConfigError("first_cue_s and first_cue_jitter_s must be >= 0")
+        if not 0 <= self.reaction_min_ms < self.reaction_max_ms:
+            raise ConfigError(f"need 0 <= reaction_min_ms < reaction_max_ms, got "
+                              f"{self.reaction_min_ms!r} and {self.reaction_max_ms!r}")
+        if not self.reaction_max_ms / 1000 <= self.cue_gap_min_s <= self.cue_gap_max_s:
+            raise ConfigError(f"need reaction_max_ms / 1000 <= cue_gap_min_s <= "
+                              f"cue_gap_max_s (reaction windows must not overlap), got "
+                              f"{self.cue_gap_min_s!r} and {self.cue_gap_max_s!r}")
+        if self.max_uncued_blinks < 0:
+            raise ConfigError(f"max_uncued_blinks must be >= 0, got {self.max_uncued_blinks!r}")
+        if self.turn_min_yaw <= 0 or self.min_parallax < 0 or self.parallax_frames < 1:
+            raise ConfigError("need turn_min_yaw > 0, min_parallax >= 0, parallax_frames >= 1")
+
+    def evidence_needs(self) -> tuple[Need, ...]:
+        needs = super().evidence_needs()
+        if self.parallax_check:
+            needs += (Need(frozenset({Evidence.GEOMETRY}), "3D consistency around the eyes "
+                           "(nose parallax over the requested turn)", "parallax_check"),)
+        return needs
+
+    @property
+    def hardened(self) -> bool:
+        """Whether any rule of the hardened BLINK is on (they share :class:`BlinkRun`)."""
+        return self.adaptive_closure or self.cue_timing or self.parallax_check or self.min_fps > 0
 
 
 BLINK = ChallengeType("BLINK", config_class=BlinkConfig, random_selection=False,
                       description="blink the requested number of times within a time window",
                       score_threshold=1.0,  # score: blinks counted / blinks asked
                       params_schema={**IMAGE_SIZE_SCHEMA, "blinks": Param(int, minimum=1),
-                                     "windowMs": Param(int, minimum=1)})
+                                     "windowMs": Param(int, minimum=1),
+                                     "cuesMs": Param(list, required=False, minimum=1,
+                                                     items=Param(int, minimum=0)),
+                                     "reactionMs": Param(list, required=False, minimum=2,
+                                                         maximum=2,
+                                                         items=Param(int, minimum=0)),
+                                     "minFps": Param(float, required=False, minimum=0),
+                                     "turn": Param(str, required=False, choices=TURNS)})
 
 
 @BLINK.params
 def blink_params(client_metadata: Mapping[str, Any], config: BlinkConfig,
                  rng: ChallengeRandom) -> dict[str, Any]:
-    """Params: the image size, a random number of blinks and the window for them (ms)."""
+    """Params: the image size, a random number of blinks and the window for them (ms).
+
+    With ``cue_timing`` also the random cue times ``cuesMs`` (ms after the first frame) and
+    the reaction window ``reactionMs``; with ``min_fps`` the slowest frame rate ``minFps``;
+    with ``parallax_check`` the direction of the head turn asked before the first cue.
+    """
     w, h = image_size(client_metadata)
     blinks = config.min_blinks + rng.randbelow(config.max_blinks - config.min_blinks + 1)
     window = int(round(1000 * (config.window_base_s + config.window_per_blink_s * blinks)))
-    return {"imageWidth": w, "imageHeight": h, "blinks": blinks, "windowMs": window}
+    out: dict[str, Any] = {"imageWidth": w, "imageHeight": h, "blinks": blinks,
+                           "windowMs": window}
+    if config.cue_timing:
+        uniforms = [rng.randbelow(1_000_000) / 1_000_000 for _ in range(blinks)]
+        cues = cue_schedule(config.first_cue_s, config.first_cue_jitter_s, config.cue_gap_min_s,
+                            config.cue_gap_max_s, blinks, uniforms)
+        out["cuesMs"] = cues
+        out["reactionMs"] = [int(config.reaction_min_ms), int(config.reaction_max_ms)]
+        out["windowMs"] = cues[-1] + int(config.reaction_max_ms) + int(
+            round(1000 * config.max_closed_s))
+    if config.min_fps > 0:
+        out["minFps"] = float(config.min_fps)
+    if config.parallax_check:
+        out["turn"] = TURNS[rng.randbelow(len(TURNS))]
+    return out
 
 
 _EYES = (("leftEyeUp", "leftEyeDown", "leftEyeLeft", "leftEyeRight"),
@@ -143,9 +277,105 @@ def _ear(face: FaceDetail, params: Mapping[str, Any], context: Context
     return ear, None
 
 
+# -- hardened helpers ------------------------------------------------------------------------
+
+def _run(context: Context) -> BlinkRun | None:
+    return context.get(_RUN)
+
+
+def _start_run(params: Mapping[str, Any], frame: FrameInput, context: Context
+               ) -> StepResult | None:
+    """Create the run state on the first frame; check the params the rules need."""
+    cfg: BlinkConfig = context.config
+    if _RUN in context:
+        return None
+    if cfg.cue_timing and not params.get("cuesMs"):
+        return Fail("blink.no_cues", "cue_timing is on but the challenge params carry no cue "
+                                     "times (cuesMs): the challenge was not issued for cue-timed "
+                                     "blinks")
+    if cfg.parallax_check and params.get("turn") not in TURNS:
+        return Fail("blink.no_turn_param", "parallax_check is on but the challenge params carry "
+                                           "no head turn (turn: LEFT or RIGHT)")
+    context[_RUN] = BlinkRun.from_params(frame.timestamp, params)
+    return None
+
+
+def _frame_rate(params: Mapping[str, Any], frame: FrameInput, context: Context
+                ) -> StepResult | None:
+    """``blink.frame_rate`` when the stream is slower than the ``minFps`` the client was told."""
+    cfg: BlinkConfig = context.config
+    run = _run(context)
+    if run is None:
+        return None
+    run.note_frame(frame.timestamp)
+    wanted = float(params.get("minFps", cfg.min_fps) or 0.0)
+    if wanted <= 0 or len(run.timestamps) < cfg.fps_frames:
+        return None
+    fps = measured_fps(run.timestamps)
+    if fps is not None and fps < wanted * (1.0 - cfg.fps_tolerance):
+        return Fail("blink.frame_rate", f"the camera sends {fps:.1f} frames per second; this "
+                                        f"challenge needs at least {wanted:g} (params minFps)")
+    return None
+
+
+def _track_turn(params: Mapping[str, Any], face: FaceDetail, context: Context,
+                run: BlinkRun) -> None:
+    """Collect the nose parallax of frames turned toward ``params['turn']``."""
+    cfg: BlinkConfig = context.config
+    if not cfg.parallax_check or run.reference is None or run.reference_yaw is None:
+        return
+    pose = face.pose
+    if pose is None or pose.yaw is None:
+        return
+    turned = (pose.yaw - run.reference_yaw) * turn_sign(params["turn"])
+    if turned < cfg.turn_min_yaw:
+        return
+    run.turn_seen = True
+    p = nose_parallax(run.reference, face, params["imageWidth"], params["imageHeight"])
+    if p is not None:
+        run.turn_parallax.append(p)
+        context.record(turn_yaw=turned, parallax=p)
+
+
+def _turn_result(context: Context, run: BlinkRun) -> StepResult | None:
+    """``None`` when the turn showed a head's parallax (or is not asked), else the failure."""
+    cfg: BlinkConfig = context.config
+    if not cfg.parallax_check:
+        return None
+    if len(run.turn_parallax) >= cfg.parallax_frames:
+        median = float(np.median(run.turn_parallax))
+        if median >= cfg.min_parallax:
+            return None
+        return Fail("blink.parallax", f"the turned face moved like a flat picture (nose "
+                                      f"parallax {median:.3f} < {cfg.min_parallax:g} face widths)")
+    if not run.turn_seen:
+        return Fail("blink.no_turn", f"the head was not turned {cfg.turn_min_yaw:g} degrees "
+                                     f"toward the {context.params['turn'].lower()} before the cues")
+    return Fail("blink.parallax_unavailable", f"fewer than {cfg.parallax_frames} turned frames "
+                                              "carried the landmarks needed for the parallax")
+
+
+def _success(context: Context, run: BlinkRun | None, message: str) -> StepResult:
+    if run is not None:
+        result = _turn_result(context, run)
+        if result is not None:
+            return result
+    final = before_success(context)
+    if final is not None:
+        return final
+    return Success("blink.ok", message)
+
+
+# -- states ----------------------------------------------------------------------------------
+
 @BLINK.state(first=True, next_state="baseline_state")
 def face_state(params: Mapping[str, Any], frame: FrameInput, context: Context) -> StepResult:
     """Wait for a frame with exactly one face (several faces fail the run)."""
+    cfg: BlinkConfig = context.config
+    if cfg.hardened:
+        result = _start_run(params, frame, context) or _frame_rate(params, frame, context)
+        if result is not None:
+            return result
     n = len(frame.faces)
     if n == 0:
         return Continue("blink.no_face", "no face in the frame")
@@ -158,6 +388,9 @@ def face_state(params: Mapping[str, Any], frame: FrameInput, context: Context) -
 def baseline_state(params: Mapping[str, Any], frame: FrameInput, context: Context) -> StepResult:
     """Measure the open-eye EAR over the first ``baseline_frames`` usable frames."""
     cfg: BlinkConfig = context.config
+    result = _frame_rate(params, frame, context)
+    if result is not None:
+        return result
     face, result = _one_face(frame, context)
     if result is not None or face is None:
         return result or Continue()
@@ -169,6 +402,11 @@ def baseline_state(params: Mapping[str, Any], frame: FrameInput, context: Contex
     samples = context.setdefault("blink.baseline_samples", [])
     samples.append(ear)
     del samples[:-cfg.baseline_frames]  # a sliding window of the last frames
+    run = _run(context)
+    if run is not None:
+        yaws = context.setdefault("blink.baseline_yaws", [])
+        yaws.append(face.pose.yaw if face.pose is not None else None)
+        del yaws[:-cfg.baseline_frames]
     if len(samples) < cfg.baseline_frames:
         return Continue("blink.baseline", f"measuring open eyes ({len(samples)} of "
                                           f"{cfg.baseline_frames})")
@@ -178,6 +416,15 @@ def baseline_state(params: Mapping[str, Any], frame: FrameInput, context: Contex
         return Continue("blink.eyes_not_open", f"baseline eye aspect ratio {baseline:.3f} < "
                                                f"{cfg.min_baseline_ear:g}: eyes not seen open")
     context["blink.baseline"] = baseline
+    if run is not None:
+        run.reference = face
+        known = [y for y in context["blink.baseline_yaws"] if y is not None]
+        run.reference_yaw = float(np.median(known)) if known else None
+        if cfg.adaptive_closure:
+            run.closure = ClosureDetector(cfg.partial_close_ratio, cfg.open_ratio,
+                                          cfg.close_sigmas, cfg.min_spread_ratio,
+                                          cfg.eyes_closed_confidence, cfg.baseline_window)
+            run.closure.seed([s for s in samples if s >= cfg.open_ratio * baseline])
     return Next("blink.baseline_done", f"open-eye baseline {baseline:.3f}")
 
 
@@ -185,6 +432,9 @@ def baseline_state(params: Mapping[str, Any], frame: FrameInput, context: Contex
 def blink_state(params: Mapping[str, Any], frame: FrameInput, context: Context) -> StepResult:
     """Count blinks (closed then open again, relative to the baseline) within the window."""
     cfg: BlinkConfig = context.config
+    run = _run(context)
+    if run is not None:
+        return _hardened_blink(params, frame, context, run)
     start = context.setdefault("blink.window_start", frame.timestamp)
     elapsed = frame.timestamp - start
     wanted, window = int(params["blinks"]), int(params["windowMs"])
@@ -216,9 +466,87 @@ def blink_state(params: Mapping[str, Any], frame: FrameInput, context: Context) 
         context.record(blinks=count)
         context.score = count / wanted
         if count >= wanted:
-            final = before_success(context)
-            if final is not None:
-                return final
-            return Success("blink.ok", f"{count} blinks in {elapsed / 1000:.1f} s")
+            return _success(context, None, f"{count} blinks in {elapsed / 1000:.1f} s")
         return Continue("blink.counted", f"blink {count} of {wanted}")
     return Continue("blink.open", f"{count} of {wanted} blinks")
+
+
+def _missed_cue(params: Mapping[str, Any], context: Context, run: BlinkRun,
+                now: int) -> StepResult | None:
+    """``blink.missed_cue`` once a cue's window has passed with no blink answering it."""
+    low, high = (int(v) for v in params["reactionMs"])
+    pending = None if run.closed_since is None else run.elapsed(run.closed_since)
+    for k, cue in enumerate(run.cues):
+        if run.answered[k] or now <= cue + high:
+            continue
+        if pending is not None and low <= pending - cue <= high:
+            continue  # its closure started in the window; it is confirmed when the eyes open
+        return Fail("blink.missed_cue", f"no blink {low}-{high} ms after cue {k + 1} of "
+                                        f"{len(run.cues)} (shown at {cue / 1000:.1f} s)")
+    return None
+
+
+def _hardened_blink(params: Mapping[str, Any], frame: FrameInput, context: Context,
+                    run: BlinkRun) -> StepResult:
+    """The blink state of the hardened rules (see the module docstring)."""
+    cfg: BlinkConfig = context.config
+    result = _frame_rate(params, frame, context)
+    if result is not None:
+        return result
+    now = run.elapsed(frame.timestamp)
+    wanted = len(run.cues) if cfg.cue_timing else int(params["blinks"])
+    if cfg.cue_timing:
+        result = _missed_cue(params, context, run, now)
+        if result is not None:
+            return result
+    else:
+        start = context.setdefault("blink.window_start", frame.timestamp)
+        if frame.timestamp - start > int(params["windowMs"]):
+            return Fail("blink.window", f"{run.blinks} of {wanted} blinks in "
+                                        f"{int(params['windowMs']) / 1000:g} s")
+    face, result = _one_face(frame, context)
+    if result is not None or face is None:
+        return result or Continue()
+    _track_turn(params, face, context, run)
+    ear, result = _ear(face, params, context)
+    if result is not None:
+        return result
+    if ear is None:
+        return Continue("blink.rotated", "head turned too far to measure the eyes")
+    if run.closure is not None:
+        state, rel = run.closure.update(ear, eyes_closed_probability(face))
+    else:
+        rel = ear / context["blink.baseline"]
+        state = ("closed" if rel < cfg.close_ratio else "open" if rel > cfg.open_ratio
+                 else "between")
+    context.record(ear_ratio=rel, blinks=run.blinks, eye_state=state)
+    if state == "closed":
+        if run.closed_since is None:
+            run.closed_since = frame.timestamp
+        return Continue("blink.closed", "eyes closed")
+    if state != "open" or run.closed_since is None:
+        return Continue("blink.open", f"{run.blinks} of {wanted} blinks")
+    onset_ts, run.closed_since = run.closed_since, None
+    if frame.timestamp - onset_ts > cfg.max_closed_s * 1000:
+        return Continue("blink.long_closure", "eyes were closed too long for a blink")
+    if cfg.cue_timing:
+        low, high = (int(v) for v in params["reactionMs"])
+        k = match_cue(run.elapsed(onset_ts), run.cues, run.answered, low, high)
+        if k is None:
+            run.uncued += 1
+            context.record(uncued_blinks=run.uncued)
+            if run.uncued > cfg.max_uncued_blinks:
+                return Fail("blink.uncued_blinks", f"{run.uncued} blinks outside the "
+                                                   f"{low}-{high} ms after the cues (at most "
+                                                   f"{cfg.max_uncued_blinks} allowed)")
+            return Continue("blink.uncued", "a blink that follows no cue; it does not count")
+        run.answered[k] = True
+        run.blinks = sum(run.answered)
+    else:
+        run.blinks += 1
+    context.record(blinks=run.blinks)
+    context.score = run.blinks / wanted
+    if run.blinks >= wanted:
+        return _success(context, run, f"{run.blinks} blinks" + (
+            " on cue" if cfg.cue_timing else ""))
+    return Continue("blink.counted", f"blink {run.blinks} of {wanted}")

@@ -23,7 +23,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ._head import Camera
+from ._head import _IDX, Camera
 from ._motion import (_HAND_SWAY, _HEAD_SWAY, _PITCH, _ROLL, _X, _Y, _YAW, _Z, _HeadRig, _Plan,
                       _PrintRig, _Sway, _frame_times)
 from ._subjects import (_eyelid, _expressive_track, _print_track, _splice, _spontaneous_blinks,
@@ -31,7 +31,6 @@ from ._subjects import (_eyelid, _expressive_track, _print_track, _splice, _spon
 
 __all__ = ["BLINK_SPECIES", "HEAD_TURN_SPECIES", "simulate_blink", "simulate_head_turn"]
 
-BLINK_SPECIES = ("print_static", "video_replay", "replay_other_challenge", "face_swap")
 HEAD_TURN_SPECIES = ("print_tilted", "replay_other_challenge", "face_swap")
 
 #: tag of the seed keys of attackers' identities (they are not subjects of the dataset)
@@ -56,9 +55,81 @@ def _looking_at_screen(states: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 # -- BLINK -----------------------------------------------------------------------------------
 
+#: BLINK species; ``print_eye_holes`` needs the hardened (cue-timed) params
+BLINK_SPECIES = ("print_static", "video_replay", "replay_other_challenge", "face_swap",
+                 "print_eye_holes")
+_LIDS = tuple((_IDX[f"{s}EyeUp"], _IDX[f"{s}EyeDown"], _IDX[f"eye{s.capitalize()}"])
+              for s in ("left", "right"))
+
+
+def _cue_timed(params: Mapping[str, Any]) -> bool:
+    """Whether BLINK params ask for the hardened client (cues shown, a head turn)."""
+    return bool(params.get("cuesMs"))
+
+
+def _camera_rate(rng: np.random.Generator) -> tuple[float, float]:
+    """A webcam of the hardened protocol: 5..30 fps, exposure 8..66 ms (at most one interval)."""
+    fps = float(rng.uniform(5.0, 30.0))
+    exposure = float(rng.uniform(0.008, min(0.066, 1.0 / fps)))
+    return fps, exposure
+
+
+def _exposed_lids(times: np.ndarray, exposure: float, starts: Any, durs: Any,
+                  depths: Any) -> np.ndarray:
+    """Lid openness averaged over each frame's exposure (the frame time is its end)."""
+    offsets = np.linspace(0.0, exposure, 5)
+    return np.mean([_eyelid(times - o, starts, durs, depths) for o in offsets], axis=0)
+
+
+def _cue_blinks(rng: np.random.Generator, subj: _Subject, t_first: float,
+                params: Mapping[str, Any]) -> tuple[list, list, list, dict]:
+    """Voluntary blinks answering each cue after a visual simple reaction time.
+
+    A person's median reaction to a visual cue is ~0.2-0.5 s (lognormal around 0.32 s; slow
+    people 1.4 x), each blink varying by 20 %. The client asks for a slow blink ("close your
+    eyes for a moment"): 0.3-0.6 s in all, 5 % of them incomplete. 0.5 % of cues are missed
+    (the person looked away).
+    """
+    median = float(np.exp(rng.normal(np.log(0.32), 0.25))) * (1.4 if subj.style == "slow"
+                                                              else 1.0)
+    starts, durs, depths, reactions = [], [], [], []
+    for cue in params["cuesMs"]:
+        if rng.random() < 0.005:
+            continue
+        r = median * float(np.exp(rng.normal(0.0, 0.2)))
+        reactions.append(round(r, 3))
+        starts.append(t_first + cue / 1000.0 + r)
+        durs.append(float(rng.uniform(0.3, 0.6)))
+        depths.append(1.0 if rng.random() >= 0.05 else float(rng.uniform(0.4, 0.7)))
+    return starts, durs, depths, {"cue_reaction_median_s": round(median, 3),
+                                  "cue_reactions_s": reactions}
+
+
+def _turn_move(rng: np.random.Generator, plan: _Plan, t_first: float, direction: str,
+               scale: float = 1.0) -> dict:
+    """The slight head turn asked before the first cue: 12-28 degrees, held, then back."""
+    amp = float(rng.uniform(12.0, 28.0)) * scale * (1.0 if direction == "LEFT" else -1.0)
+    t0 = t_first + float(rng.uniform(1.0, 1.6))
+    dur = float(rng.uniform(0.4, 0.7))
+    hold = float(rng.uniform(0.4, 0.9))
+    delta = np.zeros(6)
+    delta[_YAW] = amp
+    delta[_X] = -0.6 * amp  # the head pivots on the neck: the face also shifts sideways (mm)
+    plan.add(t0, dur, delta)
+    plan.add(t0 + dur + hold, dur, -delta)
+    return {"turn_deg": round(amp, 1), "turn_at_s": round(t0, 3)}
+
+
 def _blink_live(rng: np.random.Generator, subj: _Subject, camera: Camera,
                 params: Mapping[str, Any], *, deliberate: bool = True) -> _Trace:
-    """A person blinking ``params['blinks']`` times on request (or only spontaneously)."""
+    """A person blinking ``params['blinks']`` times on request (or only spontaneously).
+
+    With cue-timed params the person follows the hardened client: looks at the camera,
+    turns the head slightly toward ``turn`` and back, then blinks after each cue; the camera
+    runs at 5-30 fps with 8-66 ms exposures (lids averaged over the exposure).
+    """
+    if _cue_timed(params):
+        return _blink_cued(rng, subj, camera, params, deliberate=deliberate)
     rig = _HeadRig(subj.head, camera)
     fps = float(rng.uniform(8.0, 15.0))
     wanted = int(params["blinks"])
@@ -95,6 +166,49 @@ def _blink_live(rng: np.random.Generator, subj: _Subject, camera: Camera,
         "fps": round(fps, 3), "distance_mm": round(float(plan.start[_Z]), 1),
         "reaction_s": round(reaction, 3), "deliberate_blinks": wanted if deliberate else 0,
         "partial_blinks": int(partial), "spontaneous_blink_rate": round(subj.blink_rate, 3)})
+
+
+def _blink_cued(rng: np.random.Generator, subj: _Subject, camera: Camera,
+                params: Mapping[str, Any], *, deliberate: bool) -> _Trace:
+    """The hardened BLINK client (see :func:`_blink_live`); not ``deliberate``: an everyday
+    video of the person (spontaneous blinks, a few glances aside), for a screen replay."""
+    rig = _HeadRig(subj.head, camera)
+    fps, exposure = _camera_rate(rng)
+    duration = float(params["windowMs"]) / 1000.0 + 0.8
+    times = _frame_times(rng, fps, duration)
+    t_first = float(times[0]) if len(times) else 0.0
+    plan = _Plan(_facing(rng))
+    # people on a screen task blink less: a third of the resting rate between cues
+    starts, durs = _spontaneous_blinks(rng, subj.blink_rate * (0.35 if deliberate else 1.0),
+                                       duration)
+    starts, durs, depths = list(starts), list(durs), list(np.ones(len(starts)))
+    meta: dict[str, Any] = {}
+    if deliberate:
+        meta.update(_turn_move(rng, plan, t_first, str(params.get("turn", "LEFT"))))
+        s2, d2, q2, m2 = _cue_blinks(rng, subj, t_first, params)
+        starts += s2
+        durs += d2
+        depths += q2
+        meta.update(m2)
+    else:
+        for _ in range(int(rng.integers(1, 4))):   # glances and turns of an everyday video
+            delta = np.zeros(6)
+            delta[_YAW] = float(rng.choice([-1.0, 1.0]) * rng.uniform(5.0, 30.0))
+            t0 = float(rng.uniform(0.0, duration))
+            plan.add(t0, 0.5, delta)
+            plan.add(t0 + float(rng.uniform(0.5, 2.0)), 0.5, -delta)
+    states = plan.at(times) + _Sway(rng, *_HEAD_SWAY).at(times)
+    eye_open = _exposed_lids(times, exposure, starts, durs, depths)
+    gaze_yaw, gaze_pitch = _looking_at_screen(states)
+    n = len(times)
+    track = _expressive_track(subj, rig, plan, times, states, eye_open=eye_open,
+                              gaze_yaw=gaze_yaw, gaze_pitch=gaze_pitch, smile=np.zeros(n),
+                              mouth_open=np.zeros(n))
+    return _Trace(times, [track], metadata={
+        "fps": round(fps, 3), "exposure_ms": round(1000 * exposure, 1),
+        "distance_mm": round(float(plan.start[_Z]), 1), "cue_timed": True,
+        "deliberate_blinks": len(params["cuesMs"]) if deliberate else 0,
+        "spontaneous_blink_rate": round(subj.blink_rate, 3), **meta})
 
 
 def _held_print(rng: np.random.Generator, subj: _Subject, camera: Camera, duration: float,
@@ -143,7 +257,46 @@ def simulate_blink(rng: np.random.Generator, species: str | None, subj: _Subject
     if species == "face_swap":
         return _face_swap(rng, subj, camera, lambda who: _blink_live(rng, who, camera, params),
                           max_photo_frames=6)
+    if species == "print_eye_holes":
+        if not _cue_timed(params):  # the count-only protocol: blink every 1.5 s
+            wanted = int(params["blinks"])
+            params = {**params, "cuesMs": [1500 * (k + 1) for k in range(wanted)],
+                      "windowMs": max(int(params["windowMs"]), 1500 * wanted + 1500)}
+        return _eye_holes(rng, subj, camera, params)
     raise ValueError(f"unknown BLINK species {species!r}")
+
+
+def _eye_holes(rng: np.random.Generator, subj: _Subject, camera: Camera,
+               params: Mapping[str, Any]) -> _Trace:
+    """The victim's print with the eyes cut out: the attacker's real lids blink on cue in the
+    print's plane, and the attacker tilts the print like the requested turn."""
+    _, exposure = _camera_rate(rng)
+    duration = float(params["windowMs"]) / 1000.0 + 0.8
+    t_first = 0.1
+    sign = 1.0 if params.get("turn", "LEFT") == "LEFT" else -1.0
+    amp = sign * float(rng.uniform(15.0, 35.0))
+    t0 = t_first + float(rng.uniform(1.0, 1.6))
+    delta = np.zeros(6)
+    delta[_YAW] = amp
+    tilts = [(t0, 0.6, delta), (t0 + 1.2, 0.6, -delta)]
+    trace, _ = _held_print(rng, subj, camera, duration, tilts=tilts)
+    times = trace.times
+    attacker, _ = _attacker(rng)
+    starts, durs, depths, meta = _cue_blinks(rng, attacker, float(times[0]) if len(times) else 0.0,
+                                             params)
+    s0, d0 = _spontaneous_blinks(rng, attacker.blink_rate * 0.35, duration)
+    openness = _exposed_lids(times, exposure, list(s0) + starts, list(d0) + durs,
+                             [1.0] * len(s0) + depths)
+    track = trace.tracks[0]
+    lm = track.landmarks.copy()
+    for up, down, centre in _LIDS:     # the lids move in the print's plane, around the hole
+        for i in (up, down):
+            lm[:, i] = lm[:, centre] + (lm[:, i] - lm[:, centre]) * openness[:, None]
+    track.landmarks = lm
+    track.eyes_open = openness > 0.5
+    trace.metadata.update({"exposure_ms": round(1000 * exposure, 1),
+                           "tilt_deg": round(amp, 1), **meta})
+    return trace
 
 
 # -- HEAD_TURN -------------------------------------------------------------------------------

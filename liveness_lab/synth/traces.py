@@ -614,7 +614,8 @@ def _differs(ctype: str, a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     if ctype == "POSE":
         return a.get("pose") != b.get("pose")
     if ctype == "BLINK":
-        return a.get("blinks") != b.get("blinks")
+        keys = ("blinks", "cuesMs", "turn")
+        return tuple(str(a.get(k)) for k in keys) != tuple(str(b.get(k)) for k in keys)
     if ctype == "HEAD_TURN":
         return a.get("sequence") != b.get("sequence")
     return (a.get("noseLeft"), a.get("noseTop")) != (b.get("noseLeft"), b.get("noseTop"))

@@ -150,6 +150,8 @@ def challenge_instructions(challenge_type: str, params: Mapping[str, Any],
 
     >>> challenge_instructions("BLINK", {"blinks": 2, "windowMs": 6000})
     'Look at the camera and **blink 2 times** within 6 s.'
+    >>> challenge_instructions("BLINK", {"blinks": 3, "cuesMs": [3500, 5600, 7400], "turn": "LEFT"})
+    'Look at the camera, turn your head a little **to your left** and back, then **blink slowly each time the screen flashes** (3 flashes); keep your eyes open between them.'
     >>> challenge_instructions("HEAD_TURN", {"sequence": ["LEFT", "UP"]})
     'Face the camera, then turn your head **to your left**, back to the centre, then **up**, back to the centre.'
     """
@@ -174,6 +176,11 @@ def challenge_instructions(challenge_type: str, params: Mapping[str, Any],
             text = f"{first}make the pose in the picture and hold it{back}.{words}"
             return text[0].upper() + text[1:]
         return f"Make the pose in the picture before the countdown ends.{words}"
+    if t == "BLINK" and isinstance(params.get("cuesMs"), (list, tuple)):
+        turn = _DIRECTION_WORDS.get(str(params.get("turn", "")).upper())
+        first = f"turn your head a little **{turn}** and back, then " if turn else ""
+        return (f"Look at the camera, {first}**blink slowly each time the screen flashes** "
+                f"({len(params['cuesMs'])} flashes); keep your eyes open between them.")
     if t == "BLINK" and "blinks" in params:
         window = params.get("windowMs")
         within = f" within {float(window) / 1000:g} s" if isinstance(window, (int, float)) else ""

@@ -137,6 +137,22 @@ PLAIN_TEXT: dict[str, Plain] = {
     "blink.window": Plain("Not enough blinks in time",
                           "Blink the number of times asked, naturally, within the time shown."),
     "blink.ok": Plain("You passed", "You blinked as asked."),
+    # hardened BLINK (issue 11): cues, frame rate, head turn
+    "blink.frame_rate": Plain("Your camera sends too few pictures per second",
+                              "Close other programs using the camera, or use a faster camera."),
+    "blink.no_cues": Plain("This challenge was not set up for blinking on cue", _DATA),
+    "blink.no_turn_param": Plain("This challenge was not set up with a head turn", _DATA),
+    "blink.missed_cue": Plain("A blink did not follow its signal",
+                              "Blink slowly right after each flash, not before it."),
+    "blink.uncued": Plain("A blink with no signal", "Blink only when the flash appears."),
+    "blink.uncued_blinks": Plain("Too many blinks without a signal",
+                                 "Keep your eyes open between the flashes; blink after each."),
+    "blink.no_turn": Plain("We did not see your head turn",
+                           "Before the flashes, turn your head a little to the side shown "
+                           "and back."),
+    "blink.parallax": Plain("Your face turned like a flat picture",
+                            "Turn your own head a little to the side shown, then back."),
+    "blink.parallax_unavailable": Plain("The turn of your head could not be measured", _DATA),
     # -- HEAD_TURN ----------------------------------------------------------------------------
     "head_turn.no_face": Plain("No face found", "Look straight at the camera in good light."),
     "head_turn.several_faces": _ONE,

@@ -102,7 +102,9 @@ def test_second_face_fails_and_missing_faces_are_skipped():
 def test_identity_and_pad_when_required():
     ext = {"LivenessLab": {"Descriptor": [0.0, 0.0], "PadScore": 0.1}}
     frames = [(ts, [f.replace(extra=ext) for f in faces]) for ts, faces in frames_with_blinks(2)]
-    assert run(frames, profile="recommended", sets=["blink.pad_check=true"]).code == "pad.attack"
+    legacy = ["blink.cue_timing=false", "blink.parallax_check=false", "blink.min_blinks=2"]
+    assert run(frames, profile="recommended",
+               sets=["blink.pad_check=true", *legacy]).code == "pad.attack"
     swapped = frames[:6] + [(ts, [f.replace(extra={"LivenessLab": {"Descriptor": [1.0, 1.0]}})
                                   for f in faces]) for ts, faces in frames[6:]]
     assert run(swapped, sets=["blink.identity_check=true"]).code == "identity.changed"

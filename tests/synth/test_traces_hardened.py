@@ -173,7 +173,8 @@ def test_synth_command_follows_the_profile(tmp_path, capsys):
     args = parser.parse_args(["synth", "--out", str(out), "--sessions-per-class", "1",
                               "--types", "BLINK,HEAD_TURN"])
     assert args.func(args) == 0
-    assert len(read_manifest(out)) == 1 + 4 + 1 + 3
-    assert "wrote 9 sessions" in capsys.readouterr().out
+    # BLINK: bona fide + 5 species (print_eye_holes since issue 11); HEAD_TURN: 1 + 3
+    assert len(read_manifest(out)) == 1 + 5 + 1 + 3
+    assert "wrote 10 sessions" in capsys.readouterr().out
     bad = parser.parse_args(["synth", "--out", str(tmp_path / "x"), "--profile", "nope"])
     assert bad.func(bad) == 2 and "unknown profile 'nope'" in capsys.readouterr().err

@@ -411,6 +411,10 @@ def _run_in_browser(studio: Studio, video: Path, name: str, challenge_type: str,
                 seen["done_steps"] = capture.locator(".step.done").count()
             else:
                 page.wait_for_timeout(1500)
+            if challenge_type == "BLINK" and (seen.get("params") or {}).get("cuesMs"):
+                capture.locator("#cue[data-shown='1']").wait_for(state="attached",
+                                                                 timeout=30_000)
+                seen["cues_shown"] = capture.locator("#cue").get_attribute("data-shown")
             page.screenshot(path=str(ARTIFACTS / f"{name}-capturing.png"), full_page=True)
             badge = page.locator("[data-testid=ll-verdict]").first
             badge.wait_for(timeout=120_000)
@@ -539,8 +543,12 @@ def test_blink_a_still_face_fails(studio, tmp_path):
     _still_video(video, seconds=4)
     seen = _run_in_browser(studio, video, "blink-still-fail", "BLINK",
                            prepare=lambda: studio.next_params("BLINK"))
-    blinks = seen["params"]["blinks"]
-    assert f"blink {blinks} times" in seen["ready_text"]
+    params = seen["params"]
+    if params.get("cuesMs"):   # the hardened, cue-timed BLINK (issue 11)
+        assert f"({len(params['cuesMs'])} flashes)" in seen["ready_text"]
+        assert int(seen["cues_shown"]) >= 1   # the first flash was shown at its cue time
+    else:
+        assert f"blink {params['blinks']} times" in seen["ready_text"]
     assert seen["verdict"] in ("FAIL", "NO DECISION"), seen
     assert seen["headline"] != "You passed"
     _check_run(seen, "BLINK")

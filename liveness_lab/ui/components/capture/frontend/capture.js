@@ -299,12 +299,41 @@
     var ts = Date.now();
     if (ts <= this.lastTs) ts = this.lastTs + 1;
     this.lastTs = ts;
+    if (this.firstTs === undefined) { this.firstTs = ts; this.scheduleCues(ts); }
     var url = this.grab.toDataURL("image/jpeg", this.quality);
     var b64 = url.slice(url.indexOf(",") + 1);
     if (this.keepFrames) this.kept.push({ timestamp: ts, jpeg: b64 });
     if (this.mode === "burst") this.burstTaken++;
     this.upload(ts, b64);
     this.updateStats();
+  };
+
+  // BLINK cues (params cuesMs: ms after the first frame the server receives, which is this
+  // run's first frame): a visible flash at each cue time; before the first cue, the head turn
+  // the params ask for (turn: the subject's own LEFT or RIGHT). #cue[data-shown] counts the
+  // flashes shown, for tests.
+  CaptureRun.prototype.scheduleCues = function (firstTs) {
+    var cues = this.params.cuesMs, el = $("cue"), self = this;
+    if (!Array.isArray(cues) || !cues.length || !el) return;
+    var shown = 0;
+    el.setAttribute("data-shown", "0");
+    var turn = { LEFT: "to your left", RIGHT: "to your right" }[this.params.turn];
+    if (turn) {
+      el.textContent = "Turn your head a little " + turn + ", then back";
+      el.className = "cue turn"; el.hidden = false;
+      this.timers.push(setTimeout(function () { if (!shown) el.hidden = true; },
+                                  Math.max(0, cues[0] - 800 - (Date.now() - firstTs))));
+    }
+    cues.forEach(function (c) {
+      self.timers.push(setTimeout(function () {
+        if (self.finished) return;
+        shown++;
+        el.textContent = "Blink now";
+        el.className = "cue flash"; el.hidden = false;
+        el.setAttribute("data-shown", String(shown));
+        setTimeout(function () { el.hidden = true; }, 500);
+      }, Math.max(0, Number(c) - (Date.now() - firstTs))));
+    });
   };
 
   CaptureRun.prototype.upload = function (ts, b64) {

@@ -1,0 +1,200 @@
+"""Hardened BLINK (issue 11): real-camera closures, frame rate, cue timing, parallax of a turn."""
+
+from __future__ import annotations
+
+import pytest
+
+from builders import T0, make_face, make_session
+from liveness_lab.challenges import SeededRandom
+from liveness_lab.challenges.blink import BlinkConfig, blink_params
+from liveness_lab.challenges.blink_signal import ClosureDetector, cue_schedule, measured_fps
+from liveness_lab.config import resolve_configs
+from liveness_lab.errors import ConfigError
+from liveness_lab.evidence import Evidence
+from liveness_lab.faces import BoolAttribute, Landmark
+from liveness_lab.verify import verify_session
+
+CUES = [3500, 5600, 7400]
+PARAMS = {"imageWidth": 640, "imageHeight": 480, "blinks": 3, "windowMs": 9400,
+          "cuesMs": CUES, "reactionMs": [150, 1000], "minFps": 5.0, "turn": "LEFT"}
+TURN = (1500, 2500)  # ms after the first frame: the head is turned 15 degrees to the left
+
+
+def eye_face(openness: float = 1.0, *, yaw: float = 0.0, flat: bool = False,
+             eyes_closed_conf: float | None = None):
+    """A face with lids ``openness`` of open, turned ``yaw`` degrees (a flat print: no depth)."""
+    face = make_face(yaw=yaw, turn=0.0 if flat else 0.25 * yaw / 28.0)
+    lms = []
+    for lm in face.landmarks:
+        for side in ("left", "right"):
+            if lm.type in (f"{side}EyeUp", f"{side}EyeDown"):
+                centre = face.landmark(f"eye{side.capitalize()}").y
+                lm = Landmark(lm.type, lm.x, centre + (lm.y - centre) * openness)
+        lms.append(lm)
+    eyes = BoolAttribute(openness > 0.5, 98.0)
+    if eyes_closed_conf is not None:
+        eyes = BoolAttribute(False, eyes_closed_conf)
+    return face.replace(landmarks=tuple(lms), eyes_open=eyes)
+
+
+def session(blinks_at=(), *, dt: int = 100, end: int = 9500, turn=TURN, flat=False,
+            closed=(0.1,), partial: dict | None = None):
+    """Frames every ``dt`` ms; a blink at each time of ``blinks_at`` (ms after the first frame)
+    shows as the frames ``closed`` (openness per frame)."""
+    frames = []
+    shut: dict[int, float] = {}
+    for b in blinks_at:
+        k0 = -(-b // dt)  # the first frame at or after the blink's closure
+        for j, o in enumerate(closed):
+            shut[k0 + j] = o
+    for k in range(end // dt + 1):
+        t = k * dt
+        yaw = 15.0 if turn and turn[0] <= t < turn[1] else 0.0
+        frames.append((T0 + t, [eye_face(shut.get(k, 1.0), yaw=yaw, flat=flat)]))
+    return frames
+
+
+def run(frames, params=PARAMS, sets=(), profile="rekognition"):
+    return verify_session(make_session("BLINK", dict(params), frames),
+                          configs=resolve_configs(profile, sets=sets))
+
+
+ON_CUE = [c + 300 for c in CUES]
+
+
+def test_cued_blinks_with_a_turned_head_pass():
+    v = run(session(ON_CUE))
+    assert v.success and v.code == "blink.ok" and v.score == 1.0
+    assert max(r.get("parallax", 0) for r in v.trace.rows) > 0.02
+
+
+@pytest.mark.parametrize("profile", ["rekognition", "recommended"])
+def test_both_hardened_profiles_ask_for_cues(profile):
+    cfg = resolve_configs(profile).by_type["BLINK"]
+    assert cfg.cue_timing and cfg.parallax_check and cfg.adaptive_closure and cfg.min_fps == 5
+    params = blink_params({"imageWidth": 640, "imageHeight": 480}, cfg, SeededRandom(3))
+    assert {"cuesMs", "reactionMs", "minFps", "turn"} <= set(params)
+
+
+def test_blinks_off_cue_do_not_count():
+    late = [c + 1200 for c in CUES]           # after every reaction window
+    v = run(session(late))
+    assert not v.success and v.code == "blink.missed_cue"
+    early = [c + 60 for c in CUES]            # anticipation: faster than a human reaction
+    assert run(session(early)).code == "blink.missed_cue"
+
+
+def test_a_recording_made_for_other_cues_fails():
+    other = [2900, 4400, 6100]                # a genuine response to another challenge
+    v = run(session(other))
+    assert not v.success and v.code in ("blink.missed_cue", "blink.uncued_blinks")
+
+
+def test_too_many_uncued_blinks_fail():
+    # a video blinking every 0.6 s hits every window, but blinks everywhere else too
+    v = run(session(list(range(3000, 9000, 600))))
+    assert v.code == "blink.uncued_blinks"
+    # a few spontaneous blinks between the cues are tolerated
+    assert run(session(ON_CUE + [4700, 6600])).success
+
+
+def test_a_flat_face_with_real_eyelids_fails_the_turn():
+    v = run(session(ON_CUE, flat=True))       # the print is tilted: yaw changes, no parallax
+    assert not v.success and v.code == "blink.parallax"
+    assert run(session(ON_CUE, turn=None)).code == "blink.no_turn"
+    other_way = dict(PARAMS, turn="RIGHT")
+    assert run(session(ON_CUE), params=other_way).code == "blink.no_turn"
+
+
+def test_one_partial_frame_at_five_fps_is_a_blink():
+    frames = session(ON_CUE, dt=200, closed=(0.7,))
+    assert run(frames).success
+    # the original rule (closed below 0.6 of the baseline) misses these half-closed frames
+    legacy = ["blink.adaptive_closure=false"]
+    assert run(frames, sets=legacy).code == "blink.missed_cue"
+
+
+def test_eyes_open_confidence_joins_the_landmarks():
+    frames = session(ON_CUE, closed=(0.7,))
+    strict = ["blink.partial_close_ratio=0.6"]       # the EAR alone no longer calls 0.7 closed
+    assert run(frames, sets=strict).code == "blink.missed_cue"
+    k = {(c - 0) // 100 + 3 for c in CUES}           # the blink frames (cue + 300 ms)
+    frames = [(ts, [f.replace(eyes_open=BoolAttribute(False, 95.0)) if i in k else f
+                    for f in faces]) for i, (ts, faces) in enumerate(frames)]
+    assert run(frames, sets=strict).success
+
+
+def test_a_jittery_detector_needs_a_deeper_dip():
+    steady = ClosureDetector(0.8, 0.8, 3.0, 0.04, 70.0, 15)
+    steady.seed([0.30] * 10)
+    jittery = ClosureDetector(0.8, 0.8, 3.0, 0.04, 70.0, 15)
+    jittery.seed([0.24, 0.36, 0.27, 0.33, 0.25, 0.35, 0.30, 0.26, 0.34, 0.30])
+    assert steady.update(0.22, None)[0] == "closed"
+    assert jittery.update(0.22, None)[0] == "between"
+    assert jittery.update(0.10, None)[0] == "closed"
+
+
+def test_a_slow_stream_fails_with_the_frame_rate():
+    v = run(session(ON_CUE, dt=300))
+    assert v.code == "blink.frame_rate" and "minFps" in v.reason
+    assert measured_fps([0, 200, 400, 900, 1100]) == 5.0
+
+
+def test_params_without_cues_fail_clearly_under_the_hardened_rules():
+    legacy = {"imageWidth": 640, "imageHeight": 480, "blinks": 3, "windowMs": 6500}
+    assert run(session(ON_CUE), params=legacy).code == "blink.no_cues"
+    assert run(session(ON_CUE), params={**legacy, "cuesMs": CUES, "reactionMs": [150, 1000]}
+               ).code == "blink.no_turn_param"
+
+
+def test_cue_params_are_random_and_well_spaced():
+    cfg = resolve_configs("rekognition").by_type["BLINK"]
+    seen_turns, first = set(), set()
+    for i in range(80):
+        p = blink_params({"imageWidth": 640, "imageHeight": 480}, cfg, SeededRandom(i))
+        cues = p["cuesMs"]
+        assert len(cues) == p["blinks"] and 3 <= p["blinks"] <= 4
+        assert 3500 <= cues[0] <= 4500
+        gaps = [b - a for a, b in zip(cues, cues[1:])]
+        assert all(1600 <= g <= 3200 for g in gaps)
+        assert p["reactionMs"] == [150, 1000] and p["minFps"] == 5.0
+        assert p["windowMs"] >= cues[-1] + 1000
+        seen_turns.add(p["turn"])
+        first.add(cues[0])
+    assert seen_turns == {"LEFT", "RIGHT"} and len(first) > 40
+    assert cue_schedule(3.0, 1.0, 2.0, 3.0, 2, [0.5, 0.5]) == [3500, 6000]
+
+
+def test_config_validation_and_evidence_need():
+    with pytest.raises(ConfigError, match="cue_gap_min_s"):
+        BlinkConfig(cue_gap_min_s=0.5)
+    with pytest.raises(ConfigError, match="reaction_min_ms"):
+        BlinkConfig(reaction_min_ms=900, reaction_max_ms=800)
+    with pytest.raises(ConfigError, match="min_fps"):
+        BlinkConfig(min_fps=-1)
+    needs = BlinkConfig(parallax_check=True).evidence_needs()
+    assert any(n.check == "parallax_check" and Evidence.GEOMETRY in n.any_of for n in needs)
+    assert not any(n.check == "parallax_check" for n in BlinkConfig().evidence_needs())
+
+
+def _simulated(species, seeds):
+    from liveness_lab.synth.traces import simulate_session
+    configs = resolve_configs("rekognition")
+    cfg = configs.by_type["BLINK"]
+    out = []
+    for seed in seeds:
+        params = blink_params({"imageWidth": 640, "imageHeight": 480}, cfg, SeededRandom(seed))
+        s = simulate_session("BLINK", params, species=species, seed=seed, profile="rekognition")
+        out.append(verify_session(s, configs=configs, trace=False).code)
+    return out
+
+
+def test_simulated_people_answer_the_cues_and_eye_hole_prints_fail():
+    live = _simulated(None, range(10))
+    assert live.count("blink.ok") >= 8, live
+    holes = _simulated("print_eye_holes", range(10))
+    assert "blink.ok" not in holes and set(holes) <= {"blink.parallax", "blink.no_turn",
+                                                       "blink.parallax_unavailable",
+                                                       "blink.missed_cue",
+                                                       "blink.uncued_blinks"}, holes
+    assert any(c in ("blink.parallax", "blink.no_turn") for c in holes), holes
