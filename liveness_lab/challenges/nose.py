@@ -24,6 +24,8 @@ from .checks import SessionChecksConfig, before_success, nose_parallax, observe_
 from .framework import (image_size, ChallengeRandom, ChallengeType, Context, Continue, Fail, FrameInput, Next,
                         StepResult, Success)
 from .framework import IMAGE_SIZE_SCHEMA, Param
+from .nose_targets import MAX_NOSE_TARGETS, client_target_count, sequence_params, side_box, \
+    targets_of
 
 __all__ = ["NOSE", "NoseConfig", "nose_params", "area_box", "nose_box"]
 
@@ -72,6 +74,14 @@ class NoseConfig(SessionChecksConfig):
                                      "the frame at the target")
     min_parallax: float = _f(0.035, "smallest nose parallax, in face widths along the nose's "
                                     "motion (a flat photo: 0 plus detector noise)")
+    nose_targets: int = _f(1, "targets in sequence for a client that declares it can show "
+                              "them (noseTargets in its metadata); 1: the original's one target")
+    sequence_min_h_dist: int = _f(30, "sequence targets: min horizontal distance, px, from the "
+                                      "image centre to the near edge of the box")
+    sequence_max_h_dist: int = _f(90, "sequence targets: max (exclusive) horizontal distance, px")
+    sequence_max_v_dist: int = _f(55, "sequence targets: max (exclusive) vertical distance, px")
+    hold_ms: int = _f(500, "sequence targets: the nose must stay in each target box this long "
+                           "(client time, ms); a recording passing through a box does not")
 
     def validate(self) -> None:
         super().validate()
@@ -80,6 +90,13 @@ class NoseConfig(SessionChecksConfig):
                               f"{self.multiple_faces!r}")
         if self.max_missing_faces < 0:
             raise ConfigError(f"max_missing_faces must be >= 0, got {self.max_missing_faces!r}")
+        if not 1 <= self.nose_targets <= MAX_NOSE_TARGETS:
+            raise ConfigError(f"nose_targets must be from 1 to {MAX_NOSE_TARGETS}, got "
+                              f"{self.nose_targets!r}")
+        if not self.sequence_max_h_dist > self.sequence_min_h_dist >= 0:
+            raise ConfigError("sequence_max_h_dist must be > sequence_min_h_dist >= 0")
+        if self.sequence_max_v_dist < 1 or self.hold_ms < 0:
+            raise ConfigError("sequence_max_v_dist must be >= 1 and hold_ms >= 0")
         if self.min_parallax < 0:
             raise ConfigError(f"min_parallax must be >= 0, got {self.min_parallax!r}")
         if not self.nose_box_center_max_h_dist > self.nose_box_center_min_h_dist:
@@ -102,7 +119,13 @@ NOSE = ChallengeType(
     description="centre the face in the area box, then move the nose tip to the target box",
     params_schema={**IMAGE_SIZE_SCHEMA, "minFaceAreaPercent": Param(float, minimum=0, maximum=100),
                    **{f"{box}{key}": Param(float, minimum=0 if key in ("Width", "Height") else None)
-                      for box in ("area", "nose") for key in ("Left", "Top", "Width", "Height")}})
+                      for box in ("area", "nose") for key in ("Left", "Top", "Width", "Height")},
+                   "noseTargets": Param(list, required=False, minimum=2, maximum=MAX_NOSE_TARGETS,
+                                        items=Param(dict, fields={
+                                            f"nose{key}": Param(float, minimum=0 if key in (
+                                                "Width", "Height") else None)
+                                            for key in ("Left", "Top", "Width", "Height")})),
+                   "noseHoldMs": Param(float, required=False, minimum=0)})
 
 
 # -- params ------------------------------------------------------------------------------------
@@ -142,11 +165,21 @@ def nose_params(client_metadata: Mapping[str, Any], config: NoseConfig,
     """Params of a new NOSE challenge, keys as in the original."""
     w, h = image_size(client_metadata)
     ax, ay, aw, ah = area_box(w, h, config)
-    nx, ny, nw, nh = nose_box(w, h, config, rng)
-    return {"imageWidth": w, "imageHeight": h,
-            "areaLeft": int(ax), "areaTop": int(ay), "areaWidth": int(aw), "areaHeight": int(ah),
-            "minFaceAreaPercent": config.min_face_area_percent,
-            "noseLeft": int(nx), "noseTop": int(ny), "noseWidth": int(nw), "noseHeight": int(nh)}
+    count = client_target_count(client_metadata, config)
+    if count == 1:
+        boxes = [nose_box(w, h, config, rng)]
+    else:  # a sequence, each target on the other side of the centre from the one before
+        side = rng.choice([1, -1])
+        boxes = [side_box(w, h, config, rng, side if k % 2 == 0 else -side) for k in range(count)]
+    nx, ny, nw, nh = boxes[0]
+    params = {"imageWidth": w, "imageHeight": h,
+              "areaLeft": int(ax), "areaTop": int(ay), "areaWidth": int(aw),
+              "areaHeight": int(ah), "minFaceAreaPercent": config.min_face_area_percent,
+              "noseLeft": int(nx), "noseTop": int(ny), "noseWidth": int(nw), "noseHeight": int(nh)}
+    if count > 1:
+        params["noseTargets"] = sequence_params(boxes)
+        params["noseHoldMs"] = config.hold_ms
+    return params
 
 
 # -- checks ------------------------------------------------------------------------------------
@@ -251,19 +284,24 @@ def nose_state(params: Mapping[str, Any], frame: FrameInput, context: Context) -
     if not inside:
         return Fail("nose.face_left_area", "the face left the area box")
 
-    tol_w = params["noseWidth"] * cfg.nose_box_tolerance
-    tol_h = params["noseHeight"] * cfg.nose_box_tolerance
-    target = (params["noseLeft"] - tol_w, params["noseTop"] - tol_h,
-              params["noseWidth"] + 2 * tol_w, params["noseHeight"] + 2 * tol_h)
     nose = face.landmark("nose")
     if nose is None:
         return Continue("nose.missing_landmark", "the face has no nose landmark")
     nx, ny = nose.x * width, nose.y * height
     context["nose_trajectory"].append((nose.x, nose.y))
-    in_target = target[0] <= nx <= target[0] + target[2] and target[1] <= ny <= target[1] + target[3]
+    targets = targets_of(params)
+    k = context.get("nose_target_index", 0)
+    in_target = _in_box(_tolerant(targets[k], cfg), nx, ny)
     context.record(nose_x=nx, nose_y=ny, inside_nose_box=in_target)
+    if len(targets) > 1:
+        context.record(nose_target=k)
+        held = _held(in_target, frame.timestamp, params, context)
+        if held is not None:
+            return held
     if not in_target:
         return Continue("nose.not_in_target", "move the tip of your nose toward the target box")
+    if k + 1 < len(targets):
+        return _next_target(targets, k, face, width, context)
 
     trajectory = context["nose_trajectory"]
     error = _trajectory_error(trajectory)
@@ -287,7 +325,7 @@ def nose_state(params: Mapping[str, Any], frame: FrameInput, context: Context) -
             return Fail("nose.parallax", f"nose parallax {parallax:.3f} < {cfg.min_parallax:g} "
                                          "face widths: the face moved like a flat picture")
     if not cfg.histogram_check:
-        return _decide_without_histogram(params, face, cfg, context)
+        return _decide_without_histogram(params, targets[k], face, cfg, context)
 
     dist = _histogram_distance(context["original_landmarks"], face.landmarks, width, height,
                                cfg.histogram_bins)
@@ -297,7 +335,7 @@ def nose_state(params: Mapping[str, Any], frame: FrameInput, context: Context) -
         return Fail("nose.missing_pose", "the face has no yaw estimate")
     rotated_right = yaw > cfg.rotation_threshold
     rotated_left = yaw < -cfg.rotation_threshold
-    target_right = params["noseLeft"] + cfg.nose_box_size / 2 > width / 2
+    target_right = _target_right(targets[k], width, cfg)
     if (rotated_right and target_right) or (rotated_left and not target_right):
         min_dist = cfg.min_dist * cfg.min_dist_factor_rotated
     elif not (rotated_left or rotated_right):
@@ -318,14 +356,14 @@ def nose_state(params: Mapping[str, Any], frame: FrameInput, context: Context) -
                                            "turning head does")
 
 
-def _decide_without_histogram(params: Mapping[str, Any], face: FaceDetail, cfg: NoseConfig,
-                              context: Context) -> StepResult:
+def _decide_without_histogram(params: Mapping[str, Any], target: tuple[float, ...],
+                              face: FaceDetail, cfg: NoseConfig, context: Context) -> StepResult:
     """The decision when the histogram check is off: the rotation rule, then the session checks."""
     yaw = face.pose.yaw if face.pose is not None else None
     context.record(yaw=yaw)
     if yaw is None:
         return Fail("nose.missing_pose", "the face has no yaw estimate")
-    target_right = params["noseLeft"] + cfg.nose_box_size / 2 > params["imageWidth"] / 2
+    target_right = _target_right(target, params["imageWidth"], cfg)
     if (yaw < -cfg.rotation_threshold and target_right) or \
             (yaw > cfg.rotation_threshold and not target_right):
         return Fail("nose.wrong_rotation", f"the head turned away from the target (yaw {yaw:.1f})")
@@ -335,6 +373,64 @@ def _decide_without_histogram(params: Mapping[str, Any], face: FaceDetail, cfg: 
     if cfg.parallax_check:
         return Success("nose.ok", "the nose reached the target with a head's parallax")
     return Success("nose.ok", "the nose reached the target with the head turned toward it")
+
+
+def _tolerant(box: tuple[float, ...], cfg: NoseConfig) -> tuple[float, float, float, float]:
+    tol_w, tol_h = box[2] * cfg.nose_box_tolerance, box[3] * cfg.nose_box_tolerance
+    return (box[0] - tol_w, box[1] - tol_h, box[2] + 2 * tol_w, box[3] + 2 * tol_h)
+
+
+def _in_box(box: tuple[float, ...], x: float, y: float) -> bool:
+    return box[0] <= x <= box[0] + box[2] and box[1] <= y <= box[1] + box[3]
+
+
+def _target_right(box: tuple[float, ...], width: float, cfg: NoseConfig) -> bool:
+    """Whether the target is in the image's right half (the original's test, on its box)."""
+    return box[0] + cfg.nose_box_size / 2 > width / 2
+
+
+def _held(in_target: bool, timestamp: int, params: Mapping[str, Any], context: Context
+          ) -> StepResult | None:
+    """A sequence: the nose must stay in the box for ``noseHoldMs``; ``None`` once it has."""
+    if not in_target:
+        context.pop("nose_hold_since", None)
+        return None
+    since = context.setdefault("nose_hold_since", timestamp)
+    held_ms = timestamp - since
+    need = float(params.get("noseHoldMs", 0))
+    context.record(hold_ms=held_ms)
+    if held_ms < need:
+        return Continue("nose.holding", f"hold the tip of your nose in the target box "
+                                        f"({held_ms:.0f} of {need:.0f} ms)")
+    return None
+
+
+def _next_target(targets: list, k: int, face: FaceDetail, width: int, context: Context) -> StepResult:
+    """Target ``k`` of a sequence held: check this leg's trajectory and rotation, go on."""
+    cfg: NoseConfig = context.config
+    trajectory = context["nose_trajectory"]
+    error = _trajectory_error(trajectory)
+    context.record(trajectory_points=len(trajectory), trajectory_error=error)
+    if error is None:
+        return Fail("nose.trajectory_unfit", f"the nose trajectory to target {k + 1} "
+                                             f"({len(trajectory)} points) is too short for a "
+                                             "degree-2 fit")
+    if error > cfg.trajectory_error_threshold:
+        context.score = cfg.trajectory_error_threshold - error
+        return Fail("nose.trajectory_error", f"nose trajectory RMS error {error:.4f} > "
+                                             f"{cfg.trajectory_error_threshold:g} on the way "
+                                             f"to target {k + 1}")
+    yaw = face.pose.yaw if face.pose is not None else None
+    right = _target_right(targets[k], width, cfg)
+    if yaw is not None and ((yaw < -cfg.rotation_threshold and right) or
+                            (yaw > cfg.rotation_threshold and not right)):
+        return Fail("nose.wrong_rotation", f"the head turned away from target {k + 1} "
+                                           f"(yaw {yaw:.1f})")
+    context["nose_target_index"] = k + 1
+    context["nose_trajectory"] = [trajectory[-1]]
+    context.pop("nose_hold_since", None)
+    return Continue("nose.next_target", f"target {k + 1} of {len(targets)} reached; move the "
+                                        "tip of your nose to the next one")
 
 
 def _trajectory_error(trajectory: list[tuple[float, float]]) -> float | None:
