@@ -78,8 +78,8 @@ class NoseConfig(SessionChecksConfig):
                               "them (noseTargets in its metadata); 1: the original's one target")
     sequence_min_h_dist: int = _f(30, "sequence targets: min horizontal distance, px, from the "
                                       "image centre to the near edge of the box")
-    sequence_max_h_dist: int = _f(90, "sequence targets: max (exclusive) horizontal distance, px")
-    sequence_max_v_dist: int = _f(55, "sequence targets: max (exclusive) vertical distance, px")
+    sequence_max_h_dist: int = _f(75, "sequence targets: max (exclusive) horizontal distance, px")
+    sequence_max_v_dist: int = _f(45, "sequence targets: max (exclusive) vertical distance, px")
     hold_ms: int = _f(500, "sequence targets: the nose must stay in each target box this long "
                            "(client time, ms); a recording passing through a box does not")
 
@@ -168,9 +168,8 @@ def nose_params(client_metadata: Mapping[str, Any], config: NoseConfig,
     count = client_target_count(client_metadata, config)
     if count == 1:
         boxes = [nose_box(w, h, config, rng)]
-    else:  # a sequence, each target on the other side of the centre from the one before
-        side = rng.choice([1, -1])
-        boxes = [side_box(w, h, config, rng, side if k % 2 == 0 else -side) for k in range(count)]
+    else:  # a sequence: each target's side a fair coin of its own
+        boxes = [side_box(w, h, config, rng, rng.choice([1, -1])) for _ in range(count)]
     nx, ny, nw, nh = boxes[0]
     params = {"imageWidth": w, "imageHeight": h,
               "areaLeft": int(ax), "areaTop": int(ay), "areaWidth": int(aw),
@@ -304,7 +303,7 @@ def nose_state(params: Mapping[str, Any], frame: FrameInput, context: Context) -
         return _next_target(targets, k, face, width, context)
 
     trajectory = context["nose_trajectory"]
-    error = _trajectory_error(trajectory)
+    error = _trajectory_error(trajectory, along_chord=len(targets) > 1)
     context.record(trajectory_points=len(trajectory), trajectory_error=error)
     if error is None:
         return Fail("nose.trajectory_unfit",
@@ -409,7 +408,7 @@ def _next_target(targets: list, k: int, face: FaceDetail, width: int, context: C
     """Target ``k`` of a sequence held: check this leg's trajectory and rotation, go on."""
     cfg: NoseConfig = context.config
     trajectory = context["nose_trajectory"]
-    error = _trajectory_error(trajectory)
+    error = _trajectory_error(trajectory, along_chord=True)
     context.record(trajectory_points=len(trajectory), trajectory_error=error)
     if error is None:
         return Fail("nose.trajectory_unfit", f"the nose trajectory to target {k + 1} "
@@ -433,10 +432,22 @@ def _next_target(targets: list, k: int, face: FaceDetail, width: int, context: C
                                         "tip of your nose to the next one")
 
 
-def _trajectory_error(trajectory: list[tuple[float, float]]) -> float | None:
-    """RMS residual of ``np.polyfit(x, y, 2)``, or ``None`` when numpy gives no residual."""
+def _trajectory_error(trajectory: list[tuple[float, float]], along_chord: bool = False
+                      ) -> float | None:
+    """RMS residual of ``np.polyfit(x, y, 2)``, or ``None`` when numpy gives no residual.
+
+    ``along_chord`` (a sequence's legs, which may run in any direction): x is measured
+    along the line from the leg's first to its last point and y across it.
+    """
     xs = [p[0] for p in trajectory]
     ys = [p[1] for p in trajectory]
+    if along_chord and len(trajectory) > 1:
+        dx, dy = xs[-1] - xs[0], ys[-1] - ys[0]
+        norm = math.hypot(dx, dy)
+        if norm > 0:
+            c, s = dx / norm, dy / norm
+            xs, ys = ([(x - xs[0]) * c + (y - ys[0]) * s for x, y in trajectory],
+                      [-(x - xs[0]) * s + (y - ys[0]) * c for x, y in trajectory])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:

@@ -13,10 +13,11 @@ item the four ``nose*`` keys), its first item equal to the one-target keys, so
 a client that ignores the list still shows the first box. A client that does
 not declare the capability gets the one-target params, exactly as before.
 
-Each target of a sequence lies on the other side of the image centre from the
-one before it (``sequence_*`` ranges, wider than the one target's), and the
-nose must stay in each box for ``hold_ms``, so the user turns from one side
-across to the other and pauses at each target.
+Each target of a sequence is drawn on its own - side a fair coin, distances in
+the ``sequence_*`` ranges, within the reach of a head turn - and the nose must
+stay in each box for ``hold_ms``, so the user pauses at each target. Drawing each
+side independently halves a replay's chance per target (sides that alternate
+would agree for the whole sequence once they agree for the first target).
 """
 
 from __future__ import annotations
@@ -104,10 +105,9 @@ def _draw(rng: np.random.Generator, n: int, width: int, height: int, config: "No
     :func:`~liveness_lab.challenges.nose.nose_box`; a sequence: :func:`side_box`)."""
     size = config.nose_box_size
     min_h, max_h, max_v = _ranges(config, count)
-    side = rng.choice([1, -1], size=n)
     out = np.empty((n, count, 2))
     for k in range(count):
-        s = side if k % 2 == 0 else -side
+        s = rng.choice([1, -1], size=n)
         left = width / 2 + s * (min_h + rng.integers(0, max_h - min_h, n))
         left = np.where(s == -1, left - size, left)
         vs = rng.choice([1, -1], size=n)
