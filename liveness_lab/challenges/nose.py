@@ -80,6 +80,9 @@ class NoseConfig(SessionChecksConfig):
                                       "image centre to the near edge of the box")
     sequence_max_h_dist: int = _f(75, "sequence targets: max (exclusive) horizontal distance, px")
     sequence_max_v_dist: int = _f(45, "sequence targets: max (exclusive) vertical distance, px")
+    sequence_area_tolerance: float = _f(0.15, "sequence: area_box_tolerance during its "
+                                              "longer response (posture drifts, people "
+                                              "translate part of each nose movement)")
     hold_ms: int = _f(500, "sequence targets: the nose must stay in each target box this long "
                            "(client time, ms); a recording passing through a box does not")
 
@@ -108,7 +111,7 @@ class NoseConfig(SessionChecksConfig):
         for name in ("area_box_width_ratio", "area_box_height_ratio", "area_box_aspect_ratio"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be > 0")
-        for name in ("area_box_tolerance", "nose_box_tolerance", "trajectory_error_threshold",
+        for name in ("area_box_tolerance", "sequence_area_tolerance", "nose_box_tolerance", "trajectory_error_threshold",
                      "min_dist", "rotation_threshold"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0")
@@ -274,8 +277,9 @@ def nose_state(params: Mapping[str, Any], frame: FrameInput, context: Context) -
     box = _face_box_px(face, params, context)
     if box is None:
         return Fail("nose.missing_bounding_box", "the face has no bounding box")
-    tol_w = params["areaWidth"] * cfg.area_box_tolerance
-    tol_h = params["areaHeight"] * cfg.area_box_tolerance
+    grow = cfg.sequence_area_tolerance if "noseTargets" in params else cfg.area_box_tolerance
+    tol_w = params["areaWidth"] * grow
+    tol_h = params["areaHeight"] * grow
     area = (params["areaLeft"] - tol_w, params["areaTop"] - tol_h,
             params["areaWidth"] + 2 * tol_w, params["areaHeight"] + 2 * tol_h)
     inside = _inside(area, box)
@@ -300,7 +304,7 @@ def nose_state(params: Mapping[str, Any], frame: FrameInput, context: Context) -
     if not in_target:
         return Continue("nose.not_in_target", "move the tip of your nose toward the target box")
     if k + 1 < len(targets):
-        return _next_target(targets, k, face, width, context)
+        return _next_target(targets, k, face, (width, height), context)
 
     trajectory = context["nose_trajectory"]
     error = _trajectory_error(trajectory, along_chord=len(targets) > 1)
@@ -314,7 +318,7 @@ def nose_state(params: Mapping[str, Any], frame: FrameInput, context: Context) -
         return Fail("nose.trajectory_error", f"nose trajectory RMS error {error:.4f} > "
                                              f"{cfg.trajectory_error_threshold:g}")
     if cfg.parallax_check:
-        parallax = nose_parallax(context["original_face"], face, width, height)
+        parallax = _best_parallax(context, face, width, height)
         context.record(parallax=parallax)
         if parallax is None:
             return Fail("nose.parallax_unavailable", "the faces lack the landmarks needed to "
@@ -323,6 +327,14 @@ def nose_state(params: Mapping[str, Any], frame: FrameInput, context: Context) -
         if parallax < cfg.min_parallax:
             return Fail("nose.parallax", f"nose parallax {parallax:.3f} < {cfg.min_parallax:g} "
                                          "face widths: the face moved like a flat picture")
+    if len(targets) > 1:
+        turned = _turned_away(face, context, cfg)
+        if turned is not None:
+            return turned
+        final = before_success(context)
+        if final is not None:
+            return final
+        return Success("nose.ok", f"the nose held each of the {len(targets)} targets in turn")
     if not cfg.histogram_check:
         return _decide_without_histogram(params, targets[k], face, cfg, context)
 
@@ -404,7 +416,8 @@ def _held(in_target: bool, timestamp: int, params: Mapping[str, Any], context: C
     return None
 
 
-def _next_target(targets: list, k: int, face: FaceDetail, width: int, context: Context) -> StepResult:
+def _next_target(targets: list, k: int, face: FaceDetail, size: tuple[int, int],
+                 context: Context) -> StepResult:
     """Target ``k`` of a sequence held: check this leg's trajectory and rotation, go on."""
     cfg: NoseConfig = context.config
     trajectory = context["nose_trajectory"]
@@ -419,17 +432,43 @@ def _next_target(targets: list, k: int, face: FaceDetail, width: int, context: C
         return Fail("nose.trajectory_error", f"nose trajectory RMS error {error:.4f} > "
                                              f"{cfg.trajectory_error_threshold:g} on the way "
                                              f"to target {k + 1}")
-    yaw = face.pose.yaw if face.pose is not None else None
-    right = _target_right(targets[k], width, cfg)
-    if yaw is not None and ((yaw < -cfg.rotation_threshold and right) or
-                            (yaw > cfg.rotation_threshold and not right)):
-        return Fail("nose.wrong_rotation", f"the head turned away from target {k + 1} "
-                                           f"(yaw {yaw:.1f})")
+    turned = _turned_away(face, context, cfg)
+    if turned is not None:
+        return turned
+    if cfg.parallax_check:
+        _best_parallax(context, face, *size)
     context["nose_target_index"] = k + 1
+    context["leg_start_face"] = face
     context["nose_trajectory"] = [trajectory[-1]]
     context.pop("nose_hold_since", None)
     return Continue("nose.next_target", f"target {k + 1} of {len(targets)} reached; move the "
                                         "tip of your nose to the next one")
+
+
+def _turned_away(face: FaceDetail, context: Context, cfg: NoseConfig) -> StepResult | None:
+    """A sequence's leg: the yaw must not have changed against the nose's horizontal motion
+    (by more than ``rotation_threshold``) since the leg began - relative, as a head still
+    turned toward the last target is not turned away from the next."""
+    start = context.get("leg_start_face", context["original_face"])
+    nose0, nose1 = start.landmark("nose"), face.landmark("nose")
+    if face.pose is None or start.pose is None or nose0 is None or nose1 is None:
+        return Fail("nose.missing_pose", "the face has no yaw estimate")
+    d_yaw = face.pose.yaw - start.pose.yaw
+    dx = nose1.x - nose0.x
+    if (dx > 0 and d_yaw < -cfg.rotation_threshold) or (dx < 0 and d_yaw > cfg.rotation_threshold):
+        return Fail("nose.wrong_rotation", f"the head turned away from the target (yaw changed "
+                                           f"by {d_yaw:.1f} while the nose moved the other way)")
+    return None
+
+
+def _best_parallax(context: Context, face: FaceDetail, width: int, height: int) -> float | None:
+    """The largest nose parallax against the nose state's first frame over the targets
+    reached so far (a flat picture shows none at any of them)."""
+    value = nose_parallax(context["original_face"], face, width, height)
+    best = context.get("best_parallax")
+    if value is not None and (best is None or value > best):
+        context["best_parallax"] = best = value
+    return best
 
 
 def _trajectory_error(trajectory: list[tuple[float, float]], along_chord: bool = False
