@@ -195,3 +195,27 @@ def test_the_probability_model_on_degenerate_distributions():
     assert 0.25 < p < 0.5
     with pytest.raises(ValueError):
         replay_pass_probability(NoseConfig(), (640, 480), 4)
+
+
+# -- the model against the simulator's replay species ----------------------------------------
+
+def _replays_passing(client_targets: int, n: int) -> int:
+    from liveness_lab.synth.traces import simulate_session
+    cfg = resolve_configs("rekognition")
+    passed = 0
+    for i in range(n):
+        params = nose_params({"imageWidth": 640, "imageHeight": 480,
+                              "noseTargets": client_targets}, cfg.by_type["NOSE"],
+                             SeededRandom(1000 + i))
+        session = simulate_session("NOSE", params, species="replay_other_challenge",
+                                   seed=i, profile="rekognition")
+        passed += verify_session(session, configs=cfg).success
+    return passed
+
+
+@pytest.mark.slow
+def test_simulated_replays_agree_with_the_computed_probabilities():
+    # 40 sessions each; one target: 24 % computed (binomial 95 % range about 4..16);
+    # three held targets: 0.46 % computed (more than 2 of 40 would be < 0.1 % likely)
+    assert 3 <= _replays_passing(1, 40) <= 18
+    assert _replays_passing(3, 40) <= 2
