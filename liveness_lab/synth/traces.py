@@ -98,6 +98,8 @@ ALL_SPECIES: Mapping[str, tuple[str, ...]] = {
 _CLIENT_NOSE_TIMEOUT_S = 10.0      # the sample client's nose-state duration
 _CLIENT_AREA_TOLERANCE = 0.20      # the sample client's FACE_AREA_TOLERANCE_PERCENT / 100
 _CLIENT_MIN_FACE_AREA = 0.40       # the client's (MIN_FACE_AREA_PERCENT - tolerance) / 100
+_CLIENT_HOLD_MARGIN_S = 0.25       # a sequence client: shows the next target this long after
+_CLIENT_TAIL_S = 0.5               # the hold, and uploads this long after the last one
 
 
 @dataclass
@@ -256,7 +258,8 @@ def _aim_sequence(rng: np.random.Generator, rig: Any, plan: _Plan, t_start: floa
 def _sequence_end(nose: np.ndarray, out: np.ndarray, times: np.ndarray,
                   geo: _NoseGeometry) -> int:
     """Frames a sequence client uploads: it shows target k until its nose has stayed in it
-    (with the server's 55 % tolerance) for the hold, then the next; it stops after the last."""
+    (with the server's 55 % tolerance) for the hold plus a margin (its nose estimate is not
+    the server's), then the next; it stops half a second after the last."""
     k, since = 0, None
     for i in range(len(times)):
         if out[i]:
@@ -268,10 +271,10 @@ def _sequence_end(nose: np.ndarray, out: np.ndarray, times: np.ndarray,
             since = None
             continue
         since = times[i] if since is None else since
-        if times[i] - since >= geo.hold_s + 0.05:
+        if times[i] - since >= geo.hold_s + _CLIENT_HOLD_MARGIN_S:
             k, since = k + 1, None
-            if k == len(geo.targets):
-                return i + 1
+            if k == len(geo.targets):  # a last half second for the server's own count
+                return int(np.searchsorted(times, times[i] + _CLIENT_TAIL_S, side="right"))
     return len(times)
 
 
