@@ -96,3 +96,21 @@ def test_server_accepts_a_paced_stream_and_refuses_the_same_stream_in_a_burst(tm
         assert results[True]["timing"]["ok"] is True
         burst = results[False]
         assert burst["success"] is False and burst["code"] == "timing.lag", burst
+
+
+# -- the NOSE capability through the service (issue 11 item 3) -------------------------------
+
+def test_the_secure_default_gives_old_clients_one_box_and_capable_clients_a_sequence(tmp_path):
+    from svc_helpers import TestClient, test_settings
+    from liveness_lab.service.api import create_app
+    app = create_app(test_settings(tmp_path, profile=None, max_failed_verifies=0))
+    with TestClient(app) as client:
+        old = client.post("/challenge", json={"imageWidth": 640, "imageHeight": 480}).json()
+        assert old["type"] == "NOSE" and "noseTargets" not in old["params"]
+        new = client.post("/challenge", json={"imageWidth": 640, "imageHeight": 480,
+                                              "noseTargets": 3}).json()
+        seq = new["params"]["noseTargets"]
+        assert len(seq) == 3 and seq[0]["noseLeft"] == new["params"]["noseLeft"]
+        r = client.post("/challenge", json={"imageWidth": 640, "imageHeight": 480,
+                                            "noseTargets": "many"})
+        assert r.status_code == 400 and "noseTargets" in r.json()["message"]
