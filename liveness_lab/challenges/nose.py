@@ -6,6 +6,9 @@ generation rules, same checks, thresholds and order
 (see ``docs/challenges.md``). Where the original crashed (no face in the
 frame during the area or nose state, a trajectory too short to fit, a
 missing pose), the run fails with a reason instead.
+
+A profile with ``nose_targets`` > 1 gives clients that declare ``noseTargets``
+a sequence of held targets (``nose_targets.py``); old clients keep one box.
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ from .framework import ChallengeRandom
 if TYPE_CHECKING:  # pragma: no cover
     from .nose import NoseConfig
 
-__all__ = ["MAX_NOSE_TARGETS", "client_target_count", "side_box", "targets_of",
+__all__ = ["MAX_NOSE_TARGETS", "client_target_count", "side_box", "targets_of", "sequence_params",
            "ReplayEstimate", "replay_pass_probability"]
 
 #: Most targets a NOSE sequence may have.
