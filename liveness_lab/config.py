@@ -95,7 +95,10 @@ register_profile(Profile(
 #: the hardened challenge rules, whatever evidence the identity check uses
 _HARDENED: dict[str, dict[str, Any]] = {
     "NOSE": {"multiple_faces": "fail", "max_missing_faces": 3, "parallax_check": True,
-             "histogram_check": False},
+             "histogram_check": False,
+             # issue 11: three held targets for clients that can show them (nose_targets.py),
+             # and time for them
+             "nose_targets": 3, "state_timeout_s": 30.0},
     "POSE": {"frames_required": 3, "require_transition": True, "neutral_frames": 2,
              "gaze_must_match": True, "exclude_neutral_pose": True, "max_missing_faces": 3,
              "smile_needs_open_mouth": False},

@@ -6,6 +6,9 @@ generation rules, same checks, thresholds and order
 (see ``docs/challenges.md``). Where the original crashed (no face in the
 frame during the area or nose state, a trajectory too short to fit, a
 missing pose), the run fails with a reason instead.
+
+A profile with ``nose_targets`` > 1 gives clients that declare ``noseTargets``
+a sequence of held targets (``nose_targets.py``); old clients keep one box.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from .checks import SessionChecksConfig, before_success, nose_parallax, observe_
 from .framework import (image_size, ChallengeRandom, ChallengeType, Context, Continue, Fail, FrameInput, Next,
                         StepResult, Success)
 from .framework import IMAGE_SIZE_SCHEMA, Param
+from .nose_targets import MAX_NOSE_TARGETS, client_target_count, sequence_params, side_box, \
+    targets_of
 
 __all__ = ["NOSE", "NoseConfig", "nose_params", "area_box", "nose_box"]
 
@@ -72,6 +77,17 @@ class NoseConfig(SessionChecksConfig):
                                      "the frame at the target")
     min_parallax: float = _f(0.035, "smallest nose parallax, in face widths along the nose's "
                                     "motion (a flat photo: 0 plus detector noise)")
+    nose_targets: int = _f(1, "targets in sequence for a client that declares it can show "
+                              "them (noseTargets in its metadata); 1: the original's one target")
+    sequence_min_h_dist: int = _f(30, "sequence targets: min horizontal distance, px, from the "
+                                      "image centre to the near edge of the box")
+    sequence_max_h_dist: int = _f(75, "sequence targets: max (exclusive) horizontal distance, px")
+    sequence_max_v_dist: int = _f(45, "sequence targets: max (exclusive) vertical distance, px")
+    sequence_area_tolerance: float = _f(0.15, "sequence: area_box_tolerance during its "
+                                              "longer response (posture drifts, people "
+                                              "translate part of each nose movement)")
+    hold_ms: int = _f(500, "sequence targets: the nose must stay in each target box this long "
+                           "(client time, ms); a recording passing through a box does not")
 
     def validate(self) -> None:
         super().validate()
@@ -80,6 +96,13 @@ class NoseConfig(SessionChecksConfig):
                               f"{self.multiple_faces!r}")
         if self.max_missing_faces < 0:
             raise ConfigError(f"max_missing_faces must be >= 0, got {self.max_missing_faces!r}")
+        if not 1 <= self.nose_targets <= MAX_NOSE_TARGETS:
+            raise ConfigError(f"nose_targets must be from 1 to {MAX_NOSE_TARGETS}, got "
+                              f"{self.nose_targets!r}")
+        if not self.sequence_max_h_dist > self.sequence_min_h_dist >= 0:
+            raise ConfigError("sequence_max_h_dist must be > sequence_min_h_dist >= 0")
+        if self.sequence_max_v_dist < 1 or self.hold_ms < 0:
+            raise ConfigError("sequence_max_v_dist must be >= 1 and hold_ms >= 0")
         if self.min_parallax < 0:
             raise ConfigError(f"min_parallax must be >= 0, got {self.min_parallax!r}")
         if not self.nose_box_center_max_h_dist > self.nose_box_center_min_h_dist:
@@ -91,7 +114,7 @@ class NoseConfig(SessionChecksConfig):
         for name in ("area_box_width_ratio", "area_box_height_ratio", "area_box_aspect_ratio"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be > 0")
-        for name in ("area_box_tolerance", "nose_box_tolerance", "trajectory_error_threshold",
+        for name in ("area_box_tolerance", "sequence_area_tolerance", "nose_box_tolerance", "trajectory_error_threshold",
                      "min_dist", "rotation_threshold"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0")
@@ -102,7 +125,13 @@ NOSE = ChallengeType(
     description="centre the face in the area box, then move the nose tip to the target box",
     params_schema={**IMAGE_SIZE_SCHEMA, "minFaceAreaPercent": Param(float, minimum=0, maximum=100),
                    **{f"{box}{key}": Param(float, minimum=0 if key in ("Width", "Height") else None)
-                      for box in ("area", "nose") for key in ("Left", "Top", "Width", "Height")}})
+                      for box in ("area", "nose") for key in ("Left", "Top", "Width", "Height")},
+                   "noseTargets": Param(list, required=False, minimum=2, maximum=MAX_NOSE_TARGETS,
+                                        items=Param(dict, fields={
+                                            f"nose{key}": Param(float, minimum=0 if key in (
+                                                "Width", "Height") else None)
+                                            for key in ("Left", "Top", "Width", "Height")})),
+                   "noseHoldMs": Param(float, required=False, minimum=0)})
 
 
 # -- params ------------------------------------------------------------------------------------
@@ -142,11 +171,20 @@ def nose_params(client_metadata: Mapping[str, Any], config: NoseConfig,
     """Params of a new NOSE challenge, keys as in the original."""
     w, h = image_size(client_metadata)
     ax, ay, aw, ah = area_box(w, h, config)
-    nx, ny, nw, nh = nose_box(w, h, config, rng)
-    return {"imageWidth": w, "imageHeight": h,
-            "areaLeft": int(ax), "areaTop": int(ay), "areaWidth": int(aw), "areaHeight": int(ah),
-            "minFaceAreaPercent": config.min_face_area_percent,
-            "noseLeft": int(nx), "noseTop": int(ny), "noseWidth": int(nw), "noseHeight": int(nh)}
+    count = client_target_count(client_metadata, config)
+    if count == 1:
+        boxes = [nose_box(w, h, config, rng)]
+    else:  # a sequence: each target's side a fair coin of its own
+        boxes = [side_box(w, h, config, rng, rng.choice([1, -1])) for _ in range(count)]
+    nx, ny, nw, nh = boxes[0]
+    params = {"imageWidth": w, "imageHeight": h,
+              "areaLeft": int(ax), "areaTop": int(ay), "areaWidth": int(aw),
+              "areaHeight": int(ah), "minFaceAreaPercent": config.min_face_area_percent,
+              "noseLeft": int(nx), "noseTop": int(ny), "noseWidth": int(nw), "noseHeight": int(nh)}
+    if count > 1:
+        params["noseTargets"] = sequence_params(boxes)
+        params["noseHoldMs"] = config.hold_ms
+    return params
 
 
 # -- checks ------------------------------------------------------------------------------------
@@ -242,8 +280,9 @@ def nose_state(params: Mapping[str, Any], frame: FrameInput, context: Context) -
     box = _face_box_px(face, params, context)
     if box is None:
         return Fail("nose.missing_bounding_box", "the face has no bounding box")
-    tol_w = params["areaWidth"] * cfg.area_box_tolerance
-    tol_h = params["areaHeight"] * cfg.area_box_tolerance
+    grow = cfg.sequence_area_tolerance if "noseTargets" in params else cfg.area_box_tolerance
+    tol_w = params["areaWidth"] * grow
+    tol_h = params["areaHeight"] * grow
     area = (params["areaLeft"] - tol_w, params["areaTop"] - tol_h,
             params["areaWidth"] + 2 * tol_w, params["areaHeight"] + 2 * tol_h)
     inside = _inside(area, box)
@@ -251,22 +290,27 @@ def nose_state(params: Mapping[str, Any], frame: FrameInput, context: Context) -
     if not inside:
         return Fail("nose.face_left_area", "the face left the area box")
 
-    tol_w = params["noseWidth"] * cfg.nose_box_tolerance
-    tol_h = params["noseHeight"] * cfg.nose_box_tolerance
-    target = (params["noseLeft"] - tol_w, params["noseTop"] - tol_h,
-              params["noseWidth"] + 2 * tol_w, params["noseHeight"] + 2 * tol_h)
     nose = face.landmark("nose")
     if nose is None:
         return Continue("nose.missing_landmark", "the face has no nose landmark")
     nx, ny = nose.x * width, nose.y * height
     context["nose_trajectory"].append((nose.x, nose.y))
-    in_target = target[0] <= nx <= target[0] + target[2] and target[1] <= ny <= target[1] + target[3]
+    targets = targets_of(params)
+    k = context.get("nose_target_index", 0)
+    in_target = _in_box(_tolerant(targets[k], cfg), nx, ny)
     context.record(nose_x=nx, nose_y=ny, inside_nose_box=in_target)
+    if len(targets) > 1:
+        context.record(nose_target=k)
+        held = _held(in_target, frame.timestamp, params, context)
+        if held is not None:
+            return held
     if not in_target:
         return Continue("nose.not_in_target", "move the tip of your nose toward the target box")
+    if k + 1 < len(targets):
+        return _next_target(targets, k, face, (width, height), context)
 
     trajectory = context["nose_trajectory"]
-    error = _trajectory_error(trajectory)
+    error = _trajectory_error(trajectory, along_chord=len(targets) > 1)
     context.record(trajectory_points=len(trajectory), trajectory_error=error)
     if error is None:
         return Fail("nose.trajectory_unfit",
@@ -277,7 +321,7 @@ def nose_state(params: Mapping[str, Any], frame: FrameInput, context: Context) -
         return Fail("nose.trajectory_error", f"nose trajectory RMS error {error:.4f} > "
                                              f"{cfg.trajectory_error_threshold:g}")
     if cfg.parallax_check:
-        parallax = nose_parallax(context["original_face"], face, width, height)
+        parallax = _best_parallax(context, face, width, height)
         context.record(parallax=parallax)
         if parallax is None:
             return Fail("nose.parallax_unavailable", "the faces lack the landmarks needed to "
@@ -286,8 +330,16 @@ def nose_state(params: Mapping[str, Any], frame: FrameInput, context: Context) -
         if parallax < cfg.min_parallax:
             return Fail("nose.parallax", f"nose parallax {parallax:.3f} < {cfg.min_parallax:g} "
                                          "face widths: the face moved like a flat picture")
+    if len(targets) > 1:
+        turned = _turned_away(face, context, cfg)
+        if turned is not None:
+            return turned
+        final = before_success(context)
+        if final is not None:
+            return final
+        return Success("nose.ok", f"the nose held each of the {len(targets)} targets in turn")
     if not cfg.histogram_check:
-        return _decide_without_histogram(params, face, cfg, context)
+        return _decide_without_histogram(params, targets[k], face, cfg, context)
 
     dist = _histogram_distance(context["original_landmarks"], face.landmarks, width, height,
                                cfg.histogram_bins)
@@ -297,7 +349,7 @@ def nose_state(params: Mapping[str, Any], frame: FrameInput, context: Context) -
         return Fail("nose.missing_pose", "the face has no yaw estimate")
     rotated_right = yaw > cfg.rotation_threshold
     rotated_left = yaw < -cfg.rotation_threshold
-    target_right = params["noseLeft"] + cfg.nose_box_size / 2 > width / 2
+    target_right = _target_right(targets[k], width, cfg)
     if (rotated_right and target_right) or (rotated_left and not target_right):
         min_dist = cfg.min_dist * cfg.min_dist_factor_rotated
     elif not (rotated_left or rotated_right):
@@ -318,14 +370,14 @@ def nose_state(params: Mapping[str, Any], frame: FrameInput, context: Context) -
                                            "turning head does")
 
 
-def _decide_without_histogram(params: Mapping[str, Any], face: FaceDetail, cfg: NoseConfig,
-                              context: Context) -> StepResult:
+def _decide_without_histogram(params: Mapping[str, Any], target: tuple[float, ...],
+                              face: FaceDetail, cfg: NoseConfig, context: Context) -> StepResult:
     """The decision when the histogram check is off: the rotation rule, then the session checks."""
     yaw = face.pose.yaw if face.pose is not None else None
     context.record(yaw=yaw)
     if yaw is None:
         return Fail("nose.missing_pose", "the face has no yaw estimate")
-    target_right = params["noseLeft"] + cfg.nose_box_size / 2 > params["imageWidth"] / 2
+    target_right = _target_right(target, params["imageWidth"], cfg)
     if (yaw < -cfg.rotation_threshold and target_right) or \
             (yaw > cfg.rotation_threshold and not target_right):
         return Fail("nose.wrong_rotation", f"the head turned away from the target (yaw {yaw:.1f})")
@@ -337,10 +389,107 @@ def _decide_without_histogram(params: Mapping[str, Any], face: FaceDetail, cfg: 
     return Success("nose.ok", "the nose reached the target with the head turned toward it")
 
 
-def _trajectory_error(trajectory: list[tuple[float, float]]) -> float | None:
-    """RMS residual of ``np.polyfit(x, y, 2)``, or ``None`` when numpy gives no residual."""
+def _tolerant(box: tuple[float, ...], cfg: NoseConfig) -> tuple[float, float, float, float]:
+    tol_w, tol_h = box[2] * cfg.nose_box_tolerance, box[3] * cfg.nose_box_tolerance
+    return (box[0] - tol_w, box[1] - tol_h, box[2] + 2 * tol_w, box[3] + 2 * tol_h)
+
+
+def _in_box(box: tuple[float, ...], x: float, y: float) -> bool:
+    return box[0] <= x <= box[0] + box[2] and box[1] <= y <= box[1] + box[3]
+
+
+def _target_right(box: tuple[float, ...], width: float, cfg: NoseConfig) -> bool:
+    """Whether the target is in the image's right half (the original's test, on its box)."""
+    return box[0] + cfg.nose_box_size / 2 > width / 2
+
+
+def _held(in_target: bool, timestamp: int, params: Mapping[str, Any], context: Context
+          ) -> StepResult | None:
+    """A sequence: the nose must stay in the box for ``noseHoldMs``; ``None`` once it has."""
+    if not in_target:
+        context.pop("nose_hold_since", None)
+        return None
+    since = context.setdefault("nose_hold_since", timestamp)
+    held_ms = timestamp - since
+    need = float(params.get("noseHoldMs", 0))
+    context.record(hold_ms=held_ms)
+    if held_ms < need:
+        return Continue("nose.holding", f"hold the tip of your nose in the target box "
+                                        f"({held_ms:.0f} of {need:.0f} ms)")
+    return None
+
+
+def _next_target(targets: list, k: int, face: FaceDetail, size: tuple[int, int],
+                 context: Context) -> StepResult:
+    """Target ``k`` of a sequence held: check this leg's trajectory and rotation, go on."""
+    cfg: NoseConfig = context.config
+    trajectory = context["nose_trajectory"]
+    error = _trajectory_error(trajectory, along_chord=True)
+    context.record(trajectory_points=len(trajectory), trajectory_error=error)
+    if error is None:
+        return Fail("nose.trajectory_unfit", f"the nose trajectory to target {k + 1} "
+                                             f"({len(trajectory)} points) is too short for a "
+                                             "degree-2 fit")
+    if error > cfg.trajectory_error_threshold:
+        context.score = cfg.trajectory_error_threshold - error
+        return Fail("nose.trajectory_error", f"nose trajectory RMS error {error:.4f} > "
+                                             f"{cfg.trajectory_error_threshold:g} on the way "
+                                             f"to target {k + 1}")
+    turned = _turned_away(face, context, cfg)
+    if turned is not None:
+        return turned
+    if cfg.parallax_check:
+        _best_parallax(context, face, *size)
+    context["nose_target_index"] = k + 1
+    context["leg_start_face"] = face
+    context["nose_trajectory"] = [trajectory[-1]]
+    context.pop("nose_hold_since", None)
+    return Continue("nose.next_target", f"target {k + 1} of {len(targets)} reached; move the "
+                                        "tip of your nose to the next one")
+
+
+def _turned_away(face: FaceDetail, context: Context, cfg: NoseConfig) -> StepResult | None:
+    """A sequence's leg: the yaw must not have changed against the nose's horizontal motion
+    (by more than ``rotation_threshold``) since the leg began - relative, as a head still
+    turned toward the last target is not turned away from the next."""
+    start = context.get("leg_start_face", context["original_face"])
+    nose0, nose1 = start.landmark("nose"), face.landmark("nose")
+    if face.pose is None or start.pose is None or nose0 is None or nose1 is None:
+        return Fail("nose.missing_pose", "the face has no yaw estimate")
+    d_yaw = face.pose.yaw - start.pose.yaw
+    dx = nose1.x - nose0.x
+    if (dx > 0 and d_yaw < -cfg.rotation_threshold) or (dx < 0 and d_yaw > cfg.rotation_threshold):
+        return Fail("nose.wrong_rotation", f"the head turned away from the target (yaw changed "
+                                           f"by {d_yaw:.1f} while the nose moved the other way)")
+    return None
+
+
+def _best_parallax(context: Context, face: FaceDetail, width: int, height: int) -> float | None:
+    """The largest nose parallax against the nose state's first frame over the targets
+    reached so far (a flat picture shows none at any of them)."""
+    value = nose_parallax(context["original_face"], face, width, height)
+    best = context.get("best_parallax")
+    if value is not None and (best is None or value > best):
+        context["best_parallax"] = best = value
+    return best
+
+
+def _trajectory_error(trajectory: list[tuple[float, float]], along_chord: bool = False
+                      ) -> float | None:
+    """RMS residual of ``np.polyfit(x, y, 2)``, or ``None`` when numpy gives no residual.
+
+    ``along_chord`` (a sequence's legs, which may run in any direction): x is measured
+    along the line from the leg's first to its last point and y across it.
+    """
     xs = [p[0] for p in trajectory]
     ys = [p[1] for p in trajectory]
+    if along_chord and len(trajectory) > 1:
+        dx, dy = xs[-1] - xs[0], ys[-1] - ys[0]
+        norm = math.hypot(dx, dy)
+        if norm > 0:
+            c, s = dx / norm, dy / norm
+            xs, ys = ([(x - xs[0]) * c + (y - ys[0]) * s for x, y in trajectory],
+                      [-(x - xs[0]) * s + (y - ys[0]) * c for x, y in trajectory])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:

@@ -55,6 +55,7 @@ from .startup import prepare
 from .stores import open_stores
 from .stores.base import (LISTS_UNANALYZED, OPEN, VERIFYING, ChallengeRecord, ChallengeStore,
                           FrameRecord, FrameStore, check_challenge_id, check_frame_key, jsonable)
+from .timing import TimingRules, check_timing
 from .tokens import TokenSigner, load_token_secret
 from .validation import (DecodedFrame, check_frame_size, decode_frame, parse_faces, parse_int)
 
@@ -522,12 +523,25 @@ class ChallengeService:
             raise ServiceUnavailable(f"the challenge type {record.type} is no longer registered")
         verdict = result.to_dict(with_trace=False)
         verdict["profile"] = self.configs.profile
+        if self.settings.timing_check:
+            self._check_timing(record, ordered, result, verdict)
         trace = result.trace.to_records()
         for row in trace:
             i = row.get("frame_index")
             if isinstance(i, int) and 0 <= i < len(ordered):
                 row["frame_key"] = ordered[i].key
         return jsonable(verdict), jsonable(trace)
+
+    def _check_timing(self, record: ChallengeRecord, ordered: Sequence[FrameRecord],
+                      result: Verdict, verdict: dict[str, Any]) -> None:
+        """Bind the verdict to the service's receipt times (:mod:`.timing`)."""
+        rules = TimingRules(self.settings.max_frame_lag_ms, self.settings.min_reaction_ms)
+        deciding = self._deciding_index(result) if result.success else None
+        timing = check_timing(record.created_at, [(f.timestamp, f.received_at) for f in ordered],
+                              deciding, rules)
+        verdict["timing"] = timing.to_dict()
+        if not timing.ok and verdict.get("success"):
+            verdict.update(success=False, decided=True, code=timing.code, reason=timing.reason)
 
     # -- reading ----------------------------------------------------------------------------
     def _record(self, challenge_id: str, token: Any, *, with_trace: bool = False

@@ -134,6 +134,15 @@ class Settings(BaseModel):
                                          "such as the original web client upload concurrently); "
                                          "0: timestamps must strictly increase")
 
+    # issue 11: timing bound to the server (liveness_lab/service/timing.py)
+    timing_check: bool = Field(False, description="at verification, client timestamps must "
+                               "agree with the service's receipt times and the response must "
+                               "come a human reaction time after the challenge was served")
+    max_frame_lag_ms: float = Field(2000.0, ge=0, description="timing check: most delay of a "
+                                    "frame beyond the fastest upload of its challenge, ms")
+    min_reaction_ms: float = Field(150.0, ge=0, description="timing check: least time from "
+                                   "serving the challenge to the frame completing it, ms")
+
     # -- analysis ---------------------------------------------------------------------------
     analyzer: str = Field(DEFAULT_ANALYZER, description="face analyzer: mesh (default, "
                           "MediaPipe face mesh on LiteRT), local (dlib), rekognition, or "

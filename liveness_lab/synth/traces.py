@@ -98,21 +98,32 @@ ALL_SPECIES: Mapping[str, tuple[str, ...]] = {
 _CLIENT_NOSE_TIMEOUT_S = 10.0      # the sample client's nose-state duration
 _CLIENT_AREA_TOLERANCE = 0.20      # the sample client's FACE_AREA_TOLERANCE_PERCENT / 100
 _CLIENT_MIN_FACE_AREA = 0.40       # the client's (MIN_FACE_AREA_PERCENT - tolerance) / 100
+_CLIENT_HOLD_MARGIN_S = 0.25       # a sequence client: shows the next target this long after
+_CLIENT_TAIL_S = 0.5               # the hold, and uploads this long after the last one
 
 
 @dataclass
 class _NoseGeometry:
     area: np.ndarray        # left, top, width, height px
-    target: np.ndarray      # nose box left, top, width, height px
+    target: np.ndarray      # nose box left, top, width, height px (the current target)
     aim: np.ndarray         # nose box centre px
+    #: every target of a sequence (one: the original's single box), and the hold in each, s
+    targets: tuple = ()
+    hold_s: float = 0.0
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> "_NoseGeometry":
+        from ..challenges.nose_targets import targets_of
         area = np.array([params["areaLeft"], params["areaTop"], params["areaWidth"],
                          params["areaHeight"]], dtype=float)
-        target = np.array([params["noseLeft"], params["noseTop"], params["noseWidth"],
-                           params["noseHeight"]], dtype=float)
-        return cls(area, target, target[:2] + target[2:] / 2)
+        boxes = tuple(np.array(b, dtype=float) for b in targets_of(params))
+        hold = float(params.get("noseHoldMs", 0)) / 1000 if len(boxes) > 1 else 0.0
+        return cls(area, boxes[0], boxes[0][:2] + boxes[0][2:] / 2, boxes, hold)
+
+    def at(self, k: int) -> "_NoseGeometry":
+        """The geometry with target ``k`` of the sequence as the current one."""
+        t = self.targets[k]
+        return replace(self, target=t, aim=t[:2] + t[2:] / 2)
 
     def inside_area(self, box: np.ndarray, tolerance: float = 0.0) -> np.ndarray:
         a = self.area
@@ -229,18 +240,59 @@ def _aim_movements(rng: np.random.Generator, rig: Any, plan: _Plan, t_start: flo
     return count
 
 
+def _aim_sequence(rng: np.random.Generator, rig: Any, plan: _Plan, t_start: float,
+                  geo: _NoseGeometry, reaction: float, *, mirror_first: bool = False,
+                  **kw: Any) -> int:
+    """:func:`_aim_movements` to each target in turn: after reaching one, the person holds
+    still until the client shows the next (the hold, then a reaction time)."""
+    moves = 0
+    t = t_start
+    for k in range(len(geo.targets)):
+        g = geo.at(k)
+        moves += _aim_movements(rng, rig, plan, t, g.aim, g, mirror_first=mirror_first and k == 0,
+                                **kw)
+        t = max(t, plan.end_time()) + geo.hold_s + 0.1 + reaction * float(rng.uniform(0.8, 1.2))
+    return moves
+
+
+def _sequence_end(nose: np.ndarray, out: np.ndarray, times: np.ndarray,
+                  geo: _NoseGeometry) -> int:
+    """Frames a sequence client uploads: it shows target k until its nose has stayed in it
+    (with the server's 55 % tolerance) for the hold plus a margin (its nose estimate is not
+    the server's), then the next; it stops half a second after the last."""
+    k, since = 0, None
+    for i in range(len(times)):
+        if out[i]:
+            return i + 1
+        t = geo.targets[k]
+        tol = t[2:] * 0.55
+        inside = bool(np.all(nose[i] >= t[:2] - tol) and np.all(nose[i] <= t[:2] + t[2:] + tol))
+        if not inside:
+            since = None
+            continue
+        since = times[i] if since is None else since
+        if times[i] - since >= geo.hold_s + _CLIENT_HOLD_MARGIN_S:
+            k, since = k + 1, None
+            if k == len(geo.targets):  # a last half second for the server's own count
+                return int(np.searchsorted(times, times[i] + _CLIENT_TAIL_S, side="right"))
+    return len(times)
+
+
 def _client_end(rng: np.random.Generator, rig: Any, plan: _Plan, sway: _Sway, times: np.ndarray,
                 k0: int, geo: _NoseGeometry) -> tuple[np.ndarray, np.ndarray]:
     """Frames the sample client uploads from ``k0``: until its own nose check succeeds,
     the face leaves its (tolerant) area, or its 10 s nose-state timeout."""
     t_rec = times[k0]
     sel = times[k0:]
-    sel = sel[sel - t_rec <= _CLIENT_NOSE_TIMEOUT_S]
+    sel = sel[sel - t_rec <= _CLIENT_NOSE_TIMEOUT_S * len(geo.targets)]
     states = plan.at(sel) + sway.at(sel)
     lm = rig.landmarks(states)
     boxes = face_box(lm) + rng.normal(0.0, 1.5, (len(sel), 4))
     client_nose = lm[:, _NOSE] + rng.normal(0.0, 1.5, 2) + rng.normal(0.0, 1.0, (len(sel), 2))
     out = ~geo.inside_area(boxes, _CLIENT_AREA_TOLERANCE)
+    if len(geo.targets) > 1:
+        n = max(1, _sequence_end(client_nose, out, sel, geo))
+        return sel[:n], states[:n]
     hit = geo.in_target(client_nose) & ~out
     n = len(sel)
     first_out = int(np.argmax(out)) if out.any() else n
@@ -273,10 +325,11 @@ def _nose_live(rng: np.random.Generator, subj: _Subject, camera: Camera,
             drift[_X] = rng.choice([-1, 1]) * rng.uniform(6.0, 14.0) * 6.0
         plan.add(t_rec + reaction * 0.5, 6.0, drift)
     mirror = bool(rng.random() < subj.mirror_prone)
-    moves = _aim_movements(rng, rig, plan, t_rec + reaction, geo.aim, geo, speed=subj.speed,
-                           gain=subj.gain, share=subj.translation_share,
-                           roll_coupling=subj.roll_coupling, free=(_YAW, _PITCH),
-                           t_limit=t_rec + _CLIENT_NOSE_TIMEOUT_S, mirror_first=mirror)
+    moves = _aim_sequence(rng, rig, plan, t_rec + reaction, geo, reaction, speed=subj.speed,
+                          gain=subj.gain, share=subj.translation_share,
+                          roll_coupling=subj.roll_coupling, free=(_YAW, _PITCH),
+                          t_limit=t_rec + _CLIENT_NOSE_TIMEOUT_S * len(geo.targets),
+                          mirror_first=mirror)
     sel, states = _client_end(rng, rig, plan, sway, times, k0, geo)
     track = _live_track(rng, subj, rig, plan, sel, states)
     return _Trace(sel, [track], metadata={
@@ -326,9 +379,10 @@ def _nose_print(rng: np.random.Generator, subj: _Subject, camera: Camera,
             meta["reported_tilt_fraction"] = round(tilt_gain, 3)
         else:  # print_rolled: rotate in the image plane about the holding hand
             free = (_ROLL, _Y)
-        moves = _aim_movements(rng, rig, plan, t_rec + reaction, geo.aim, geo, speed=speed,
-                               gain=float(rng.normal(0.95, 0.05)), share=0.0, roll_coupling=0.0,
-                               free=free, t_limit=t_rec + _CLIENT_NOSE_TIMEOUT_S)
+        moves = _aim_sequence(rng, rig, plan, t_rec + reaction, geo, reaction, speed=speed,
+                              gain=float(rng.normal(0.95, 0.05)), share=0.0, roll_coupling=0.0,
+                              free=free,
+                              t_limit=t_rec + _CLIENT_NOSE_TIMEOUT_S * len(geo.targets))
         meta["submovements"] = moves
         sel, states = _client_end(rng, rig, plan, sway, times, k0, geo)
     track = _print_track(rng, subj, sheet, rig, plan, sel, states, tilt_gain)
@@ -605,7 +659,10 @@ def _params_for(ctype: str, image_size: tuple[int, int], seed: int, registry: An
     from ..challenges import SeededRandom, default_registry
     reg = registry or default_registry()
     ct = reg.get(ctype)
-    return ct.generate_params({"imageWidth": image_size[0], "imageHeight": image_size[1]},
+    metadata = {"imageWidth": image_size[0], "imageHeight": image_size[1]}
+    if ctype == "NOSE":  # the simulated client shows a sequence when the profile draws one
+        metadata["noseTargets"] = 3
+    return ct.generate_params(metadata,
                               None if configs is None else configs.for_type(ct),
                               rng=SeededRandom(seed))
 
