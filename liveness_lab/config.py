@@ -100,7 +100,7 @@ _HARDENED: dict[str, dict[str, Any]] = {
              "gaze_must_match": True, "exclude_neutral_pose": True, "max_missing_faces": 3,
              "smile_needs_open_mouth": False},
     "BLINK": {},
-    "HEAD_TURN": {"min_turns": 3},
+    "HEAD_TURN": {"min_turns": 3, "rest_baseline": True},  # issue 11: per-session rest pose
 }
 _HARDENED_TYPES = ("NOSE", "POSE", "BLINK", "HEAD_TURN")
 
