@@ -98,9 +98,12 @@ _HARDENED: dict[str, dict[str, Any]] = {
              "histogram_check": False},
     "POSE": {"frames_required": 3, "require_transition": True, "neutral_frames": 2,
              "gaze_must_match": True, "exclude_neutral_pose": True, "max_missing_faces": 3,
-             "smile_needs_open_mouth": False},
+             "smile_needs_open_mouth": False,
+             # issue 11: one face track, the user's own gaze, blinks tolerated
+             "continuity_check": True, "gaze_baseline": True, "min_gaze_shift": 0.07,
+             "open_max_shift": 0.09, "gaze_window_ms": 250.0, "glitch_ms": 250.0},
     "BLINK": {},
-    "HEAD_TURN": {"min_turns": 3, "rest_baseline": True},  # issue 11: per-session rest pose
+    "HEAD_TURN": {"min_turns": 3, "rest_baseline": True},  # issue 11: own resting pose
 }
 _HARDENED_TYPES = ("NOSE", "POSE", "BLINK", "HEAD_TURN")
 
