@@ -84,6 +84,9 @@ class HeadTurnConfig(SessionChecksConfig):
     rest_max_pitch: float = _f(20.0, "rest_baseline: largest |pitch| of a resting pose (degrees)")
     steady_tolerance: float = _f(6.0, "rest_baseline: a frame is steady when its yaw and pitch "
                                       "are within this of the resting median (degrees)")
+    settle_ms: float = _f(300.0, "rest_baseline: before the first turn, frames steady among "
+                                 "themselves this long (ms) elsewhere become the resting pose "
+                                 "(a user who corrects his pose after centring)")
 
     def validate(self) -> None:
         super().validate()
@@ -97,10 +100,11 @@ class HeadTurnConfig(SessionChecksConfig):
             raise ConfigError("turn thresholds must exceed the centre thresholds")
         if self.centre_frames < 1 or self.hold_frames < 1:
             raise ConfigError("centre_frames and hold_frames must be >= 1")
-        if min(self.rest_max_yaw, self.rest_max_pitch, self.steady_tolerance) <= 0:
-            raise ConfigError("rest_max_yaw, rest_max_pitch and steady_tolerance must be > 0, "
-                              f"got {self.rest_max_yaw!r}, {self.rest_max_pitch!r} and "
-                              f"{self.steady_tolerance!r}")
+        if min(self.rest_max_yaw, self.rest_max_pitch, self.steady_tolerance,
+               self.settle_ms) <= 0:
+            raise ConfigError("rest_max_yaw, rest_max_pitch, steady_tolerance and settle_ms "
+                              f"must be > 0, got {self.rest_max_yaw!r}, {self.rest_max_pitch!r}, "
+                              f"{self.steady_tolerance!r} and {self.settle_ms!r}")
         if self.wrong_margin < 0 or self.min_parallax < 0 or self.max_missing_faces < 0:
             raise ConfigError("wrong_margin, min_parallax and max_missing_faces must be >= 0")
 
@@ -148,6 +152,8 @@ class _TurnRun:
     reference: FaceDetail | None = None
     #: (yaw, pitch) of the steady frames the resting pose is the median of
     rest_samples: list[tuple[float, float]] = field(default_factory=list)
+    #: (timestamp ms, face) of the frames steady among themselves before the first turn
+    settle: list[tuple[float, FaceDetail]] = field(default_factory=list)
     #: the resting pose (yaw, pitch); (0, 0) = the camera axis without rest_baseline
     rest: tuple[float, float] = (0.0, 0.0)
     #: consecutive frames each turn (1-based step) has been held
@@ -198,6 +204,27 @@ def _centred(face: FaceDetail, cfg: HeadTurnConfig, run: _TurnRun | None = None)
             and abs(pitch) <= cfg.centre_max_pitch)  # type: ignore[arg-type]
 
 
+def _turn_seen(face: FaceDetail, run: _TurnRun, cfg: HeadTurnConfig) -> str | None:
+    """The direction a turn shows: relative to the rest, or (rest baseline) absolutely.
+
+    With ``rest_baseline`` a user resting on the side of the turn may stop at
+    the absolute threshold (a client that guides on the camera's estimate):
+    that counts too, provided the excursion from the rest is at least half the
+    threshold.
+    """
+    yaw, pitch = _relative(face, run)
+    seen = head_direction(yaw, pitch, cfg.turn_min_yaw, cfg.turn_min_pitch)
+    if seen is not None or not cfg.rest_baseline:
+        return seen
+    absolute = head_direction(face.pose.yaw, face.pose.pitch,  # type: ignore[union-attr,arg-type]
+                              cfg.turn_min_yaw, cfg.turn_min_pitch)
+    if absolute is None:
+        return None
+    excursion = {"LEFT": yaw / cfg.turn_min_yaw, "RIGHT": -yaw / cfg.turn_min_yaw,
+                 "UP": pitch / cfg.turn_min_pitch, "DOWN": -pitch / cfg.turn_min_pitch}
+    return absolute if excursion[absolute] >= 0.5 else None
+
+
 def _median_pose(samples: list[tuple[float, float]]) -> tuple[float, float]:
     return (statistics.median(y for y, _ in samples), statistics.median(p for _, p in samples))
 
@@ -211,13 +238,37 @@ def _steady(face: FaceDetail, rest: tuple[float, float], cfg: HeadTurnConfig) ->
             and abs(face.pose.pitch - rest[1]) <= cfg.steady_tolerance)  # type: ignore[union-attr,operator]
 
 
-def _add_rest_sample(run: _TurnRun, face: FaceDetail, cfg: HeadTurnConfig) -> None:
-    """Refine the resting pose with a steady frame (bounded: never beyond the rest limits)."""
-    run.rest_samples.append((face.pose.yaw, face.pose.pitch))  # type: ignore[union-attr,arg-type]
-    del run.rest_samples[:-_REST_SAMPLES]
-    rest = _median_pose(run.rest_samples)
-    if _within_rest_bounds(rest, cfg):
-        run.rest = rest
+def _settle(run: _TurnRun, face: FaceDetail, timestamp: float, cfg: HeadTurnConfig) -> None:
+    """Before the first turn: refine the resting pose, or move it where the user settled.
+
+    A frame steady against the resting pose refines it (median of up to
+    ``_REST_SAMPLES`` frames). Frames steady among themselves for at least
+    ``settle_ms`` (and ``centre_frames`` frames) elsewhere - a user who
+    corrected his pose after centring - become the new resting pose. Both stay
+    within the rest limits. A turn moves far more than ``steady_tolerance`` in
+    ``settle_ms``, so a slow start of the turn is not taken as a new rest.
+    """
+    pose = (face.pose.yaw, face.pose.pitch)  # type: ignore[union-attr]
+    if run.settle and not _steady(face, _median_pose([(f.pose.yaw, f.pose.pitch)  # type: ignore[union-attr,misc]
+                                                      for _, f in run.settle]), cfg):
+        run.settle.clear()
+    run.settle.append((timestamp, face))
+    del run.settle[:-_REST_SAMPLES]
+    if _steady(face, run.rest, cfg):
+        run.rest_samples.append(pose)  # type: ignore[arg-type]
+        del run.rest_samples[:-_REST_SAMPLES]
+        rest = _median_pose(run.rest_samples)
+        if _within_rest_bounds(rest, cfg):
+            run.rest = rest
+        return
+    span = run.settle[-1][0] - run.settle[0][0]
+    if len(run.settle) >= cfg.centre_frames and span >= cfg.settle_ms:
+        samples = [(f.pose.yaw, f.pose.pitch) for _, f in run.settle]  # type: ignore[union-attr]
+        rest = _median_pose(samples)  # type: ignore[arg-type]
+        if _within_rest_bounds(rest, cfg):
+            run.rest_samples = samples  # type: ignore[assignment]
+            run.rest = rest
+            run.reference = face
 
 
 def _sequence(params: Mapping[str, Any]) -> list[str]:
@@ -294,7 +345,7 @@ def _turn_state(step: int) -> Callable[..., StepResult]:
             return result or Continue()
         run = _run_state(context)
         yaw, pitch = _relative(face, run)
-        seen = head_direction(yaw, pitch, cfg.turn_min_yaw, cfg.turn_min_pitch)
+        seen = _turn_seen(face, run, cfg)
         context.record(direction=seen, wanted=wanted, step=step)
         if seen is not None and seen != wanted:
             strong = head_direction(yaw, pitch, cfg.turn_min_yaw + cfg.wrong_margin,
@@ -304,8 +355,9 @@ def _turn_state(step: int) -> Callable[..., StepResult]:
                             f"turn {step}: the head turned {strong}, expected {wanted}")
         if seen != wanted:
             run.holds[step] = 0
-            if cfg.rest_baseline and step == 1 and _steady(face, run.rest, cfg):
-                _add_rest_sample(run, face, cfg)
+            if cfg.rest_baseline and step == 1 and seen is None:
+                _settle(run, face, float(frame.timestamp), cfg)
+                context.record(rest_yaw=run.rest[0], rest_pitch=run.rest[1])
             return Continue("head_turn.turning", f"turn {step}: turn {wanted.lower()}")
         held = run.holds.get(step, 0) + 1
         run.holds[step] = held
