@@ -192,6 +192,11 @@ def _one_face(frame: FrameInput, context: Context) -> tuple[FaceDetail | None, S
     return face, None
 
 
+def _yaw_pitch(face: FaceDetail) -> tuple[float, float]:
+    """The face's (yaw, pitch); callers checked that both are present (:func:`_one_face`)."""
+    return face.pose.yaw, face.pose.pitch  # type: ignore[union-attr,return-value]
+
+
 def _relative(face: FaceDetail, run: _TurnRun) -> tuple[float, float]:
     """The face's (yaw, pitch) relative to the run's centre (degrees)."""
     return (face.pose.yaw - run.rest[0],  # type: ignore[union-attr,operator]
@@ -199,30 +204,9 @@ def _relative(face: FaceDetail, run: _TurnRun) -> tuple[float, float]:
 
 
 def _centred(face: FaceDetail, cfg: HeadTurnConfig, run: _TurnRun | None = None) -> bool:
-    yaw, pitch = _relative(face, run) if run is not None else (face.pose.yaw, face.pose.pitch)  # type: ignore[union-attr]
+    yaw, pitch = _relative(face, run) if run is not None else _yaw_pitch(face)
     return (abs(yaw) <= cfg.centre_max_yaw  # type: ignore[arg-type]
             and abs(pitch) <= cfg.centre_max_pitch)  # type: ignore[arg-type]
-
-
-def _turn_seen(face: FaceDetail, run: _TurnRun, cfg: HeadTurnConfig) -> str | None:
-    """The direction a turn shows: relative to the rest, or (rest baseline) absolutely.
-
-    With ``rest_baseline`` a user resting on the side of the turn may stop at
-    the absolute threshold (a client that guides on the camera's estimate):
-    that counts too, provided the excursion from the rest is at least half the
-    threshold.
-    """
-    yaw, pitch = _relative(face, run)
-    seen = head_direction(yaw, pitch, cfg.turn_min_yaw, cfg.turn_min_pitch)
-    if seen is not None or not cfg.rest_baseline:
-        return seen
-    absolute = head_direction(face.pose.yaw, face.pose.pitch,  # type: ignore[union-attr,arg-type]
-                              cfg.turn_min_yaw, cfg.turn_min_pitch)
-    if absolute is None:
-        return None
-    excursion = {"LEFT": yaw / cfg.turn_min_yaw, "RIGHT": -yaw / cfg.turn_min_yaw,
-                 "UP": pitch / cfg.turn_min_pitch, "DOWN": -pitch / cfg.turn_min_pitch}
-    return absolute if excursion[absolute] >= 0.5 else None
 
 
 def _median_pose(samples: list[tuple[float, float]]) -> tuple[float, float]:
@@ -234,8 +218,9 @@ def _within_rest_bounds(pose: tuple[float, float], cfg: HeadTurnConfig) -> bool:
 
 
 def _steady(face: FaceDetail, rest: tuple[float, float], cfg: HeadTurnConfig) -> bool:
-    return (abs(face.pose.yaw - rest[0]) <= cfg.steady_tolerance  # type: ignore[union-attr,operator]
-            and abs(face.pose.pitch - rest[1]) <= cfg.steady_tolerance)  # type: ignore[union-attr,operator]
+    yaw, pitch = _yaw_pitch(face)
+    return abs(yaw - rest[0]) <= cfg.steady_tolerance and \
+        abs(pitch - rest[1]) <= cfg.steady_tolerance
 
 
 def _settle(run: _TurnRun, face: FaceDetail, timestamp: float, cfg: HeadTurnConfig) -> None:
@@ -248,9 +233,9 @@ def _settle(run: _TurnRun, face: FaceDetail, timestamp: float, cfg: HeadTurnConf
     within the rest limits. A turn moves far more than ``steady_tolerance`` in
     ``settle_ms``, so a slow start of the turn is not taken as a new rest.
     """
-    pose = (face.pose.yaw, face.pose.pitch)  # type: ignore[union-attr]
-    if run.settle and not _steady(face, _median_pose([(f.pose.yaw, f.pose.pitch)  # type: ignore[union-attr,misc]
-                                                      for _, f in run.settle]), cfg):
+    pose = _yaw_pitch(face)
+    if run.settle and not _steady(face, _median_pose([_yaw_pitch(f) for _, f in run.settle]),
+                                  cfg):
         run.settle.clear()
     run.settle.append((timestamp, face))
     del run.settle[:-_REST_SAMPLES]
@@ -263,10 +248,10 @@ def _settle(run: _TurnRun, face: FaceDetail, timestamp: float, cfg: HeadTurnConf
         return
     span = run.settle[-1][0] - run.settle[0][0]
     if len(run.settle) >= cfg.centre_frames and span >= cfg.settle_ms:
-        samples = [(f.pose.yaw, f.pose.pitch) for _, f in run.settle]  # type: ignore[union-attr]
-        rest = _median_pose(samples)  # type: ignore[arg-type]
+        samples = [_yaw_pitch(f) for _, f in run.settle]
+        rest = _median_pose(samples)
         if _within_rest_bounds(rest, cfg):
-            run.rest_samples = samples  # type: ignore[assignment]
+            run.rest_samples = samples
             run.rest = rest
             run.reference = face
 
@@ -304,7 +289,8 @@ def centre_state(params: Mapping[str, Any], frame: FrameInput, context: Context)
     run.centre_run += 1
     run.reference = face
     if run.centre_run < cfg.centre_frames:
-        return Continue("head_turn.centring", f"centred {run.centre_run} of {cfg.centre_frames} frames")
+        return Continue("head_turn.centring",
+                        f"centred {run.centre_run} of {cfg.centre_frames} frames")
     return Next("head_turn.centred", "face centred")
 
 
@@ -345,7 +331,7 @@ def _turn_state(step: int) -> Callable[..., StepResult]:
             return result or Continue()
         run = _run_state(context)
         yaw, pitch = _relative(face, run)
-        seen = _turn_seen(face, run, cfg)
+        seen = head_direction(yaw, pitch, cfg.turn_min_yaw, cfg.turn_min_pitch)
         context.record(direction=seen, wanted=wanted, step=step)
         if seen is not None and seen != wanted:
             strong = head_direction(yaw, pitch, cfg.turn_min_yaw + cfg.wrong_margin,
