@@ -103,7 +103,8 @@ _HARDENED: dict[str, dict[str, Any]] = {
              "continuity_check": True, "gaze_baseline": True, "min_gaze_shift": 0.07,
              "open_max_shift": 0.09, "gaze_window_ms": 250.0, "glitch_ms": 250.0},
     "BLINK": {},
-    "HEAD_TURN": {"min_turns": 3, "rest_baseline": True},  # issue 11: own resting pose
+    "HEAD_TURN": {"min_turns": 3, "rest_baseline": True,  # issue 11: own resting pose,
+                  "max_missing_ms": 300.0},                # face-less time, not frames
 }
 _HARDENED_TYPES = ("NOSE", "POSE", "BLINK", "HEAD_TURN")
 

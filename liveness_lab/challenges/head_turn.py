@@ -76,6 +76,9 @@ class HeadTurnConfig(SessionChecksConfig):
     min_parallax: float = _f(0.035, "smallest nose parallax of a held turn, in face widths, "
                                     "along the nose's motion")
     max_missing_faces: int = _f(3, "frames without a face skipped before the run fails")
+    max_missing_ms: float = _f(0.0, "if > 0, instead of max_missing_faces: the longest face-less "
+                                    "time (ms, from the last face) skipped before the run fails "
+                                    "(the same limit at 5 and 30 fps)")
     rest_baseline: bool = _f(False, "measure turns from the user's own resting pose (the median "
                                     "pose of the steady frames while centring) instead of the "
                                     "camera axis; a first turn may begin before centring ends")
@@ -105,6 +108,8 @@ class HeadTurnConfig(SessionChecksConfig):
             raise ConfigError("rest_max_yaw, rest_max_pitch, steady_tolerance and settle_ms "
                               f"must be > 0, got {self.rest_max_yaw!r}, {self.rest_max_pitch!r}, "
                               f"{self.steady_tolerance!r} and {self.settle_ms!r}")
+        if self.max_missing_ms < 0:
+            raise ConfigError(f"max_missing_ms must be >= 0, got {self.max_missing_ms!r}")
         if self.wrong_margin < 0 or self.min_parallax < 0 or self.max_missing_faces < 0:
             raise ConfigError("wrong_margin, min_parallax and max_missing_faces must be >= 0")
 
@@ -160,6 +165,8 @@ class _TurnRun:
     holds: dict[int, int] = field(default_factory=dict)
     #: the smallest parallax of the held turns so far
     min_parallax: float | None = None
+    #: timestamp (ms) of the last frame with a face (max_missing_ms)
+    last_face_ms: float | None = None
 
 
 _RUN_KEY = "head_turn.run"
@@ -177,6 +184,18 @@ def _run_state(context: Context) -> _TurnRun:
 def _one_face(frame: FrameInput, context: Context) -> tuple[FaceDetail | None, StepResult | None]:
     cfg: HeadTurnConfig = context.config
     n = len(frame.faces)
+    if cfg.max_missing_ms > 0:
+        run = _run_state(context)
+        if n == 0:
+            gap = float(frame.timestamp) - (run.last_face_ms if run.last_face_ms is not None
+                                            else float(frame.timestamp))
+            context.record(face_gap_ms=gap)
+            if gap > cfg.max_missing_ms:
+                return None, Fail("head_turn.no_face", f"no face for {gap:.0f} ms (> "
+                                                       f"{cfg.max_missing_ms:g} ms)")
+            return None, Continue("head_turn.no_face_skipped",
+                                  f"no face in the frame; skipped ({gap:.0f} ms without a face)")
+        run.last_face_ms = float(frame.timestamp)
     if n == 0:
         return None, skip_missing_face(context, cfg.max_missing_faces, "head_turn")
     if n > 1:

@@ -204,3 +204,17 @@ def test_the_hardened_profiles_turn_the_new_rules_on(profile):
     seed = resolve_configs("seed")
     assert not seed.for_type(reg.get("HEAD_TURN")).rest_baseline
     assert not seed.for_type(reg.get("POSE")).continuity_check
+
+
+def test_head_turn_face_less_time_counts_ms_not_frames():
+    seq = ["LEFT", "UP"]
+    frames = turn_frames(seq, hold=6, step_ms=33)              # 30 fps
+    for i in (4, 5, 6, 7):                                     # 4 frames: 165 ms without a face
+        frames[i] = (frames[i][0], [])
+    assert run_turn(frames, seq, REST).code == "head_turn.no_face"          # > 3 frames
+    assert run_turn(frames, seq, REST + ["head_turn.max_missing_ms=300"]).success
+    slow = turn_frames(seq, step_ms=200)                       # 5 fps: 2 frames = 400 ms
+    for i in (4, 5):
+        slow[i] = (slow[i][0], [])
+    v = run_turn(slow, seq, REST + ["head_turn.max_missing_ms=300"])
+    assert not v.success and v.code == "head_turn.no_face"
