@@ -218,3 +218,13 @@ def test_head_turn_face_less_time_counts_ms_not_frames():
         slow[i] = (slow[i][0], [])
     v = run_turn(slow, seq, REST + ["head_turn.max_missing_ms=300"])
     assert not v.success and v.code == "head_turn.no_face"
+
+
+def test_a_user_who_corrects_after_centring_is_measured_from_where_he_settles():
+    seq = ["DOWN", "LEFT", "UP"]
+    first = [(T0 + 100 * i, [head(rest=(0.0, -9.0))]) for i in range(2)]
+    rest = turn_frames(seq, centre=5)                       # settles at the axis for 500 ms
+    frames = first + [(T0 + 200 + ts - T0, faces) for ts, faces in rest]
+    assert run_turn(frames, seq, REST).success
+    v = run_turn(frames, seq, REST + ["head_turn.settle_ms=100000"])   # never re-settles
+    assert not v.success and v.code == "head_turn.wrong_direction"     # one step behind
