@@ -101,13 +101,17 @@ _HARDENED: dict[str, dict[str, Any]] = {
              "nose_targets": 3, "state_timeout_s": 30.0},
     "POSE": {"frames_required": 3, "require_transition": True, "neutral_frames": 2,
              "gaze_must_match": True, "exclude_neutral_pose": True, "max_missing_faces": 3,
-             "smile_needs_open_mouth": False},
+             "smile_needs_open_mouth": False,
+             # issue 11: one face track, the user's own gaze, blinks tolerated
+             "continuity_check": True, "gaze_baseline": True, "min_gaze_shift": 0.07,
+             "open_max_shift": 0.09, "gaze_window_ms": 250.0, "glitch_ms": 250.0},
     # BLINK (issue 11): closure detection for 5-30 fps cameras, a minimum frame rate told to
     # the client, cue-timed blinks and a slight head turn whose nose parallax shows a 3D face
     "BLINK": {"adaptive_closure": True, "baseline_frames": 5, "min_fps": 5.0,
               "cue_timing": True, "min_blinks": 3, "max_blinks": 4, "parallax_check": True,
               "state_timeout_s": 30.0, "max_missing_faces": 6},
-    "HEAD_TURN": {"min_turns": 3},
+    "HEAD_TURN": {"min_turns": 3, "rest_baseline": True,  # issue 11: own resting pose,
+                  "max_missing_ms": 300.0},                # face-less time, not frames
 }
 _HARDENED_TYPES = ("NOSE", "POSE", "BLINK", "HEAD_TURN")
 

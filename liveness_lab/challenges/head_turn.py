@@ -17,11 +17,22 @@ nose moving against the face plane, compared with the centred face it
 started from, as a turning head does and a tilted photo cannot
 (:func:`~liveness_lab.challenges.checks.nose_parallax`).
 
+With ``rest_baseline`` (the hardened profiles) the centre is the user's own
+resting pose rather than the camera axis: the median yaw / pitch of the
+steady frames seen while centring (a pose is steady when it stays within
+``steady_tolerance`` of that median), accepted only within ``rest_max_yaw`` /
+``rest_max_pitch`` of the camera axis so a user already turned is not taken
+as centred. Turns, the return to the centre and wrong directions are then
+measured relative to it, and a first turn that begins before ``centre_frames``
+steady frames were seen (a person who starts at once, at 5-7 fps) is
+recognised as that turn instead of leaving the centre state one step behind.
+
 Params: ``imageWidth, imageHeight, sequence`` (a list of direction names).
 """
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
@@ -65,6 +76,20 @@ class HeadTurnConfig(SessionChecksConfig):
     min_parallax: float = _f(0.035, "smallest nose parallax of a held turn, in face widths, "
                                     "along the nose's motion")
     max_missing_faces: int = _f(3, "frames without a face skipped before the run fails")
+    max_missing_ms: float = _f(0.0, "if > 0, instead of max_missing_faces: the longest face-less "
+                                    "time (ms, from the last face) skipped before the run fails "
+                                    "(the same limit at 5 and 30 fps)")
+    rest_baseline: bool = _f(False, "measure turns from the user's own resting pose (the median "
+                                    "pose of the steady frames while centring) instead of the "
+                                    "camera axis; a first turn may begin before centring ends")
+    rest_max_yaw: float = _f(20.0, "rest_baseline: largest |yaw| of a resting pose (degrees); "
+                                   "beyond it the user is asked to face the camera")
+    rest_max_pitch: float = _f(20.0, "rest_baseline: largest |pitch| of a resting pose (degrees)")
+    steady_tolerance: float = _f(6.0, "rest_baseline: a frame is steady when its yaw and pitch "
+                                      "are within this of the resting median (degrees)")
+    settle_ms: float = _f(300.0, "rest_baseline: before the first turn, frames steady among "
+                                 "themselves this long (ms) elsewhere become the resting pose "
+                                 "(a user who corrects his pose after centring)")
 
     def validate(self) -> None:
         super().validate()
@@ -78,6 +103,13 @@ class HeadTurnConfig(SessionChecksConfig):
             raise ConfigError("turn thresholds must exceed the centre thresholds")
         if self.centre_frames < 1 or self.hold_frames < 1:
             raise ConfigError("centre_frames and hold_frames must be >= 1")
+        if min(self.rest_max_yaw, self.rest_max_pitch, self.steady_tolerance,
+               self.settle_ms) <= 0:
+            raise ConfigError("rest_max_yaw, rest_max_pitch, steady_tolerance and settle_ms "
+                              f"must be > 0, got {self.rest_max_yaw!r}, {self.rest_max_pitch!r}, "
+                              f"{self.steady_tolerance!r} and {self.settle_ms!r}")
+        if self.max_missing_ms < 0:
+            raise ConfigError(f"max_missing_ms must be >= 0, got {self.max_missing_ms!r}")
         if self.wrong_margin < 0 or self.min_parallax < 0 or self.max_missing_faces < 0:
             raise ConfigError("wrong_margin, min_parallax and max_missing_faces must be >= 0")
 
@@ -115,9 +147,55 @@ def head_direction(yaw: float, pitch: float, min_yaw: float, min_pitch: float) -
     return max(candidates)[1] if candidates else None
 
 
+@dataclass
+class _TurnRun:
+    """Per-run state of a HEAD_TURN run (kept in the context under one key)."""
+
+    #: consecutive centred frames (fixed centre) or steady frames (rest baseline)
+    centre_run: int = 0
+    #: the centred face the parallax of each turn is measured against
+    reference: FaceDetail | None = None
+    #: (yaw, pitch) of the steady frames the resting pose is the median of
+    rest_samples: list[tuple[float, float]] = field(default_factory=list)
+    #: (timestamp ms, face) of the frames steady among themselves before the first turn
+    settle: list[tuple[float, FaceDetail]] = field(default_factory=list)
+    #: the resting pose (yaw, pitch); (0, 0) = the camera axis without rest_baseline
+    rest: tuple[float, float] = (0.0, 0.0)
+    #: consecutive frames each turn (1-based step) has been held
+    holds: dict[int, int] = field(default_factory=dict)
+    #: the smallest parallax of the held turns so far
+    min_parallax: float | None = None
+    #: timestamp (ms) of the last frame with a face (max_missing_ms)
+    last_face_ms: float | None = None
+
+
+_RUN_KEY = "head_turn.run"
+#: the most steady frames the resting pose is the median of
+_REST_SAMPLES = 15
+
+
+def _run_state(context: Context) -> _TurnRun:
+    run = context.get(_RUN_KEY)
+    if run is None:
+        run = context[_RUN_KEY] = _TurnRun()
+    return run
+
+
 def _one_face(frame: FrameInput, context: Context) -> tuple[FaceDetail | None, StepResult | None]:
     cfg: HeadTurnConfig = context.config
     n = len(frame.faces)
+    if cfg.max_missing_ms > 0:
+        run = _run_state(context)
+        if n == 0:
+            gap = float(frame.timestamp) - (run.last_face_ms if run.last_face_ms is not None
+                                            else float(frame.timestamp))
+            context.record(face_gap_ms=gap)
+            if gap > cfg.max_missing_ms:
+                return None, Fail("head_turn.no_face", f"no face for {gap:.0f} ms (> "
+                                                       f"{cfg.max_missing_ms:g} ms)")
+            return None, Continue("head_turn.no_face_skipped",
+                                  f"no face in the frame; skipped ({gap:.0f} ms without a face)")
+        run.last_face_ms = float(frame.timestamp)
     if n == 0:
         return None, skip_missing_face(context, cfg.max_missing_faces, "head_turn")
     if n > 1:
@@ -133,9 +211,68 @@ def _one_face(frame: FrameInput, context: Context) -> tuple[FaceDetail | None, S
     return face, None
 
 
-def _centred(face: FaceDetail, cfg: HeadTurnConfig) -> bool:
-    return (abs(face.pose.yaw) <= cfg.centre_max_yaw  # type: ignore[union-attr,arg-type]
-            and abs(face.pose.pitch) <= cfg.centre_max_pitch)  # type: ignore[union-attr,arg-type]
+def _yaw_pitch(face: FaceDetail) -> tuple[float, float]:
+    """The face's (yaw, pitch); callers checked that both are present (:func:`_one_face`)."""
+    return face.pose.yaw, face.pose.pitch  # type: ignore[union-attr,return-value]
+
+
+def _relative(face: FaceDetail, run: _TurnRun) -> tuple[float, float]:
+    """The face's (yaw, pitch) relative to the run's centre (degrees)."""
+    return (face.pose.yaw - run.rest[0],  # type: ignore[union-attr,operator]
+            face.pose.pitch - run.rest[1])  # type: ignore[union-attr,operator]
+
+
+def _centred(face: FaceDetail, cfg: HeadTurnConfig, run: _TurnRun | None = None) -> bool:
+    yaw, pitch = _relative(face, run) if run is not None else _yaw_pitch(face)
+    return (abs(yaw) <= cfg.centre_max_yaw  # type: ignore[arg-type]
+            and abs(pitch) <= cfg.centre_max_pitch)  # type: ignore[arg-type]
+
+
+def _median_pose(samples: list[tuple[float, float]]) -> tuple[float, float]:
+    return (statistics.median(y for y, _ in samples), statistics.median(p for _, p in samples))
+
+
+def _within_rest_bounds(pose: tuple[float, float], cfg: HeadTurnConfig) -> bool:
+    return abs(pose[0]) <= cfg.rest_max_yaw and abs(pose[1]) <= cfg.rest_max_pitch
+
+
+def _steady(face: FaceDetail, rest: tuple[float, float], cfg: HeadTurnConfig) -> bool:
+    yaw, pitch = _yaw_pitch(face)
+    return abs(yaw - rest[0]) <= cfg.steady_tolerance and \
+        abs(pitch - rest[1]) <= cfg.steady_tolerance
+
+
+def _settle(run: _TurnRun, face: FaceDetail, timestamp: float, cfg: HeadTurnConfig) -> None:
+    """Before the first turn: refine the resting pose, or move it where the user settled.
+
+    A frame steady against the resting pose refines it (median of up to
+    ``_REST_SAMPLES`` frames). Frames steady among themselves for at least
+    ``settle_ms`` (and ``centre_frames`` frames) elsewhere - a user who
+    corrected his pose after centring - become the new resting pose. Both stay
+    within the rest limits. A turn moves far more than ``steady_tolerance`` in
+    ``settle_ms``, so a slow start of the turn is not taken as a new rest.
+    """
+    pose = _yaw_pitch(face)
+    if run.settle and not _steady(face, _median_pose([_yaw_pitch(f) for _, f in run.settle]),
+                                  cfg):
+        run.settle.clear()
+    run.settle.append((timestamp, face))
+    del run.settle[:-_REST_SAMPLES]
+    if _steady(face, run.rest, cfg):
+        run.rest_samples.append(pose)  # type: ignore[arg-type]
+        del run.rest_samples[:-_REST_SAMPLES]
+        rest = _median_pose(run.rest_samples)
+        if _within_rest_bounds(rest, cfg):
+            run.rest = rest
+        return
+    span = run.settle[-1][0] - run.settle[0][0]
+    if len(run.settle) >= cfg.centre_frames and span >= cfg.settle_ms:
+        samples = [_yaw_pitch(f) for _, f in run.settle]
+        rest = _median_pose(samples)
+        if _within_rest_bounds(rest, cfg):
+            run.rest_samples = samples
+            run.rest = rest
+            run.reference = face
 
 
 def _sequence(params: Mapping[str, Any]) -> list[str]:
@@ -149,23 +286,59 @@ def _sequence(params: Mapping[str, Any]) -> list[str]:
 
 @HEAD_TURN.state(first=True, next_state="turn_1")
 def centre_state(params: Mapping[str, Any], frame: FrameInput, context: Context) -> StepResult:
-    """Wait for the face centred for ``centre_frames`` frames; it is the parallax reference."""
+    """Wait for the face centred for ``centre_frames`` frames; it is the parallax reference.
+
+    With ``rest_baseline``: wait for ``centre_frames`` steady frames whose median
+    pose (the resting pose) is within the rest limits, or for one steady frame
+    followed by the first requested turn (the turn is then judged on this frame).
+    """
     cfg: HeadTurnConfig = context.config
-    _sequence(params)
+    sequence = _sequence(params)
     if not frame.faces:
         return Continue("head_turn.no_face", "no face in the frame")
     face, result = _one_face(frame, context)
     if result is not None or face is None:
         return result or Continue()
+    run = _run_state(context)
+    if cfg.rest_baseline:
+        return _centre_on_rest(face, sequence[0], cfg, run, context)
     if not _centred(face, cfg):
-        context["head_turn.centre_run"] = 0
+        run.centre_run = 0
         return Continue("head_turn.not_centred", "face the camera")
-    run = context.get("head_turn.centre_run", 0) + 1
-    context["head_turn.centre_run"] = run
-    context["head_turn.reference"] = face
-    if run < cfg.centre_frames:
-        return Continue("head_turn.centring", f"centred {run} of {cfg.centre_frames} frames")
+    run.centre_run += 1
+    run.reference = face
+    if run.centre_run < cfg.centre_frames:
+        return Continue("head_turn.centring",
+                        f"centred {run.centre_run} of {cfg.centre_frames} frames")
     return Next("head_turn.centred", "face centred")
+
+
+def _centre_on_rest(face: FaceDetail, first: str, cfg: HeadTurnConfig, run: _TurnRun,
+                    context: Context) -> StepResult:
+    pose = (face.pose.yaw, face.pose.pitch)  # type: ignore[union-attr]
+    if run.rest_samples:
+        rest = _median_pose(run.rest_samples)
+        rel = (pose[0] - rest[0], pose[1] - rest[1])  # type: ignore[operator]
+        seen = head_direction(rel[0], rel[1], cfg.turn_min_yaw, cfg.turn_min_pitch)
+        if seen == first and _within_rest_bounds(rest, cfg):
+            run.rest = rest
+            context.record(rest_yaw=rest[0], rest_pitch=rest[1])
+            return Next("head_turn.centred_early", "the first turn began as centring ended")
+        if not _steady(face, rest, cfg):
+            run.rest_samples.clear()
+    run.rest_samples.append(pose)  # type: ignore[arg-type]
+    del run.rest_samples[:-_REST_SAMPLES]
+    rest = _median_pose(run.rest_samples)
+    context.record(rest_yaw=rest[0], rest_pitch=rest[1])
+    if not _within_rest_bounds(rest, cfg):
+        run.rest_samples.clear()
+        return Continue("head_turn.not_centred", "face the camera")
+    run.rest = rest
+    run.reference = face
+    if len(run.rest_samples) < cfg.centre_frames:
+        return Continue("head_turn.centring",
+                        f"steady {len(run.rest_samples)} of {cfg.centre_frames} frames")
+    return Next("head_turn.centred", "face at rest")
 
 
 def _turn_state(step: int) -> Callable[..., StepResult]:
@@ -175,34 +348,35 @@ def _turn_state(step: int) -> Callable[..., StepResult]:
         face, result = _one_face(frame, context)
         if result is not None or face is None:
             return result or Continue()
-        pose = face.pose
-        seen = head_direction(pose.yaw, pose.pitch,  # type: ignore[union-attr,arg-type]
-                              cfg.turn_min_yaw, cfg.turn_min_pitch)
-        key = f"head_turn.hold_{step}"
+        run = _run_state(context)
+        yaw, pitch = _relative(face, run)
+        seen = head_direction(yaw, pitch, cfg.turn_min_yaw, cfg.turn_min_pitch)
         context.record(direction=seen, wanted=wanted, step=step)
         if seen is not None and seen != wanted:
-            strong = head_direction(pose.yaw, pose.pitch,  # type: ignore[union-attr,arg-type]
-                                    cfg.turn_min_yaw + cfg.wrong_margin,
+            strong = head_direction(yaw, pitch, cfg.turn_min_yaw + cfg.wrong_margin,
                                     cfg.turn_min_pitch + cfg.wrong_margin)
             if strong is not None and strong != wanted:
                 return Fail("head_turn.wrong_direction",
                             f"turn {step}: the head turned {strong}, expected {wanted}")
         if seen != wanted:
-            context[key] = 0
+            run.holds[step] = 0
+            if cfg.rest_baseline and step == 1 and seen is None:
+                _settle(run, face, float(frame.timestamp), cfg)
+                context.record(rest_yaw=run.rest[0], rest_pitch=run.rest[1])
             return Continue("head_turn.turning", f"turn {step}: turn {wanted.lower()}")
-        run = context.get(key, 0) + 1
-        context[key] = run
-        if run < cfg.hold_frames:
-            return Continue("head_turn.holding", f"turn {step}: held {run} of {cfg.hold_frames}")
+        held = run.holds.get(step, 0) + 1
+        run.holds[step] = held
+        if held < cfg.hold_frames:
+            return Continue("head_turn.holding", f"turn {step}: held {held} of {cfg.hold_frames}")
         if cfg.parallax_check:
-            ref = context["head_turn.reference"]
-            parallax = nose_parallax(ref, face, params["imageWidth"], params["imageHeight"])
+            parallax = nose_parallax(run.reference, face,  # type: ignore[arg-type]
+                                     params["imageWidth"], params["imageHeight"])
             context.record(parallax=parallax)
             if parallax is None:
                 return Fail("head_turn.parallax_unavailable",
                             "the faces lack the landmarks needed to measure the nose parallax")
-            smallest = min(context.get("head_turn.min_parallax", parallax), parallax)
-            context["head_turn.min_parallax"] = smallest
+            smallest = parallax if run.min_parallax is None else min(run.min_parallax, parallax)
+            run.min_parallax = smallest
             context.score = smallest - cfg.min_parallax
             if parallax < cfg.min_parallax:
                 return Fail("head_turn.parallax",
@@ -222,14 +396,14 @@ def _return_state(step: int) -> Callable[..., StepResult]:
         face, result = _one_face(frame, context)
         if result is not None or face is None:
             return result or Continue()
-        pose = face.pose
-        seen = head_direction(pose.yaw, pose.pitch,  # type: ignore[union-attr,arg-type]
-                              cfg.turn_min_yaw + cfg.wrong_margin,
+        run = _run_state(context)
+        yaw, pitch = _relative(face, run)
+        seen = head_direction(yaw, pitch, cfg.turn_min_yaw + cfg.wrong_margin,
                               cfg.turn_min_pitch + cfg.wrong_margin)
         if seen is not None and seen != sequence[step - 1]:
             return Fail("head_turn.wrong_direction",
                         f"after turn {step}: the head turned {seen} before coming back")
-        if not _centred(face, cfg):
+        if not _centred(face, cfg, run):
             return Continue("head_turn.returning", "back to the centre")
         if step < len(sequence):
             return Next("head_turn.back", f"back to the centre after turn {step}")

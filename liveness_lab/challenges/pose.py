@@ -11,10 +11,24 @@ the requested pose held for ``frames_required`` consecutive frames, then the
 neutral face again. A still photo cannot show that transition.
 ``gaze_must_match`` makes LOOKING_LEFT / LOOKING_RIGHT (and OPEN) require the
 gaze to be positively seen, not merely "not the opposite".
+
+Issue 11 additions (off by default, on in the hardened profiles):
+
+* ``continuity_check``: the face must be one continuous track
+  (:mod:`.face_track`): a jump of the box or roll faster than a head moves
+  between two frames fails with ``pose.track_jump``; face-less time beyond
+  ``max_face_gap_ms`` (time, so the limit is the same at 5 and 30 fps) fails
+  with ``pose.track_gap``. Photos swapped by hand show one or the other.
+* ``gaze_baseline``: LOOKING_LEFT / LOOKING_RIGHT / OPEN are read from the
+  pupils' shift against the user's own neutral gaze (the median pupil position
+  of the neutral frames), by at least ``min_gaze_shift`` eye widths, instead
+  of the fixed outer thirds: a 12 mm eyeball moves the pupil about 0.21 mm per
+  degree, so a 15-20 degree glance moves it only 0.1-0.15 of a 28-30 mm eye.
 """
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -22,6 +36,7 @@ from ..errors import ConfigError
 from ..evidence import Evidence, Need
 from ..faces import FaceDetail
 from .checks import SessionChecksConfig, before_success, observe_face, skip_missing_face
+from .face_track import track_jump
 from .framework import (image_size, ChallengeRandom, ChallengeType, Context, Continue, Fail, FrameInput, Next,
                         StepResult, Success)
 from .framework import IMAGE_SIZE_SCHEMA, Param
@@ -62,6 +77,30 @@ class PoseConfig(SessionChecksConfig):
     smile_needs_open_mouth: bool = field(default=True, metadata={
         "help": "SMILE needs MouthOpen as well as Smile (the original); off: a closed-mouth "
                 "smile counts"})
+    continuity_check: bool = field(default=False, metadata={
+        "help": "multi-frame mode: the face must move as one continuous track (no box or roll "
+                "jump faster than a head, no face-less gap beyond max_face_gap_ms)"})
+    max_face_gap_ms: float = field(default=300.0, metadata={
+        "help": "continuity_check: longest face-less time between two faces, beyond one frame "
+                "interval (ms)"})
+    gaze_baseline: bool = field(default=False, metadata={
+        "help": "multi-frame mode with require_transition: read the gaze as the pupils' shift "
+                "from the user's neutral gaze (median of the neutral frames)"})
+    min_gaze_shift: float = field(default=0.06, metadata={
+        "help": "gaze_baseline: smallest pupil shift, in eye widths, that counts as looking "
+                "aside (about 8 degrees of eye rotation)"})
+    open_max_shift: float = field(default=0.12, metadata={
+        "help": "gaze_baseline: largest pupil shift, in eye widths, of a face looking ahead "
+                "(OPEN; above min_gaze_shift so that landmark noise does not flip it)"})
+    gaze_window_ms: float = field(default=0.0, metadata={
+        "help": "gaze_baseline: the gaze is the median pupil position of the faces of the last "
+                "this many ms (landmark noise averages out at high frame rates; a held glance "
+                "lasts far longer); 0: this frame's only"})
+    glitch_ms: float = field(default=0.0, metadata={
+        "help": "multi-frame mode: frames with the eyes closed while they should be open, "
+                "lasting at most this (ms) inside a run of matching frames, neither count nor "
+                "break it (a spontaneous blink lasts 100-400 ms); 0: every mismatch breaks the "
+                "run (the original counting)"})
 
     def validate(self) -> None:
         super().validate()
@@ -71,6 +110,15 @@ class PoseConfig(SessionChecksConfig):
             raise ConfigError(f"neutral_frames must be >= 1, got {self.neutral_frames!r}")
         if self.max_missing_faces < 0:
             raise ConfigError(f"max_missing_faces must be >= 0, got {self.max_missing_faces!r}")
+        if self.max_face_gap_ms <= 0:
+            raise ConfigError(f"max_face_gap_ms must be > 0, got {self.max_face_gap_ms!r}")
+        if not 0 < self.min_gaze_shift <= self.open_max_shift < 0.5:
+            raise ConfigError(f"need 0 < min_gaze_shift <= open_max_shift < 0.5 eye widths, got "
+                              f"{self.min_gaze_shift!r} and {self.open_max_shift!r}")
+        if self.gaze_window_ms < 0:
+            raise ConfigError(f"gaze_window_ms must be >= 0, got {self.gaze_window_ms!r}")
+        if self.glitch_ms < 0:
+            raise ConfigError(f"glitch_ms must be >= 0, got {self.glitch_ms!r}")
 
     def evidence_needs(self) -> tuple[Need, ...]:
         return super().evidence_needs() + (
@@ -136,8 +184,9 @@ def _check_eyes(expected: str, face: FaceDetail, cfg: PoseConfig, context: Conte
     is_open = face.eyes_open.value
     context.record(eyes_open=is_open, eyes_open_confidence=face.eyes_open.confidence)
     if (expected == "CLOSED" and is_open) or (expected != "CLOSED" and not is_open):
-        return Fail("pose.eyes_open", f"eyes {'open' if is_open else 'closed'}; "
-                                      f"expected {expected}")
+        blinked = not is_open and cfg.glitch_ms > 0
+        return Fail(_BLINK_CODE if blinked else "pose.eyes_open",
+                    f"eyes {'open' if is_open else 'closed'}; expected {expected}")
     # The original reads both eyes' corners and pupils even for CLOSED (a missing one crashed it).
     for side in ("left", "right"):
         names = _EYE_LANDMARKS[side]
@@ -154,7 +203,8 @@ def _check_eyes(expected: str, face: FaceDetail, cfg: PoseConfig, context: Conte
                           f"{side}_pupil_position": (pupil.x - corner_l.x) / width  # type: ignore[union-attr]
                           if width else None})
         if (direction, expected) in (("LOOKING_LEFT", "LOOKING_RIGHT"),
-                                     ("LOOKING_RIGHT", "LOOKING_LEFT")):
+                                     ("LOOKING_RIGHT", "LOOKING_LEFT")) and \
+                not (cfg.gaze_baseline and _pose_run(context).neutral_gaze):
             return Fail("pose.gaze", f"{side} eye looks {direction.split('_')[1].lower()}; "
                                      f"expected {expected}")
     if cfg.gaze_must_match and expected != "CLOSED":
@@ -179,7 +229,25 @@ def _check_gaze(expected: str, face: FaceDetail, cfg: PoseConfig, context: Conte
             return Fail("pose.gaze", f"{side} eye corners are not left-to-right")
         positions.append((pupil.x - corner_l.x) / width)  # type: ignore[union-attr]
     mean = sum(positions) / 2
-    direction = eye_direction(0.0, 1.0, mean, cfg.eye_direction_area_multiplier)
+    run = _pose_run(context)
+    if cfg.gaze_baseline and run.now_ms is not None:
+        if not run.recent_gaze or run.recent_gaze[-1][0] != run.now_ms:
+            run.recent_gaze.append((run.now_ms, mean))
+        run.recent_gaze = [(t, g) for t, g in run.recent_gaze
+                           if run.now_ms - t <= cfg.gaze_window_ms]
+        if cfg.gaze_window_ms:
+            mean = statistics.median(g for _, g in run.recent_gaze)
+    if cfg.gaze_baseline and run.neutral_gaze:
+        base = statistics.median(run.neutral_gaze)
+        shift = mean - base
+        # hysteresis: aside needs min_gaze_shift, ahead fails only beyond open_max_shift
+        limit = cfg.open_max_shift if expected == "OPEN" else cfg.min_gaze_shift
+        direction = ("LOOKING_LEFT" if shift <= -limit else
+                     "LOOKING_RIGHT" if shift >= limit else "OPEN")
+        context.record(gaze_shift=shift)
+    else:
+        direction = eye_direction(0.0, 1.0, mean, cfg.eye_direction_area_multiplier)
+    run.last_gaze = mean
     context.record(gaze_position=mean, gaze_direction=direction)
     if direction != expected:
         seen = "ahead" if direction == "OPEN" else direction.split("_")[1].lower()
@@ -262,9 +330,52 @@ def _shows(face: FaceDetail, eyes: str, mouth: str, cfg: PoseConfig, context: Co
     return _check_eyes(eyes, face, cfg, context) or _check_mouth(mouth, face, context)
 
 
+@dataclass
+class _PoseRun:
+    """Per-run state of a multi-frame POSE run (kept in the context under one key)."""
+
+    #: consecutive matching frames of each phase
+    neutral_before: int = 0
+    pose_run: int = 0
+    neutral_after: int = 0
+    #: mean relative pupil positions of the neutral frames before the pose
+    neutral_gaze: list[float] = field(default_factory=list)
+    #: the last gaze position measured (set by the gaze check)
+    last_gaze: float | None = None
+    #: (timestamp ms, gaze position) of the recent faces, and the current frame's timestamp
+    recent_gaze: list[tuple[float, float]] = field(default_factory=list)
+    now_ms: float | None = None
+    #: the last face seen, its timestamp (ms), and the last frame's timestamp
+    last_face: FaceDetail | None = None
+    last_face_ms: float | None = None
+    last_frame_ms: float | None = None
+    last_frame_index: int | None = None
+    #: intervals between consecutive frames (ms), for the frame interval
+    intervals: list[float] = field(default_factory=list)
+    #: timestamp (ms) of the first mismatching frame since the last matching one, per phase
+    mismatch_since: dict[str, float] = field(default_factory=dict)
+
+
+_RUN_KEY = "pose.run"
+#: the mismatch a spontaneous blink gives while open eyes are expected
+_BLINK_CODE = "pose.eyes_blinked"
+
+
+def _pose_run(context: Context) -> _PoseRun:
+    run = context.get(_RUN_KEY)
+    if run is None:
+        run = context[_RUN_KEY] = _PoseRun()
+    return run
+
+
 def _frame_face(frame: FrameInput, context: Context, cfg: PoseConfig
                 ) -> tuple[FaceDetail | None, StepResult | None]:
     n = len(frame.faces)
+    _pose_run(context).now_ms = float(frame.timestamp)
+    if cfg.continuity_check:
+        result = _continuity(frame, context, cfg)
+        if result is not None:
+            return None, result
     if n == 0:
         return None, skip_missing_face(context, cfg.max_missing_faces, "pose")
     if n > 1:
@@ -273,14 +384,58 @@ def _frame_face(frame: FrameInput, context: Context, cfg: PoseConfig
     return face, observe_face(face, frame, context)
 
 
-def _run(context: Context, key: str, shown: StepResult | None) -> tuple[int, StepResult | None]:
-    """Update the run of consecutive matching frames; a missing attribute is fatal."""
+def _continuity(frame: FrameInput, context: Context, cfg: PoseConfig) -> StepResult | None:
+    """Face-track continuity of the frame's single face against the last face seen."""
+    run = _pose_run(context)
+    if run.last_frame_index == frame.index:
+        return None
+    t = float(frame.timestamp)
+    if run.last_frame_ms is not None and t > run.last_frame_ms:
+        run.intervals.append(t - run.last_frame_ms)
+        del run.intervals[:-30]
+    run.last_frame_ms, run.last_frame_index = t, frame.index
+    if len(frame.faces) != 1:
+        return None
+    face = frame.faces[0]
+    previous, previous_ms = run.last_face, run.last_face_ms
+    run.last_face, run.last_face_ms = face, t
+    if previous is None or previous_ms is None:
+        return None
+    interval = statistics.median(run.intervals) if run.intervals else 0.0
+    gap = t - previous_ms - interval
+    context.record(face_gap_ms=round(gap, 1))
+    if gap > cfg.max_face_gap_ms:
+        return Fail("pose.track_gap", f"no face for {gap:.0f} ms (> {cfg.max_face_gap_ms:g} ms): "
+                                      "the face left the camera (a photo swapped by hand?)")
+    jump = track_jump(previous, face, (t - previous_ms) / 1000.0)
+    context.record(track_jump=jump)
+    if jump is not None and jump > 1.0:
+        return Fail("pose.track_jump", f"the face jumped {jump:.1f} times farther than a head "
+                                       "moves between two frames (a photo swapped by hand?)")
+    return None
+
+
+def _run(context: Context, key: str, shown: StepResult | None, timestamp: float
+         ) -> tuple[int, StepResult | None]:
+    """Update the run of consecutive matching frames; a missing attribute is fatal.
+
+    ``key`` names the phase's counter in the run's :class:`_PoseRun`. With
+    ``glitch_ms``, frames whose eyes are seen closed while they should be open
+    (a spontaneous blink) within that time of the run's last matching frame
+    keep the run without counting; any other mismatch breaks it.
+    """
     if shown is not None and shown.code and shown.code.startswith("pose.missing"):
         return 0, shown
-    if shown is not None:
+    state = _pose_run(context)
+    if shown is None:
+        state.mismatch_since.pop(key, None)
+        run = getattr(state, key) + 1
+    else:
         context.record(mismatch=shown.message)
-    run = context.get(key, 0) + 1 if shown is None else 0
-    context[key] = run
+        since = state.mismatch_since.setdefault(key, timestamp)
+        glitch = context.config.glitch_ms if shown.code == _BLINK_CODE else 0.0
+        run = getattr(state, key) if glitch and timestamp - since <= glitch else 0
+    setattr(state, key, run)
     return run, None
 
 
@@ -289,8 +444,13 @@ def _neutral_run(frame: FrameInput, context: Context, key: str) -> tuple[int, St
     face, result = _frame_face(frame, context, cfg)
     if face is None or result is not None:
         return 0, result
-    run, fatal = _run(context, key, _shows(face, *NEUTRAL, cfg, context))
+    run, fatal = _run(context, key, _shows(face, *NEUTRAL, cfg, context), frame.timestamp)
     context.record(neutral_run=run)
+    state = _pose_run(context)
+    if run and key == "neutral_before" and key not in state.mismatch_since \
+            and state.last_gaze is not None:
+        state.neutral_gaze.append(state.last_gaze)
+        del state.neutral_gaze[:-15]
     return run, fatal
 
 
@@ -303,7 +463,7 @@ def neutral_state(params: Mapping[str, Any], frame: FrameInput, context: Context
     if (params["pose"]["eyes"], params["pose"]["mouth"]) == NEUTRAL:
         return Fail("pose.neutral_requested", "the requested pose is the neutral face: no "
                                               "transition can be seen")
-    run, fatal = _neutral_run(frame, context, "pose.neutral_before")
+    run, fatal = _neutral_run(frame, context, "neutral_before")
     if fatal is not None:
         return fatal
     if run >= cfg.neutral_frames:
@@ -322,8 +482,9 @@ def pose_state(params: Mapping[str, Any], frame: FrameInput, context: Context) -
     if face is None:  # pragma: no cover - _frame_face returns a result with no face
         return Continue()
     expected = params["pose"]
-    run, fatal = _run(context, "pose.pose_run",
-                      _shows(face, expected["eyes"], expected["mouth"], cfg, context))
+    run, fatal = _run(context, "pose_run",
+                      _shows(face, expected["eyes"], expected["mouth"], cfg, context),
+                      frame.timestamp)
     context.record(pose_run=run)
     if fatal is not None:
         return fatal
@@ -338,7 +499,7 @@ def return_state(params: Mapping[str, Any], frame: FrameInput, context: Context)
     """Multi-frame mode: wait for the neutral face again, then the session checks."""
     cfg: PoseConfig = context.config
     if cfg.require_transition:
-        run, fatal = _neutral_run(frame, context, "pose.neutral_after")
+        run, fatal = _neutral_run(frame, context, "neutral_after")
         if fatal is not None:
             return fatal
         if run < cfg.neutral_frames:

@@ -327,8 +327,8 @@ def _head_turn_live(rng: np.random.Generator, subj: _Subject, camera: Camera,
 
     The client first asks to face the camera (a person seen more than 6
     degrees of yaw or 8 of pitch off-centre corrects). It shows a progress
-    cue, so people turn until its estimate passes the thresholds (by 4..18
-    degrees of yaw, 3..12 of pitch), hold 0.4..0.9 s and come back. Slips: a
+    cue, so people turn until its estimate, relative to their centred pose, passes the
+    thresholds (by 4..18 degrees of yaw, 3..12 of pitch), hold 0.4..0.9 s and come back. Slips: a
     mirrored first sideways turn (the subject's ``mirror_prone`` rate) and,
     for 2 % of sessions, a stiff neck that stops a few degrees short of the
     pitch threshold.
@@ -360,7 +360,9 @@ def _head_turn_live(rng: np.random.Generator, subj: _Subject, camera: Camera,
         else:
             margin = float(rng.uniform(-6.0, -1.0) if stiff else rng.uniform(3.0, 12.0))
         start = plan.end()
-        amp = sign * (_CLIENT_TURN[axis] + margin) - (start[axis] + bias[axis])
+        # the client guides on its estimate relative to the user's centred pose (the
+        # hardened protocol's resting-pose baseline; near the camera axis for most people)
+        amp = sign * (_CLIENT_TURN[axis] + margin) - (start[axis] - centre[axis])
         delta = _turn_delta(rng, direction, abs(amp))
         delta[axis] = amp
         amplitudes.append(round(float(amp), 2))

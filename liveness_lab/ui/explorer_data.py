@@ -79,20 +79,24 @@ _GROUPS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
              ("3. Nose on the target", ("nose_box_", "trajectory_error_threshold")),
              ("3. Decision at the target", ("histogram_", "min_dist", "rotation_threshold",
                                               "parallax_check", "min_parallax"))),
-    "POSE": (("1. The face", ("min_face_confidence", "max_rotation")),
+    "POSE": (("1. The face", ("min_face_confidence", "max_rotation", "continuity_check",
+                              "max_face_gap_ms")),
              ("2. Neutral face first", ("require_transition", "neutral_frames",
                                         "exclude_neutral_pose")),
              ("3. The pose", ("eye_direction_area_multiplier", "gaze_must_match",
-                              "smile_needs_open_mouth", "frames_required"))),
+                              "smile_needs_open_mouth", "frames_required", "gaze_baseline",
+                              "min_gaze_shift", "open_max_shift", "gaze_window_ms",
+                              "glitch_ms"))),
     "BLINK": (("1. Number of blinks", ("min_blinks", "max_blinks", "window_")),
               ("2. Open eyes measured", ("baseline_frames", "min_baseline_ear", "max_rotation")),
               ("3. Blinks", ("close_ratio", "open_ratio", "max_closed_s"))),
     "HEAD_TURN": (("1. Number of turns", ("min_turns", "max_turns")),
-                  ("2. Facing the camera", ("centre_",)),
+                  ("2. Facing the camera", ("centre_", "rest_", "steady_tolerance",
+                                            "settle_ms")),
                   ("3. Turns", ("turn_min_", "wrong_margin", "hold_frames", "parallax_check",
                                 "min_parallax"))),
 }
-_EVERY_STATE = ("Every step", ("state_timeout_s", "max_missing_faces"))
+_EVERY_STATE = ("Every step", ("state_timeout_s", "max_missing_faces", "max_missing_ms"))
 _SESSION = ("Session checks (identity, photo or screen)", ("identity_", "geometry_", "pad_"))
 
 

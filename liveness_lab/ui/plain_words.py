@@ -100,6 +100,14 @@ PLAIN_TEXT: dict[str, Plain] = {
                            "Face the camera straight on while making the pose."),
     "pose.eyes_open": Plain("Your eyes did not match the pose",
                             "Look at the pose picture again: open or close your eyes as shown."),
+    # issue 11: face-track continuity and blinks during a pose
+    "pose.track_jump": Plain("Your face jumped from one place to another",
+                             "Stay in view and keep your face in one place while making the "
+                             "pose; do not hold up pictures."),
+    "pose.track_gap": Plain("Your face left the camera's view",
+                            "Keep your face in view for the whole pose."),
+    "pose.eyes_blinked": Plain("Your eyes closed during the pose",
+                               "Keep your eyes open as the pose picture shows."),
     "pose.gaze": Plain("Your eyes looked the wrong way",
                        "Look toward the side the pose picture shows, keeping your head still."),
     "pose.mouth": Plain("Your mouth did not match the pose",
@@ -161,6 +169,7 @@ PLAIN_TEXT: dict[str, Plain] = {
                                    "Start facing the camera straight on."),
     "head_turn.centring": Plain("Facing the camera", "Hold still a moment."),
     "head_turn.centred": Plain("Facing the camera", "Now make the first turn."),
+    "head_turn.centred_early": Plain("Facing the camera", "Your first turn was seen; keep going."),
     "head_turn.turning": Plain("A turn was not completed",
                                "Turn your head clearly in the direction shown, and hold it."),
     "head_turn.holding": Plain("A turn was not held long enough",

@@ -1,0 +1,83 @@
+"""Face-track continuity: does one face move continuously from frame to frame?
+
+A person in front of a camera is one continuous face track: between two
+frames the face box moves and scales no faster than a head moves, and the
+face is not lost for long. Photos swapped by hand break the track: the face
+disappears while the hand changes the sheet (a gap), and the next photo
+lands somewhere else, at another size and roll (a jump), both in one frame
+interval. Only DetectFaces geometry is used (bounding box, roll, timestamps).
+
+:func:`track_jump` measures the jump between two faces as a multiple of what
+a head can do in the time between them, so that the same limit holds at 5 fps
+and at 30 fps.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ..errors import ConfigError
+from ..faces import FaceDetail
+
+__all__ = ["TrackLimits", "track_jump"]
+
+
+@dataclass(frozen=True)
+class TrackLimits:
+    """How far a live head can move between two frames ``dt`` seconds apart.
+
+    ``shift`` / ``shift_per_s``: box-centre displacement, in face widths (the
+    mean of the two boxes' widths), allowed at once (detector jitter) and per
+    second (a head moving at about 10 cm/s is 0.7 face widths per second);
+    ``scale`` / ``scale_per_s``: absolute log ratio of the box widths;
+    ``roll`` / ``roll_per_s``: degrees of in-plane rotation.
+    """
+
+    shift: float = 0.08
+    shift_per_s: float = 0.7
+    scale: float = 0.08
+    scale_per_s: float = 0.5
+    roll: float = 5.0
+    roll_per_s: float = 40.0
+
+    def __post_init__(self) -> None:
+        for name in ("shift", "shift_per_s", "scale", "scale_per_s", "roll", "roll_per_s"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not value > 0:
+                raise ConfigError(f"TrackLimits.{name} must be a number > 0, got {value!r}")
+
+
+def track_jump(previous: FaceDetail, current: FaceDetail, dt_s: float,
+               limits: TrackLimits = TrackLimits()) -> float | None:
+    """The jump from ``previous`` to ``current`` as a fraction of what a head can do in ``dt_s``.
+
+    The largest of the box-centre shift, the box-size change and the roll
+    change, each divided by its limit at ``dt_s`` seconds (``limit + rate *
+    dt_s``). Values above 1 are faster than a head moves: another face, or a
+    photo put down elsewhere. ``None`` when either face lacks a bounding box.
+    The horizontal shift is in face widths, the vertical one in face heights.
+    """
+    a, b = previous.bounding_box, current.bounding_box
+    if a is None or b is None or a.width <= 0 or b.width <= 0:
+        return None
+    dt = max(float(dt_s), 0.0)
+    width = (a.width + b.width) / 2
+    dx = (b.left + b.width / 2) - (a.left + a.width / 2)
+    shift = math.hypot(dx / width, _dy(a, b))
+    scale = abs(math.log(b.width / a.width))
+    parts = [shift / (limits.shift + limits.shift_per_s * dt),
+             scale / (limits.scale + limits.scale_per_s * dt)]
+    ra = previous.pose.roll if previous.pose is not None else None
+    rb = current.pose.roll if current.pose is not None else None
+    if ra is not None and rb is not None:
+        parts.append(abs(rb - ra) / (limits.roll + limits.roll_per_s * dt))
+    return float(max(parts))
+
+
+def _dy(a, b) -> float:
+    """Vertical centre shift in face heights (boxes' mean height)."""
+    height = (a.height + b.height) / 2
+    if height <= 0:
+        return 0.0
+    return ((b.top + b.height / 2) - (a.top + a.height / 2)) / height
