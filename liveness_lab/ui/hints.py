@@ -33,6 +33,8 @@ HINTS: dict[str, str] = {
     "area.ok": "Good: your face is in the box",
     "area.no_face": "No face found: look straight at the camera",
     "nose.not_in_target": "Move the tip of your nose toward the yellow box",
+    "nose.holding": "Hold your nose in the yellow box",
+    "nose.next_target": "Now move your nose to the next yellow box",
     "nose.missing_landmark": "Keep your face turned toward the camera",
     "nose.no_face": "Your face was lost: look at the camera",
     "pose.get_ready": "Copy the pose in the picture: frames are taken at the end of the "
