@@ -434,7 +434,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--targets", type=int, default=None, help="NOSE targets (default 12)")
     ap.add_argument("--turn-sessions", type=int, default=None,
                     help="HEAD_TURN sessions per kind and profile (default 8)")
+    ap.add_argument("--speed-only", action="store_true",
+                    help="only the speed table, with 5 runs (on a quiet machine), for every "
+                         "analyzer and the mesh without irises")
     args = ap.parse_args(argv)
+    if args.speed_only:
+        from liveness_lab.analyzers.mesh import MeshAnalyzer
+        analyzers = {name: make(name) for name in ANALYZERS}
+        analyzers["mesh iris=False"] = MeshAnalyzer(iris=False).load()
+        print("| analyzer | mode | frames with one face | median fps (wall) "
+              "| median frames per CPU second | runs |")
+        print("| --- | --- | --- | --- | --- | --- |")
+        print("\n".join(speed(analyzers, 120, 5)))
+        return 0
     if args.measure:
         measure()
         descriptor_separation()
