@@ -587,7 +587,7 @@ def test_photo_fallback_pose_shows_the_pose_before_the_photo(seed_studio, tmp_pa
     from playwright.sync_api import sync_playwright
 
     video = tmp_path / "still.y4m"
-    _still_video(video)
+    img = _still_video(video)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         context = _launch(p, seed_studio, video, "photo", DESKTOP)
@@ -596,7 +596,10 @@ def test_photo_fallback_pose_shows_the_pose_before_the_photo(seed_studio, tmp_pa
             page.goto(seed_studio.url)
             page.get_by_role("button", name="Start challenge").wait_for(timeout=120_000)
             _read_service_url(page, seed_studio)
-            params = seed_studio.params_where("POSE", _pose_the_photo_shows)
+            # a pose this photo shows, checked offline as the service will judge it (seed's
+            # POSE reads the gaze from the pupils, so not every LOOKING_* pose passes)
+            params = seed_studio.params_where("POSE", lambda p: _pose_the_photo_shows(p) and (
+                _offline("POSE", p, [(1_700_000_000_000, img)], seed_studio).success))
             page.get_by_role("tab", name=re.compile("Photo fallback")).click()
             page.get_by_role("button", name="Start photo challenge").click()
             # the pose is on the page, as a picture and in words, before the photo
@@ -607,6 +610,12 @@ def test_photo_fallback_pose_shows_the_pose_before_the_photo(seed_studio, tmp_pa
             picture.wait_for(timeout=10_000)
             size = picture.evaluate("img => [img.naturalWidth, img.complete]")
             assert size[0] > 0 and size[1], f"the pose picture is empty: {size}"
+            # the camera must be streaming before the photo is taken (a photo taken while the
+            # fake camera is still starting is black: no face, no decision)
+            page.wait_for_function(
+                "() => [...document.querySelectorAll('video')].some("
+                "v => v.videoWidth > 0 && v.readyState >= 2 && v.currentTime > 1)",
+                timeout=60_000)
             page.get_by_role("button", name="Take Photo").click(timeout=60_000)
             page.get_by_role("button", name="Verify now", exact=True).click(timeout=90_000)
             badge = page.locator("[data-testid=ll-verdict]").first
