@@ -27,8 +27,8 @@ from .checks import SessionChecksConfig, before_success, nose_parallax, observe_
 from .framework import (image_size, ChallengeRandom, ChallengeType, Context, Continue, Fail, FrameInput, Next,
                         StepResult, Success)
 from .framework import IMAGE_SIZE_SCHEMA, Param
-from .nose_targets import MAX_NOSE_TARGETS, client_target_count, sequence_params, side_box, \
-    targets_of
+from .nose_targets import (MAX_NOSE_TARGETS, box_beside_centre, client_target_count,
+                           sequence_params, side_box, targets_of)
 
 __all__ = ["NOSE", "NoseConfig", "nose_params", "area_box", "nose_box"]
 
@@ -152,17 +152,11 @@ def nose_box(image_width: int, image_height: int, config: NoseConfig,
     (fair coin) with its near edge ``randbelow(max_v_dist)`` px away; the box
     extends away from the centre. The draws happen in the original's order.
     """
-    size = config.nose_box_size
     side = rng.choice([1, -1])
-    left = image_width / 2 + side * (config.nose_box_center_min_h_dist + rng.randbelow(
-        config.nose_box_center_max_h_dist - config.nose_box_center_min_h_dist))
-    if side == -1:
-        left -= size
-    side = rng.choice([1, -1])
-    top = image_height / 2 + side * rng.randbelow(config.nose_box_center_max_v_dist)
-    if side == -1:
-        top -= size
-    return (left, top, size, size)
+    return box_beside_centre(image_width, image_height, config.nose_box_size, side,
+                             (config.nose_box_center_min_h_dist,
+                              config.nose_box_center_max_h_dist,
+                              config.nose_box_center_max_v_dist), rng)
 
 
 @NOSE.params

@@ -32,8 +32,8 @@ from .framework import ChallengeRandom
 if TYPE_CHECKING:  # pragma: no cover
     from .nose import NoseConfig
 
-__all__ = ["MAX_NOSE_TARGETS", "client_target_count", "side_box", "targets_of", "sequence_params",
-           "ReplayEstimate", "replay_pass_probability"]
+__all__ = ["MAX_NOSE_TARGETS", "client_target_count", "side_box", "box_beside_centre",
+           "targets_of", "sequence_params", "ReplayEstimate", "replay_pass_probability"]
 
 #: Most targets a NOSE sequence may have.
 MAX_NOSE_TARGETS = 3
@@ -58,13 +58,24 @@ def side_box(image_width: int, image_height: int, config: "NoseConfig", rng: Cha
     """A sequence target box on ``side`` (1: right, -1: left) of the centre: near edge
     ``sequence_min_h_dist + randbelow(sequence_max_h_dist - sequence_min_h_dist)`` px away
     horizontally, ``randbelow(sequence_max_v_dist)`` px up or down (fair coin)."""
-    size = config.nose_box_size
-    left = image_width / 2 + side * (config.sequence_min_h_dist + rng.randbelow(
-        config.sequence_max_h_dist - config.sequence_min_h_dist))
+    return box_beside_centre(image_width, image_height, config.nose_box_size, side,
+                             (config.sequence_min_h_dist, config.sequence_max_h_dist,
+                              config.sequence_max_v_dist), rng)
+
+
+def box_beside_centre(image_width: int, image_height: int, size: float, side: int,
+                      limits: tuple[int, int, int], rng: ChallengeRandom
+                      ) -> tuple[float, float, float, float]:
+    """A ``size`` box on ``side`` (1: right, -1: left) of the image centre, extending away
+    from it. ``limits`` = ``(min_h, max_h, max_v)``: near edge ``min_h + randbelow(max_h -
+    min_h)`` px away horizontally, then (fair coin) ``randbelow(max_v)`` px up or down; the
+    draws happen in this order (the original's, after its left/right coin)."""
+    min_h, max_h, max_v = limits
+    left = image_width / 2 + side * (min_h + rng.randbelow(max_h - min_h))
     if side == -1:
         left -= size
     vside = rng.choice([1, -1])
-    top = image_height / 2 + vside * rng.randbelow(config.sequence_max_v_dist)
+    top = image_height / 2 + vside * rng.randbelow(max_v)
     if vside == -1:
         top -= size
     return (left, top, size, size)
