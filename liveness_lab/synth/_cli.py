@@ -1,4 +1,5 @@
-"""``liveness-lab render-session``: a rendered NOSE session as JPEG frames and/or a video."""
+"""The simulator's commands: ``liveness-lab synth`` (a trace-level dataset) and
+``liveness-lab render-session`` (a rendered NOSE session as JPEG frames and/or a video)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-__all__ = ["add_render_command", "cmd_render_session"]
+__all__ = ["add_synth_command", "run_synth_command", "add_render_command", "cmd_render_session"]
 
 _ARTIFACTS = ("none", "print", "screen")
 
@@ -126,4 +127,69 @@ def _render_session(args: argparse.Namespace) -> int:
         print(write_y4m(args.y4m, images, args.fps))
     if args.mjpeg:
         print(write_mjpeg(args.mjpeg, images, args.fps))
+    return 0
+
+
+def add_synth_command(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``synth --out DIR --sessions-per-class N --seed S [--profile P] [--types ...]``."""
+    p = subparsers.add_parser(
+        "synth", help="generate a synthetic trace-level dataset (no images)",
+        description="Simulate bona fide and attack sessions as Rekognition-shaped face "
+                    "detections and write them as a dataset (manifest.csv + session JSON).")
+    p.add_argument("--out", required=True, help="output directory (must not exist or be empty)")
+    p.add_argument("--sessions-per-class", type=int, default=50,
+                   help="bona fide sessions per type and attacks per species (default 50)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--profile", default=None,
+                   help="the deployment simulated: 'seed' writes the original bench (NOSE, POSE, "
+                        "original clients); other profiles every type and species, with the "
+                        "simulated face descriptors their identity check needs (never PAD "
+                        "scores; default: the default profile)")
+    p.add_argument("--types", default=None,
+                   help="challenge types, comma-separated (default: the profile's)")
+    p.add_argument("--images", type=int, default=0, metavar="N",
+                   help="also render N image-level NOSE sessions from the packaged photos "
+                        "(frames as JPEG, no faces: run `liveness-lab analyze` or let "
+                        "`evaluate` analyze them)")
+    p.add_argument("--image-size", default="640x480",
+                   help="frame size WIDTHxHEIGHT (default 640x480)")
+    p.set_defaults(func=run_synth_command)
+    return p
+
+
+def run_synth_command(args: argparse.Namespace) -> int:
+    """Handler of ``synth``: returns the process exit code (0 on success, 2 on bad arguments)."""
+    import sys
+
+    from tqdm import tqdm
+    try:
+        width, height = (int(v) for v in str(args.image_size).lower().split("x"))
+    except ValueError:
+        print(f"liveness-lab synth: error: --image-size must look like 640x480, got "
+              f"{args.image_size!r}", file=sys.stderr)
+        return 2
+    from ..config import DEFAULT_PROFILE
+    from .traces import _bench, _check_out_dir, _normalise_types, dataset_size, generate_dataset
+    from ..errors import ConfigError
+    profile = getattr(args, "profile", None) or DEFAULT_PROFILE
+    try:
+        bench = _bench(profile)
+        types = _normalise_types(getattr(args, "types", None), bench)
+        _check_out_dir(Path(args.out))
+        total = (dataset_size(args.sessions_per_class, types, profile)
+                 if args.sessions_per_class > 0 else 0)
+        with tqdm(total=total, unit="session", desc="synth") as bar:
+            out = generate_dataset(args.out, sessions_per_class=args.sessions_per_class,
+                                   seed=args.seed, challenge_types=types,
+                                   image_size=(width, height), progress=bar.update,
+                                   profile=profile)
+        if getattr(args, "images", 0):
+            from .render import add_image_sessions
+            with tqdm(total=args.images, unit="session", desc="render images") as bar:
+                add_image_sessions(out, args.images, seed=args.seed, progress=bar.update)
+            total += args.images
+    except (ValueError, ConfigError) as e:
+        print(f"liveness-lab synth: error: {e}", file=sys.stderr)
+        return 2
+    print(f"wrote {total} sessions to {out}")
     return 0
