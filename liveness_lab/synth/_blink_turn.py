@@ -67,10 +67,11 @@ def _cue_timed(params: Mapping[str, Any]) -> bool:
     return bool(params.get("cuesMs"))
 
 
-def _camera_rate(rng: np.random.Generator) -> tuple[float, float]:
-    """A webcam of the hardened protocol: 5..30 fps, exposure 8..66 ms (at most one interval)."""
-    fps = float(rng.uniform(5.0, 30.0))
-    exposure = float(rng.uniform(0.008, min(0.066, 1.0 / fps)))
+def _camera_rate(rng: np.random.Generator, camera: Camera) -> tuple[float, float]:
+    """A webcam of the hardened protocol: 5..30 fps, exposure 8..66 ms (at most one interval);
+    the camera's fixed rate and exposure when it has them (a stress condition)."""
+    fps = camera.frame_rate(float(rng.uniform(5.0, 30.0)))
+    exposure = camera.exposure_s(float(rng.uniform(0.008, min(0.066, 1.0 / fps))))
     return fps, exposure
 
 
@@ -131,7 +132,7 @@ def _blink_live(rng: np.random.Generator, subj: _Subject, camera: Camera,
     if _cue_timed(params):
         return _blink_cued(rng, subj, camera, params, deliberate=deliberate)
     rig = _HeadRig(subj.head, camera)
-    fps = float(rng.uniform(8.0, 15.0))
+    fps = camera.frame_rate(float(rng.uniform(8.0, 15.0)))
     wanted = int(params["blinks"])
     window = float(params["windowMs"]) / 1000.0
     t_instr = float(rng.uniform(0.6, 1.2))
@@ -173,7 +174,7 @@ def _blink_cued(rng: np.random.Generator, subj: _Subject, camera: Camera,
     """The hardened BLINK client (see :func:`_blink_live`); not ``deliberate``: an everyday
     video of the person (spontaneous blinks, a few glances aside), for a screen replay."""
     rig = _HeadRig(subj.head, camera)
-    fps, exposure = _camera_rate(rng)
+    fps, exposure = _camera_rate(rng, camera)
     duration = float(params["windowMs"]) / 1000.0 + 0.8
     times = _frame_times(rng, fps, duration)
     t_first = float(times[0]) if len(times) else 0.0
@@ -218,7 +219,7 @@ def _held_print(rng: np.random.Generator, subj: _Subject, camera: Camera, durati
     width_mm = float(rng.uniform(110.0, 160.0))
     sheet = _victim_print(rng, subj, width_mm=width_mm)
     rig = _PrintRig(sheet, camera, (0.0, 0.0))
-    fps = float(rng.uniform(8.0, 15.0))
+    fps = camera.frame_rate(float(rng.uniform(8.0, 15.0)))
     times = _frame_times(rng, fps, duration)
     start = _facing(rng)
     start[_YAW] = rng.normal(0.0, 4.0)
@@ -270,7 +271,7 @@ def _eye_holes(rng: np.random.Generator, subj: _Subject, camera: Camera,
                params: Mapping[str, Any]) -> _Trace:
     """The victim's print with the eyes cut out: the attacker's real lids blink on cue in the
     print's plane, and the attacker tilts the print like the requested turn."""
-    _, exposure = _camera_rate(rng)
+    _, exposure = _camera_rate(rng, camera)
     duration = float(params["windowMs"]) / 1000.0 + 0.8
     t_first = 0.1
     sign = 1.0 if params.get("turn", "LEFT") == "LEFT" else -1.0
@@ -335,7 +336,7 @@ def _head_turn_live(rng: np.random.Generator, subj: _Subject, camera: Camera,
     """
     sequence = list(params["sequence"])
     rig = _HeadRig(subj.head, camera)
-    fps = float(rng.uniform(8.0, 15.0))
+    fps = camera.frame_rate(float(rng.uniform(8.0, 15.0)))
     plan = _Plan(_facing(rng))
     bias = {_YAW: subj.yaw_bias, _PITCH: subj.pitch_bias}
     # the client asks to face the camera first: a person seen off-centre corrects

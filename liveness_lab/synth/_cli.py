@@ -153,6 +153,10 @@ def add_synth_command(subparsers: Any) -> argparse.ArgumentParser:
                         "`evaluate` analyze them)")
     p.add_argument("--image-size", default="640x480",
                    help="frame size WIDTHxHEIGHT (default 640x480)")
+    p.add_argument("--condition", action="append", default=[], metavar="NAME=VALUE",
+                   help="hold a capture condition fixed for every session (repeatable): fps, "
+                        "exposure_ms, noise, mount_yaw, mount_pitch, reaction_scale, e.g. "
+                        "--condition fps=5 --condition mount_pitch=15")
     p.set_defaults(func=run_synth_command)
     return p
 
@@ -173,6 +177,7 @@ def run_synth_command(args: argparse.Namespace) -> int:
     from ..errors import ConfigError
     profile = getattr(args, "profile", None) or DEFAULT_PROFILE
     try:
+        conditions = _conditions(getattr(args, "condition", None) or [])
         bench = _bench(profile)
         types = _normalise_types(getattr(args, "types", None), bench)
         _check_out_dir(Path(args.out))
@@ -182,7 +187,7 @@ def run_synth_command(args: argparse.Namespace) -> int:
             out = generate_dataset(args.out, sessions_per_class=args.sessions_per_class,
                                    seed=args.seed, challenge_types=types,
                                    image_size=(width, height), progress=bar.update,
-                                   profile=profile)
+                                   profile=profile, conditions=conditions)
         if getattr(args, "images", 0):
             from .render import add_image_sessions
             with tqdm(total=args.images, unit="session", desc="render images") as bar:
@@ -193,3 +198,18 @@ def run_synth_command(args: argparse.Namespace) -> int:
         return 2
     print(f"wrote {total} sessions to {out}")
     return 0
+
+
+def _conditions(items: list[str]) -> Any:
+    """``--condition NAME=VALUE`` options as :class:`~.conditions.Conditions`."""
+    from .conditions import Conditions
+    values = {}
+    for item in items:
+        name, sep, value = str(item).partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"--condition must look like NAME=VALUE (e.g. fps=5), got {item!r}")
+        try:
+            values[name.strip()] = float(value)
+        except ValueError:
+            raise ValueError(f"--condition {name.strip()} needs a number, got {value!r}") from None
+    return Conditions.from_mapping(values)

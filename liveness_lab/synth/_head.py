@@ -69,11 +69,24 @@ class Camera:
         Image size in pixels.
     hfov_deg:
         Horizontal field of view in degrees (webcams: about 60..70).
+    fps, exposure_ms:
+        The capture rate and exposure when fixed (a stress condition); ``None``: each
+        simulator draws them (:meth:`frame_rate`, :meth:`exposure_s`).
+    noise:
+        Multiplier of the detector's landmark, box and pose noise (1: the default model).
+    mount_yaw, mount_pitch:
+        Degrees the camera sits off the person's line of sight to the screen (a webcam
+        beside or below the screen): a person facing the screen shows this pose.
     """
 
     width: int
     height: int
     hfov_deg: float = 65.0
+    fps: float | None = None
+    exposure_ms: float | None = None
+    noise: float = 1.0
+    mount_yaw: float = 0.0
+    mount_pitch: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("width", "height"):
@@ -83,6 +96,25 @@ class Camera:
         if not 10.0 <= float(self.hfov_deg) <= 150.0:
             raise ValueError("Camera hfov_deg must be within 10..150 degrees, "
                              f"got {self.hfov_deg!r}")
+        if self.fps is not None and not 1.0 <= float(self.fps) <= 240.0:
+            raise ValueError(f"Camera fps must be within 1..240, got {self.fps!r}")
+        if self.exposure_ms is not None and not 0.1 <= float(self.exposure_ms) <= 1000.0:
+            raise ValueError(f"Camera exposure_ms must be within 0.1..1000, got "
+                             f"{self.exposure_ms!r}")
+        if not 0.0 <= float(self.noise) <= 20.0:
+            raise ValueError(f"Camera noise must be within 0..20, got {self.noise!r}")
+        for name in ("mount_yaw", "mount_pitch"):
+            if not -45.0 <= float(getattr(self, name)) <= 45.0:
+                raise ValueError(f"Camera {name} must be within -45..45 degrees, got "
+                                 f"{getattr(self, name)!r}")
+
+    def frame_rate(self, drawn: float) -> float:
+        """The capture rate: the fixed :attr:`fps`, else the simulator's ``drawn`` value."""
+        return float(self.fps) if self.fps is not None else drawn
+
+    def exposure_s(self, drawn: float) -> float:
+        """The exposure in seconds: the fixed :attr:`exposure_ms`, else ``drawn`` (s)."""
+        return float(self.exposure_ms) / 1000.0 if self.exposure_ms is not None else drawn
 
     @property
     def focal_px(self) -> float:

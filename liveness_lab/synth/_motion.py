@@ -97,17 +97,23 @@ class _HeadRig:
 
     def landmarks(self, states: np.ndarray, **expr: Any) -> np.ndarray:
         s = np.atleast_2d(states)
-        return head_landmarks(self.model, self.camera, yaw=s[:, _YAW], pitch=s[:, _PITCH],
+        cam = self.camera
+        return head_landmarks(self.model, cam, yaw=s[:, _YAW] + cam.mount_yaw,
+                              pitch=s[:, _PITCH] + cam.mount_pitch,
                               roll=s[:, _ROLL], position=s[:, _X:], **expr)
 
     def nose(self, state: np.ndarray) -> np.ndarray:
         p = self.model.points[_NOSE] - self.model.pivot
-        R = rotation_matrix(state[_YAW], state[_PITCH], state[_ROLL])
-        return self.camera.project(state[_X:] + R @ p)
+        return self.camera.project(state[_X:] + self._rotation(state) @ p)
 
     def nose_depth(self, state: np.ndarray) -> float:
-        R = rotation_matrix(state[_YAW], state[_PITCH], state[_ROLL])
+        R = self._rotation(state)
         return float((state[_X:] + R @ (self.model.points[_NOSE] - self.model.pivot))[2])
+
+    def _rotation(self, state: np.ndarray) -> np.ndarray:
+        """The head's rotation in the camera frame: its own turn plus the camera's mount."""
+        return rotation_matrix(state[_YAW] + self.camera.mount_yaw,
+                               state[_PITCH] + self.camera.mount_pitch, state[_ROLL])
 
 
 class _PrintRig:

@@ -231,7 +231,7 @@ def _nose_live(rng: np.random.Generator, subj: _Subject, camera: Camera,
     """A bona fide user: centre the face, then turn the head so the nose tip reaches the box."""
     geo = _NoseGeometry.from_params(params)
     rig = _HeadRig(subj.head, camera)
-    fps = float(rng.uniform(5.0, 15.0))
+    fps = camera.frame_rate(float(rng.uniform(5.0, 15.0)))
     times = _frame_times(rng, fps, 40.0)
     sway = _Sway(rng, *_HEAD_SWAY)
     plan, centred = _approach(rng, rig, subj.speed, geo)
@@ -269,7 +269,7 @@ def _nose_print(rng: np.random.Generator, subj: _Subject, camera: Camera,
     if species != "print_rolled" and rng.random() < 0.5:
         hold = (0.0, 0.0)  # pinched at the face's level / held by both sides
     rig = _PrintRig(sheet, camera, hold)
-    fps = float(rng.uniform(5.0, 15.0))
+    fps = camera.frame_rate(float(rng.uniform(5.0, 15.0)))
     times = _frame_times(rng, fps, 40.0)
     sway = _Sway(rng, *_HAND_SWAY)
     speed = float(np.exp(rng.normal(0.0, 0.2)))

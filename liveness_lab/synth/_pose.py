@@ -12,7 +12,7 @@ import numpy as np
 from ._head import Camera
 from ._motion import (_HAND_SWAY, _HEAD_SWAY, _PITCH, _ROLL, _YAW, _Z, _HeadRig, _Plan, _PrintRig,
                       _Sway, _frame_times)
-from ._subjects import (_eyelid, _expressive_track, _print_track, _spontaneous_blinks, _Subject,
+from ._subjects import (_eyelid, _expressive_track, _print_track, _reported_pose, _spontaneous_blinks, _Subject,
                         _Trace, _Track, _victim_print)
 
 _POSE_EYES = ("OPEN", "CLOSED", "LOOKING_LEFT", "LOOKING_RIGHT")
@@ -53,8 +53,7 @@ def _pose_live(rng: np.random.Generator, subj: _Subject, camera: Camera,
     eyes_truth = np.array([not eyes_closed])
     if eyes == "CLOSED" and rng.random() < 0.03:   # eyes not quite shut: seen open
         eyes_truth[:] = True
-    track = _Track(landmarks=lm, pose=np.array([[state[_YAW] + subj.yaw_bias,
-                                                 state[_PITCH] + subj.pitch_bias, state[_ROLL]]]),
+    track = _Track(landmarks=lm, pose=_reported_pose(subj, rig, state[None]),
                    eyes_open=eyes_truth, smile=np.array([smiling]),
                    mouth_open=np.array([mouth_open]), speed=np.zeros(1),
                    drop_rate=subj.drop_rate, brightness=subj.brightness,
@@ -117,7 +116,7 @@ def _pose_video_live(rng: np.random.Generator, subj: _Subject, camera: Camera,
     pose = params.get("pose") or {}
     eyes, mouth = pose.get("eyes", "OPEN"), pose.get("mouth", "CLOSED")
     rig = _HeadRig(subj.head, camera)
-    fps = float(rng.uniform(8.0, 15.0))
+    fps = camera.frame_rate(float(rng.uniform(8.0, 15.0)))
     t_show = float(rng.uniform(1.2, 1.8))
     reaction = subj.reaction_s * float(np.exp(rng.normal(0.0, 0.2)))
     on = t_show + reaction
@@ -164,7 +163,7 @@ def _pose_video_prints(rng: np.random.Generator, subj: _Subject, camera: Camera,
     """
     pose = params.get("pose") or {}
     requested = (pose.get("eyes", "OPEN"), pose.get("mouth", "CLOSED"))
-    fps = float(rng.uniform(8.0, 15.0))
+    fps = camera.frame_rate(float(rng.uniform(8.0, 15.0)))
     duration = float(rng.uniform(5.0, 6.5))
     times = _frame_times(rng, fps, duration)
     if species == "print_random_pose":

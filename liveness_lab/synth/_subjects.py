@@ -104,17 +104,21 @@ def _attribute(rng: np.random.Generator, truth: np.ndarray, error: float = _ATTR
     return truth ^ wrong, conf
 
 
-def _measure(rng: np.random.Generator, track: _Track, width: int, height: int
-             ) -> list[dict[str, Any] | None]:
-    """Rekognition-like ``FaceDetail`` JSON for each frame (``None``: face not detected)."""
+def _measure(rng: np.random.Generator, track: _Track, width: int, height: int,
+             noise: float = 1.0) -> list[dict[str, Any] | None]:
+    """Rekognition-like ``FaceDetail`` JSON for each frame (``None``: face not detected).
+
+    ``noise`` multiplies the landmark, box and pose noise (a stress condition)."""
     lm = track.landmarks
     n = len(lm)
     box = face_box(lm)
     size = np.maximum(box[:, 2], 1.0)
+    if noise != 1.0:
+        size = size * noise
     noisy = (lm + rng.normal(0.0, 1.0, lm.shape) * (0.004 * size)[:, None, None]
              + rng.normal(0.0, 1.0, (n, 1, 2)) * (0.002 * size)[:, None, None])
     box = box + rng.normal(0.0, 1.0, box.shape) * (0.006 * size)[:, None]
-    pose = track.pose + rng.normal(0.0, 1.0, (n, 3)) * np.asarray(track.pose_noise)
+    pose = track.pose + rng.normal(0.0, 1.0, (n, 3)) * (np.asarray(track.pose_noise) * noise)
     eyes, eyes_c = _attribute(rng, track.eyes_open)
     smile, smile_c = _attribute(rng, track.smile)
     mouth, mouth_c = _attribute(rng, track.mouth_open)
@@ -184,6 +188,15 @@ class _Trace:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
+def _reported_pose(subj: _Subject, rig: _HeadRig, states: np.ndarray) -> np.ndarray:
+    """The (yaw, pitch, roll) a detector reports for a live head: its own turn, the camera's
+    mount and the detector's bias for this face."""
+    cam = rig.camera
+    return np.stack((states[:, _YAW] + subj.yaw_bias + cam.mount_yaw,
+                     states[:, _PITCH] + subj.pitch_bias + cam.mount_pitch,
+                     states[:, _ROLL]), axis=1)
+
+
 def _live_track(rng: np.random.Generator, subj: _Subject, rig: _HeadRig, plan: _Plan,
                 times: np.ndarray, states: np.ndarray, *, gaze_follow: float = 0.85) -> _Track:
     """A live face looking at the screen (eyes counter-rotate), blinking, neutral expression."""
@@ -191,8 +204,7 @@ def _live_track(rng: np.random.Generator, subj: _Subject, rig: _HeadRig, plan: _
     gaze_yaw = -gaze_follow * states[:, _YAW]
     gaze_pitch = -gaze_follow * states[:, _PITCH] - 4.0
     lm = rig.landmarks(states, gaze_yaw=gaze_yaw, gaze_pitch=gaze_pitch, eye_open=eye_open)
-    pose = np.stack((states[:, _YAW] + subj.yaw_bias, states[:, _PITCH] + subj.pitch_bias,
-                     states[:, _ROLL]), axis=1)
+    pose = _reported_pose(subj, rig, states)
     n = len(times)
     return _Track(landmarks=lm, pose=pose, eyes_open=eye_open > 0.5,
                   smile=np.zeros(n, bool), mouth_open=np.zeros(n, bool),
@@ -243,8 +255,7 @@ def _expressive_track(subj: _Subject, rig: _HeadRig, plan: _Plan, times: np.ndar
     """
     lm = rig.landmarks(states, gaze_yaw=gaze_yaw, gaze_pitch=gaze_pitch, eye_open=eye_open,
                        smile=smile, mouth_open=mouth_open)
-    pose = np.stack((states[:, _YAW] + subj.yaw_bias, states[:, _PITCH] + subj.pitch_bias,
-                     states[:, _ROLL]), axis=1)
+    pose = _reported_pose(subj, rig, states)
     n = len(times)
     seen = eye_open > 0.5 if eyes_seen_open is None else eyes_seen_open
     return _Track(landmarks=lm, pose=pose, eyes_open=np.asarray(seen, bool),

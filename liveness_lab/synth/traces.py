@@ -51,6 +51,7 @@ import numpy as np
 
 from ._blink_turn import BLINK_SPECIES, HEAD_TURN_SPECIES, simulate_blink, simulate_head_turn
 from ._cli import add_synth_command, run_synth_command
+from .conditions import Conditions
 from ._extras import add_extras
 from ._head import Camera, FlatPrint, HeadModel, face_box, head_landmarks, print_landmarks, \
     rotation_matrix
@@ -65,7 +66,7 @@ __all__ = [
     "SIMULATOR", "SPECIES", "ALL_SPECIES", "TYPES", "Camera", "HeadModel", "FlatPrint",
     "rotation_matrix",
     "head_landmarks", "print_landmarks", "face_box", "simulate_session", "dataset_size",
-    "generate_dataset", "add_synth_command", "run_synth_command",
+    "generate_dataset", "add_synth_command", "run_synth_command", "Conditions",
 ]
 
 SIMULATOR = "liveness-lab/traces@1"
@@ -171,19 +172,22 @@ def _document(challenge_type: str, params: Mapping[str, Any], *, species: str | 
               subject_seed: int | Sequence[int] | None, subject_id: str | None,
               split: str | None, hfov_deg: float | None, registry: Any,
               metadata: Mapping[str, Any] | None, configs: Any = None,
-              descriptors: bool = False) -> dict[str, Any]:
+              descriptors: bool = False, conditions: Conditions | None = None
+              ) -> dict[str, Any]:
     """The session document (session-format JSON object) of one simulated session."""
     from ..sessions import FORMAT
     ctype = str(challenge_type).upper()
     _check_species(ctype, species)
     width, height = int(params["imageWidth"]), int(params["imageHeight"])
     rng = np.random.default_rng(seed)
-    subj = _Subject.sample(subject_id or "subject",
-                           np.random.default_rng(seed if subject_seed is None else subject_seed))
+    cond = conditions if conditions is not None else Conditions()
+    subj = cond.person(_Subject.sample(
+        subject_id or "subject",
+        np.random.default_rng(seed if subject_seed is None else subject_seed)))
     fov = float(hfov_deg) if hfov_deg is not None else float(rng.uniform(58.0, 72.0))
-    camera = Camera(width, height, fov)
+    camera = cond.camera(width, height, fov)
     trace = _simulate(rng, ctype, species, subj, camera, params, registry, configs)
-    measured = [_measure(rng, tr, width, height) for tr in trace.tracks]
+    measured = [_measure(rng, tr, width, height, camera.noise) for tr in trace.tracks]
     if descriptors:  # own random stream: the rest of the session is unchanged
         add_extras(np.random.default_rng(_seed_key(seed) + [0xE7]), measured, trace.tracks,
                    _seed_key(seed if subject_seed is None else subject_seed))
@@ -199,6 +203,8 @@ def _document(challenge_type: str, params: Mapping[str, Any], *, species: str | 
         frames.append({"timestamp": ts,
                        "faces": [measured[j][k] for j in order if measured[j][k] is not None]})
     meta = {"simulator": SIMULATOR, "seed": _jsonable_seed(seed), "hfov_deg": round(fov, 2)}
+    if not cond.is_default:
+        meta["conditions"] = cond.to_dict()
     meta.update(trace.metadata)
     if metadata:
         meta.update(metadata)
@@ -221,7 +227,8 @@ def simulate_session(challenge_type: str, params: Mapping[str, Any], *,
                      subject_id: str | None = None, split: str | None = None,
                      hfov_deg: float | None = None, registry: Any = None,
                      metadata: Mapping[str, Any] | None = None, profile: str | None = None,
-                     descriptors: bool | None = None) -> "Session":
+                     descriptors: bool | None = None,
+                     conditions: Conditions | None = None) -> "Session":
     """Simulate one labelled session against given challenge params.
 
     Parameters
@@ -256,6 +263,10 @@ def simulate_session(challenge_type: str, params: Mapping[str, Any], *,
         Add simulated ``LivenessLab.Descriptor`` to every face (default: when the
         profile's configs check identity). The simulator never assigns PAD scores:
         a score that depends on the class would grade the simulator, not the rules.
+    conditions:
+        Capture conditions held fixed (:class:`~liveness_lab.synth.conditions.Conditions`:
+        frame rate, exposure, detector noise, camera mount, reaction time); default: drawn
+        per session. Written to ``metadata["conditions"]`` when any is fixed.
 
     Returns
     -------
@@ -274,7 +285,8 @@ def simulate_session(challenge_type: str, params: Mapping[str, Any], *,
         challenge_type, params, species=species, seed=seed, session_id=session_id,
         subject_seed=subject_seed, subject_id=subject_id, split=split, hfov_deg=hfov_deg,
         registry=registry, metadata=metadata, configs=configs,
-        descriptors=want_desc if descriptors is None else bool(descriptors)))
+        descriptors=want_desc if descriptors is None else bool(descriptors),
+        conditions=conditions))
 
 
 def _extras_of(configs: Any) -> bool:
@@ -375,7 +387,8 @@ def generate_dataset(out_dir: str | os.PathLike, *, sessions_per_class: int, see
                      challenge_types: Sequence[str] | None = None,
                      image_size: tuple[int, int] = (640, 480),
                      progress: Callable[[int], Any] | None = None,
-                     profile: str | None = None) -> Path:
+                     profile: str | None = None,
+                     conditions: Conditions | None = None) -> Path:
     """Write a labelled synthetic dataset (session format) and return its directory.
 
     Parameters
@@ -406,8 +419,13 @@ def generate_dataset(out_dir: str | os.PathLike, *, sessions_per_class: int, see
         :data:`TYPES` and writes every species of :data:`ALL_SPECIES`; params
         come from its configs (so POSE asks for the multi-frame protocol and
         is filmed), and faces carry the simulated ``LivenessLab`` descriptor
-        and PAD score when its checks need them. A session of a class has the
-        same content under every profile except for those differences.
+        when its identity check needs it (never a PAD score). A session of a
+        class has the same content under every profile except for those
+        differences.
+    conditions:
+        Capture conditions held fixed for every session
+        (:class:`~liveness_lab.synth.conditions.Conditions`); default: drawn per
+        session. Each session is the default one filmed under them.
 
     Notes
     -----
@@ -457,7 +475,8 @@ def generate_dataset(out_dir: str | os.PathLike, *, sessions_per_class: int, see
                             subject_seed=[int(seed), 1, subj_idx],
                             subject_id=f"subj-{subj_idx:03d}", split=splits[subj_idx],
                             hfov_deg=None, registry=registry, metadata=extra_meta,
-                            configs=bench.configs, descriptors=bench.descriptors)
+                            configs=bench.configs, descriptors=bench.descriptors,
+                            conditions=conditions)
             rel = f"sessions/{sid}.json"
             _write_json(out / rel, doc)
             entries.append(ManifestEntry(sid, rel, doc["label"], species, doc["subject_id"],
