@@ -62,6 +62,10 @@ class Conditions:
             raise ValueError("Conditions.reaction_scale must be within 0.1..10, got "
                              f"{self.reaction_scale!r}")
         self.camera(64, 64, 65.0)  # the camera checks the other ranges (one place for them)
+        if self.fps is not None and self.exposure_ms is not None and (
+                float(self.exposure_ms) > 1000.0 / float(self.fps) + 1e-9):
+            raise ValueError(f"Conditions.exposure_ms {self.exposure_ms:g} is longer than one "
+                             f"frame interval at {self.fps:g} fps ({1000 / self.fps:.1f} ms)")
 
     @property
     def is_default(self) -> bool:

@@ -71,7 +71,8 @@ def test_slow_reactions_start_later():
 
 @pytest.mark.parametrize("bad, word", [({"fps": 0.5}, "fps"), ({"mount_pitch": 80}, "mount_pitch"),
                                        ({"noise": -1}, "noise"), ({"reaction_scale": 0}, "reaction"),
-                                       ({"fps": "fast"}, "fps")])
+                                       ({"fps": "fast"}, "fps"),
+                                       ({"fps": 30, "exposure_ms": 66}, "frame interval")])
 def test_bad_conditions_name_what_is_wrong(bad, word):
     with pytest.raises(ValueError, match=word):
         Conditions(**bad)

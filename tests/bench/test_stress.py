@@ -1,0 +1,51 @@
+"""The stress bench: conditions reach both simulators, tallies count every session, the aim
+column is computed from the worst condition."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from bench.bench_stress import POINTS, markdown, run, tally, worst
+from liveness_lab.sessions import iter_dataset, read_manifest
+
+
+def test_each_condition_reaches_both_simulators_and_every_session_is_counted(tmp_path):
+    points = [p for p in POINTS if p.key in ("drawn", "fps5")]
+    data = run(tmp_path, spc=1, seed=2, simulators=("ours", "sim2"), types=("HEAD_TURN",),
+               points=points)
+    for simulator in ("ours", "sim2"):
+        for point in ("drawn", "fps5"):
+            ds = tmp_path / f"{simulator}-{point}"
+            counted = sum(c[1] for c in data["tallies"][simulator][point]["HEAD_TURN"].values())
+            assert counted == len(read_manifest(ds))
+        slow = list(iter_dataset(tmp_path / f"{simulator}-fps5"))
+        for s in slow:  # both simulators filmed these at 5 fps
+            gaps = [b.timestamp - a.timestamp for a, b in zip(s.frames, s.frames[1:])]
+            assert sorted(gaps)[len(gaps) // 2] > 150, (simulator, s.session_id)
+    assert json.loads(json.dumps(data)) == data
+
+
+def test_tally_counts_rejections_for_bona_fide_and_acceptances_for_attacks():
+    df = pd.DataFrame({"challenge_type": ["NOSE"] * 5,
+                       "label": ["bona_fide", "bona_fide", "attack", "attack", "attack"],
+                       "pai_species": ["", "", "print_static", "print_static", "face_swap"],
+                       "success": [True, False, True, False, True]})
+    assert tally(df) == {"NOSE": {"bona_fide": [1, 2], "print_static": [1, 2],
+                                  "face_swap": [1, 1]}}
+
+
+def test_the_aim_column_judges_the_worst_condition():
+    data = {"profile": "rekognition", "sessions_per_class": 100, "seed": 0,
+            "points": {"a": "A", "b": "B"},
+            "tallies": {"ours": {"a": {"BLINK": {"bona_fide": [1, 100], "video_replay": [0, 100],
+                                                 "face_swap": [40, 100]}},
+                                 "b": {"BLINK": {"bona_fide": [9, 100], "video_replay": [1, 100],
+                                                 "face_swap": [60, 100]}}}}}
+    assert worst(data["tallies"]["ours"], "BLINK", "bona_fide") == ("b", 9, 100)
+    text = markdown(data, "cmd")
+    # pooled 10/200 = 5 %, but the worst condition (9 %) misses the aim
+    assert "| BLINK | BPCER | 5.0 % [2.7, 9.0] (10/200) | 9 % (9/100) at b | no |" in text
+    assert "| BLINK | APCER video_replay | 0.5 %" in text and "at b | yes |" in text
+    assert "| BLINK | APCER face_swap | 50.0 %" in text and "out of reach" in text
