@@ -54,11 +54,11 @@ from ..evidence import Evidence, Need
 from ..faces import FaceDetail
 from .blink_signal import (TURNS, BlinkRun, ClosureDetector, cue_schedule,
                            eyes_closed_probability, match_cue, measured_fps, turn_sign)
-from .checks import (SessionChecksConfig, before_success, nose_parallax, observe_face,
-                     skip_missing_face)
+from .checks import SessionChecksConfig, before_success, nose_parallax
 from .framework import (image_size, ChallengeRandom, ChallengeType, Context, Continue, Fail, FrameInput, Next,
                         StepResult, Success)
 from .framework import IMAGE_SIZE_SCHEMA, Param
+from .one_face import one_face
 
 __all__ = ["BLINK", "BlinkConfig", "blink_params", "eye_aspect_ratio"]
 
@@ -250,14 +250,7 @@ def eye_aspect_ratio(face: FaceDetail, image_width: float = 1.0,
 
 
 def _one_face(frame: FrameInput, context: Context) -> tuple[FaceDetail | None, StepResult | None]:
-    cfg: BlinkConfig = context.config
-    n = len(frame.faces)
-    if n == 0:
-        return None, skip_missing_face(context, cfg.max_missing_faces, "blink")
-    if n > 1:
-        return None, Fail("blink.several_faces", f"{n} faces in the frame; exactly one is allowed")
-    face = frame.faces[0]
-    return face, observe_face(face, frame, context)
+    return one_face(frame, context, "blink", max_missing_faces=context.config.max_missing_faces)
 
 
 def _ear(face: FaceDetail, params: Mapping[str, Any], context: Context

@@ -97,6 +97,12 @@ class SessionChecksConfig(ChallengeConfig):
                 "faces; its mean over the frames seen must reach pad_min_score"})
     pad_min_score: float = field(default=0.5, metadata={
         "help": "smallest mean PadScore (0..1, probability of a live face) to pass"})
+    continuity_check: bool = field(default=False, metadata={
+        "help": "the face must move as one continuous track (no box or roll jump faster than "
+                "a head, no face-less gap beyond max_face_gap_ms; multi-frame POSE only)"})
+    max_face_gap_ms: float = field(default=300.0, metadata={
+        "help": "continuity_check: longest face-less time between two faces, beyond one frame "
+                "interval (ms)"})
 
     def validate(self) -> None:
         super().validate()
@@ -116,6 +122,8 @@ class SessionChecksConfig(ChallengeConfig):
                               f"{self.geometry_pose_tolerance!r}")
         if self.geometry_reference_frames < 1 or self.geometry_consecutive < 1:
             raise ConfigError("geometry_reference_frames and geometry_consecutive must be >= 1")
+        if self.max_face_gap_ms <= 0:
+            raise ConfigError(f"max_face_gap_ms must be > 0, got {self.max_face_gap_ms!r}")
 
     def evidence_needs(self) -> tuple[Need, ...]:
         needs = list(super().evidence_needs())

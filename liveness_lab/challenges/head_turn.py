@@ -38,11 +38,11 @@ from typing import Any, Callable, Mapping
 
 from ..errors import ConfigError
 from ..faces import FaceDetail
-from .checks import SessionChecksConfig, before_success, nose_parallax, observe_face, \
-    skip_missing_face
+from .checks import SessionChecksConfig, before_success, nose_parallax
 from .framework import (image_size, ChallengeRandom, ChallengeType, Context, Continue, Fail, FrameInput, Next,
                         StepResult, Success)
 from .framework import IMAGE_SIZE_SCHEMA, Param
+from .one_face import one_face
 
 __all__ = ["HEAD_TURN", "HeadTurnConfig", "head_turn_params", "DIRECTIONS", "MAX_TURNS",
            "head_direction"]
@@ -165,8 +165,6 @@ class _TurnRun:
     holds: dict[int, int] = field(default_factory=dict)
     #: the smallest parallax of the held turns so far
     min_parallax: float | None = None
-    #: timestamp (ms) of the last frame with a face (max_missing_ms)
-    last_face_ms: float | None = None
 
 
 _RUN_KEY = "head_turn.run"
@@ -183,27 +181,9 @@ def _run_state(context: Context) -> _TurnRun:
 
 def _one_face(frame: FrameInput, context: Context) -> tuple[FaceDetail | None, StepResult | None]:
     cfg: HeadTurnConfig = context.config
-    n = len(frame.faces)
-    if cfg.max_missing_ms > 0:
-        run = _run_state(context)
-        if n == 0:
-            gap = float(frame.timestamp) - (run.last_face_ms if run.last_face_ms is not None
-                                            else float(frame.timestamp))
-            context.record(face_gap_ms=gap)
-            if gap > cfg.max_missing_ms:
-                return None, Fail("head_turn.no_face", f"no face for {gap:.0f} ms (> "
-                                                       f"{cfg.max_missing_ms:g} ms)")
-            return None, Continue("head_turn.no_face_skipped",
-                                  f"no face in the frame; skipped ({gap:.0f} ms without a face)")
-        run.last_face_ms = float(frame.timestamp)
-    if n == 0:
-        return None, skip_missing_face(context, cfg.max_missing_faces, "head_turn")
-    if n > 1:
-        return None, Fail("head_turn.several_faces",
-                          f"{n} faces in the frame; exactly one is allowed")
-    face = frame.faces[0]
-    result = observe_face(face, frame, context)
-    if result is not None:
+    face, result = one_face(frame, context, "head_turn", max_missing_faces=cfg.max_missing_faces,
+                            max_missing_ms=cfg.max_missing_ms)
+    if face is None or result is not None:
         return None, result
     if face.pose is None or face.pose.yaw is None or face.pose.pitch is None:
         return None, Fail("head_turn.missing_pose", "the face has no yaw or pitch estimate")

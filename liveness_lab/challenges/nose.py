@@ -22,11 +22,11 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..faces import FaceDetail
-from .checks import SessionChecksConfig, before_success, nose_parallax, observe_face, \
-    skip_missing_face
+from .checks import SessionChecksConfig, before_success, nose_parallax
 from .framework import (image_size, ChallengeRandom, ChallengeType, Context, Continue, Fail, FrameInput, Next,
                         StepResult, Success)
 from .framework import IMAGE_SIZE_SCHEMA, Param
+from .one_face import one_face
 from .nose_targets import (MAX_NOSE_TARGETS, box_beside_centre, client_target_count,
                            sequence_params, side_box, targets_of)
 
@@ -211,27 +211,14 @@ def face_state(params: Mapping[str, Any], frame: FrameInput, context: Context) -
     return Continue("face.several_faces", f"{n} faces in the frame; one is needed")
 
 
-def _several_faces(frame: FrameInput, cfg: NoseConfig, prefix: str) -> StepResult | None:
-    if len(frame.faces) > 1 and cfg.multiple_faces == "fail":
-        return Fail(f"{prefix}.several_faces",
-                    f"{len(frame.faces)} faces in the frame; exactly one is allowed")
-    return None
-
-
 def _the_face(frame: FrameInput, cfg: "NoseConfig", context: Context, state: str
               ) -> tuple[FaceDetail | None, StepResult | None]:
     """The frame's face to check, or the step to return instead (no face, several faces, or a
     failed per-face check such as identity or PAD)."""
-    if not frame.faces:
-        if cfg.max_missing_faces:
-            return None, skip_missing_face(context, cfg.max_missing_faces, state)
-        return None, Fail(f"{state}.no_face", f"no face in the frame during the {state} state "
-                                              "(the original crashed here)")
-    result = _several_faces(frame, cfg, state)
-    if result is not None:
-        return None, result
-    face = frame.faces[0]
-    return face, observe_face(face, frame, context)
+    return one_face(frame, context, state, max_missing_faces=cfg.max_missing_faces,
+                    several="fail" if cfg.multiple_faces == "fail" else "first",
+                    no_face_text=f"no face in the frame during the {state} state "
+                                 "(the original crashed here)")
 
 
 @NOSE.state(next_state="nose_state")

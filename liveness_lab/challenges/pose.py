@@ -35,11 +35,11 @@ from typing import Any, Mapping
 from ..errors import ConfigError
 from ..evidence import Evidence, Need
 from ..faces import FaceDetail
-from .checks import SessionChecksConfig, before_success, observe_face, skip_missing_face
-from .face_track import track_jump
+from .checks import SessionChecksConfig, before_success, observe_face
 from .framework import (image_size, ChallengeRandom, ChallengeType, Context, Continue, Fail, FrameInput, Next,
                         StepResult, Success)
 from .framework import IMAGE_SIZE_SCHEMA, Param
+from .one_face import one_face
 
 __all__ = ["POSE", "PoseConfig", "pose_params", "EYES", "MOUTH", "NEUTRAL", "eye_direction"]
 
@@ -77,12 +77,6 @@ class PoseConfig(SessionChecksConfig):
     smile_needs_open_mouth: bool = field(default=True, metadata={
         "help": "SMILE needs MouthOpen as well as Smile (the original); off: a closed-mouth "
                 "smile counts"})
-    continuity_check: bool = field(default=False, metadata={
-        "help": "multi-frame mode: the face must move as one continuous track (no box or roll "
-                "jump faster than a head, no face-less gap beyond max_face_gap_ms)"})
-    max_face_gap_ms: float = field(default=300.0, metadata={
-        "help": "continuity_check: longest face-less time between two faces, beyond one frame "
-                "interval (ms)"})
     gaze_baseline: bool = field(default=False, metadata={
         "help": "multi-frame mode with require_transition: read the gaze as the pupils' shift "
                 "from the user's neutral gaze (median of the neutral frames)"})
@@ -110,8 +104,6 @@ class PoseConfig(SessionChecksConfig):
             raise ConfigError(f"neutral_frames must be >= 1, got {self.neutral_frames!r}")
         if self.max_missing_faces < 0:
             raise ConfigError(f"max_missing_faces must be >= 0, got {self.max_missing_faces!r}")
-        if self.max_face_gap_ms <= 0:
-            raise ConfigError(f"max_face_gap_ms must be > 0, got {self.max_face_gap_ms!r}")
         if not 0 < self.min_gaze_shift <= self.open_max_shift < 0.5:
             raise ConfigError(f"need 0 < min_gaze_shift <= open_max_shift < 0.5 eye widths, got "
                               f"{self.min_gaze_shift!r} and {self.open_max_shift!r}")
@@ -345,13 +337,6 @@ class _PoseRun:
     #: (timestamp ms, gaze position) of the recent faces, and the current frame's timestamp
     recent_gaze: list[tuple[float, float]] = field(default_factory=list)
     now_ms: float | None = None
-    #: the last face seen, its timestamp (ms), and the last frame's timestamp
-    last_face: FaceDetail | None = None
-    last_face_ms: float | None = None
-    last_frame_ms: float | None = None
-    last_frame_index: int | None = None
-    #: intervals between consecutive frames (ms), for the frame interval
-    intervals: list[float] = field(default_factory=list)
     #: timestamp (ms) of the first mismatching frame since the last matching one, per phase
     mismatch_since: dict[str, float] = field(default_factory=dict)
 
@@ -370,49 +355,10 @@ def _pose_run(context: Context) -> _PoseRun:
 
 def _frame_face(frame: FrameInput, context: Context, cfg: PoseConfig
                 ) -> tuple[FaceDetail | None, StepResult | None]:
-    n = len(frame.faces)
     _pose_run(context).now_ms = float(frame.timestamp)
-    if cfg.continuity_check:
-        result = _continuity(frame, context, cfg)
-        if result is not None:
-            return None, result
-    if n == 0:
-        return None, skip_missing_face(context, cfg.max_missing_faces, "pose")
-    if n > 1:
-        return None, Fail("pose.face_count", f"{n} faces in the frame; exactly one is needed")
-    face = frame.faces[0]
-    return face, observe_face(face, frame, context)
-
-
-def _continuity(frame: FrameInput, context: Context, cfg: PoseConfig) -> StepResult | None:
-    """Face-track continuity of the frame's single face against the last face seen."""
-    run = _pose_run(context)
-    if run.last_frame_index == frame.index:
-        return None
-    t = float(frame.timestamp)
-    if run.last_frame_ms is not None and t > run.last_frame_ms:
-        run.intervals.append(t - run.last_frame_ms)
-        del run.intervals[:-30]
-    run.last_frame_ms, run.last_frame_index = t, frame.index
-    if len(frame.faces) != 1:
-        return None
-    face = frame.faces[0]
-    previous, previous_ms = run.last_face, run.last_face_ms
-    run.last_face, run.last_face_ms = face, t
-    if previous is None or previous_ms is None:
-        return None
-    interval = statistics.median(run.intervals) if run.intervals else 0.0
-    gap = t - previous_ms - interval
-    context.record(face_gap_ms=round(gap, 1))
-    if gap > cfg.max_face_gap_ms:
-        return Fail("pose.track_gap", f"no face for {gap:.0f} ms (> {cfg.max_face_gap_ms:g} ms): "
-                                      "the face left the camera (a photo swapped by hand?)")
-    jump = track_jump(previous, face, (t - previous_ms) / 1000.0)
-    context.record(track_jump=jump)
-    if jump is not None and jump > 1.0:
-        return Fail("pose.track_jump", f"the face jumped {jump:.1f} times farther than a head "
-                                       "moves between two frames (a photo swapped by hand?)")
-    return None
+    return one_face(frame, context, "pose", max_missing_faces=cfg.max_missing_faces,
+                    several_code="pose.face_count",
+                    several_text="{n} faces in the frame; exactly one is needed")
 
 
 def _run(context: Context, key: str, shown: StepResult | None, timestamp: float

@@ -107,7 +107,8 @@ _GROUPS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
                                 "min_parallax"))),
 }
 _EVERY_STATE = ("Every step", ("state_timeout_s", "max_missing_faces", "max_missing_ms"))
-_SESSION = ("Session checks (identity, photo or screen)", ("identity_", "geometry_", "pad_"))
+_SESSION = ("Session checks (identity, face track, photo or screen)",
+            ("identity_", "geometry_", "pad_", "continuity_check", "max_face_gap_ms"))
 
 
 @dataclass(frozen=True)

@@ -225,6 +225,12 @@ SUFFIX_TEXT: dict[str, Plain] = {
     "no_face_skipped": Plain("Your face was out of view for a moment",
                              "Keep your whole face in view."),
     "several_faces": _ONE,
+    # face-track continuity of any type (liveness_lab.challenges.one_face)
+    "track_jump": Plain("Your face jumped from one place to another",
+                        "Stay in view and keep your face in one place; do not hold up "
+                        "pictures."),
+    "track_gap": Plain("Your face left the camera's view",
+                       "Keep your face in view until the challenge ends."),
     "continue": Plain("The challenge was not finished", "Keep following the hints."),
     "next": Plain("A step was passed", "Keep following the hints."),
     "success": Plain("You passed", "Nothing more to do."),
