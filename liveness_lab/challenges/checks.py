@@ -99,10 +99,11 @@ class SessionChecksConfig(ChallengeConfig):
         "help": "smallest mean PadScore (0..1, probability of a live face) to pass"})
     continuity_check: bool = field(default=False, metadata={
         "help": "the face must move as one continuous track (no box or roll jump faster than "
-                "a head, no face-less gap beyond max_face_gap_ms; multi-frame POSE only)"})
+                "a head, no face-less gap beyond max_face_gap_ms; POSE: multi-frame mode only)"})
     max_face_gap_ms: float = field(default=300.0, metadata={
-        "help": "continuity_check: longest face-less time between two faces, beyond one frame "
-                "interval (ms)"})
+        "help": "continuity_check: longest face-less time the camera films between two faces "
+                "(ms: from the last face to the last frame without one; a client stall with "
+                "no frames is not counted)"})
 
     def validate(self) -> None:
         super().validate()

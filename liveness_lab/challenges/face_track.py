@@ -40,9 +40,13 @@ class TrackLimits:
     scale_per_s: float = 0.5
     roll: float = 5.0
     roll_per_s: float = 40.0
+    #: face widths the box centre moves per radian of reported yaw or pitch change: a head
+    #: turns about a neck pivot ~90-100 mm behind the eyes, and a face is ~140-150 mm wide
+    turn_shift: float = 0.7
 
     def __post_init__(self) -> None:
-        for name in ("shift", "shift_per_s", "scale", "scale_per_s", "roll", "roll_per_s"):
+        for name in ("shift", "shift_per_s", "scale", "scale_per_s", "roll", "roll_per_s",
+                     "turn_shift"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not value > 0:
                 raise ConfigError(f"TrackLimits.{name} must be a number > 0, got {value!r}")
@@ -57,6 +61,12 @@ def track_jump(previous: FaceDetail, current: FaceDetail, dt_s: float,
     dt_s``). Values above 1 are faster than a head moves: another face, or a
     photo put down elsewhere. ``None`` when either face lacks a bounding box.
     The horizontal shift is in face widths, the vertical one in face heights.
+    The part of the shift that the reported head turn explains (``turn_shift``
+    per radian of yaw and pitch change: a head turning about its neck moves
+    its face box) is not counted, and neither is the change of box size that
+    the turn's foreshortening explains (a face turned by ``a`` is about
+    ``cos(a)`` as wide), so a fast head turn is not a jump; a photo swapped for
+    another shows no such turn.
     """
     a, b = previous.bounding_box, current.bounding_box
     if a is None or b is None or a.width <= 0 or b.width <= 0:
@@ -65,7 +75,10 @@ def track_jump(previous: FaceDetail, current: FaceDetail, dt_s: float,
     width = (a.width + b.width) / 2
     dx = (b.left + b.width / 2) - (a.left + a.width / 2)
     shift = math.hypot(dx / width, _dy(a, b))
-    scale = abs(math.log(b.width / a.width))
+    turned = _turn_radians(previous, current)
+    if turned:
+        shift = max(0.0, shift - limits.turn_shift * turned)
+    scale = max(0.0, abs(math.log(b.width / a.width)) - _foreshortening(previous, current))
     parts = [shift / (limits.shift + limits.shift_per_s * dt),
              scale / (limits.scale + limits.scale_per_s * dt)]
     ra = previous.pose.roll if previous.pose is not None else None
@@ -81,3 +94,25 @@ def _dy(a, b) -> float:
     if height <= 0:
         return 0.0
     return ((b.top + b.height / 2) - (a.top + a.height / 2)) / height
+
+
+def _turn_radians(previous: FaceDetail, current: FaceDetail) -> float:
+    """The change of the reported head direction between two faces (radians; 0 if unknown)."""
+    pa, pb = previous.pose, current.pose
+    if pa is None or pb is None or None in (pa.yaw, pa.pitch, pb.yaw, pb.pitch):
+        return 0.0
+    return math.radians(math.hypot(pb.yaw - pa.yaw, pb.pitch - pa.pitch))
+
+
+def _foreshortening(previous: FaceDetail, current: FaceDetail) -> float:
+    """``|log|`` of the box-size change a head turn explains: ``cos`` of yaw and of pitch."""
+    pa, pb = previous.pose, current.pose
+    if pa is None or pb is None:
+        return 0.0
+    total = 0.0
+    for u, v in ((pa.yaw, pb.yaw), (pa.pitch, pb.pitch)):
+        if u is None or v is None:
+            continue
+        cu, cv = math.cos(math.radians(min(abs(u), 80.0))), math.cos(math.radians(min(abs(v), 80.0)))
+        total += abs(math.log(cv / cu))
+    return total

@@ -14,15 +14,16 @@ photo or for the attacker's own face breaks it: the face disappears while the
 hand changes it (a gap in time: ``{prefix}.track_gap``), and the next face
 lands elsewhere, at another size or roll (a jump faster than a head moves:
 ``{prefix}.track_jump``, :func:`~liveness_lab.challenges.face_track.track_jump`).
-Both limits are in time, so they hold at 5 fps and at 30 fps: the gap counts
-the time between two faces beyond one frame interval (the median of the
-session's recent intervals, so a slow camera is not a gap).
+Both limits are in time, so they hold at 5 fps and at 30 fps. The gap is
+the face-less time the camera filmed: from the last face to the last frame
+that came without one. A client stall (no frame at all for a while) is not a
+gap: browsers stall, and a stall shows no face leaving; the jump check still
+compares the faces on either side of it, with the limits of the time between them.
 """
 
 from __future__ import annotations
 
-import statistics
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..faces import FaceDetail
 from .checks import observe_face, skip_missing_face
@@ -43,10 +44,9 @@ class FaceTrack:
     last_face_ms: float | None = None
     #: timestamp (ms) of the last frame with any face (``max_missing_ms``)
     last_seen_ms: float | None = None
-    #: the last frame's timestamp and index, and the recent intervals between frames (ms)
+    #: the last frame's timestamp and index
     last_frame_ms: float | None = None
     last_frame_index: int | None = None
-    intervals: list[float] = field(default_factory=list)
 
 
 def _track(context: Context) -> FaceTrack:
@@ -122,9 +122,7 @@ def track_continuity(frame: FrameInput, context: Context, prefix: str) -> StepRe
     if track.last_frame_index == frame.index:
         return None
     t = float(frame.timestamp)
-    if track.last_frame_ms is not None and t > track.last_frame_ms:
-        track.intervals.append(t - track.last_frame_ms)
-        del track.intervals[:-30]
+    previous_frame_ms = track.last_frame_ms
     track.last_frame_ms, track.last_frame_index = t, frame.index
     if len(frame.faces) != 1:
         return None
@@ -133,8 +131,9 @@ def track_continuity(frame: FrameInput, context: Context, prefix: str) -> StepRe
     track.last_face, track.last_face_ms = face, t
     if previous is None or previous_ms is None:
         return None
-    interval = statistics.median(track.intervals) if track.intervals else 0.0
-    gap = t - previous_ms - interval
+    # the face-less time the camera filmed: from the last face to the last frame that came
+    # without it (a client stall, with no frame at all, is not the face leaving)
+    gap = previous_frame_ms - previous_ms if previous_frame_ms is not None else 0.0
     context.record(face_gap_ms=round(gap, 1))
     if gap > cfg.max_face_gap_ms:
         return Fail(f"{prefix}.track_gap",

@@ -1,0 +1,96 @@
+"""The shared face step (challenges/one_face.py): one face per frame, track continuity for
+every type, and jump limits that follow head physics (a turning head is not a jump)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from builders import T0, make_face, make_session
+from liveness_lab.challenges.face_track import track_jump
+from liveness_lab.config import resolve_configs
+from liveness_lab.verify import verify_session
+
+BOX = (0.3125, 0.1667, 0.375, 0.6667)
+TURN_SEQ = ["LEFT", "UP"]
+TURN_ANGLES = {"LEFT": (28.0, 0.0), "UP": (0.0, 22.0)}
+
+
+def turn_face(direction=None, *, box=BOX):
+    yaw, pitch = TURN_ANGLES[direction] if direction else (0.0, 0.0)
+    return make_face(yaw=yaw, pitch=pitch, box=box, turn=0.25 * (yaw / 28.0 + pitch / 40.0))
+
+
+def turn_faces(first_faces=(), gap=0):
+    """A HEAD_TURN answer, with ``first_faces`` centred faces before it and ``gap`` frames
+    without a face after them (a photo pulled away, the attacker's face behind it)."""
+    faces = [[f] for f in first_faces] + [[]] * gap + [[turn_face()]] * 3
+    for d in TURN_SEQ:
+        faces += [[turn_face(d)]] * 3 + [[turn_face()]] * 2
+    return faces
+
+
+def run(ctype, params, faces, sets=(), step_ms=100, stamps=None):
+    stamps = stamps or [T0 + step_ms * i for i in range(len(faces))]
+    return verify_session(make_session(ctype, params, list(zip(stamps, faces))),
+                          configs=resolve_configs("seed", sets=list(sets)))
+
+
+TURN_PARAMS = {"imageWidth": 640, "imageHeight": 480, "sequence": TURN_SEQ}
+TRACK = ["head_turn.continuity_check=true"]
+
+
+def test_head_turn_passes_with_the_continuity_check():
+    v = run("HEAD_TURN", TURN_PARAMS, turn_faces(), TRACK)
+    assert v.success, v.reason
+
+
+def test_a_photo_swapped_for_a_live_face_breaks_the_track_in_any_type():
+    photo = make_face(box=(0.2, 0.2, 0.45, 0.6))          # held closer, elsewhere
+    faces = turn_faces(first_faces=[photo] * 3, gap=3)   # 3 face-less frames: 450 ms
+    assert run("HEAD_TURN", TURN_PARAMS, faces, step_ms=150).success   # without the check
+    v = run("HEAD_TURN", TURN_PARAMS, faces, TRACK, step_ms=150)
+    assert not v.success and v.code == "head_turn.track_gap", v.reason
+    quick = turn_faces(first_faces=[photo] * 3, gap=1)    # swapped within one frame: a jump
+    v = run("HEAD_TURN", TURN_PARAMS, quick, TRACK)
+    assert not v.success and v.code == "head_turn.track_jump", v.reason
+
+
+def test_a_client_stall_is_not_the_face_leaving():
+    faces = turn_faces()
+    stamps = [T0 + 100 * i + (700 if i >= 2 else 0) for i in range(len(faces))]  # 700 ms stall
+    v = run("HEAD_TURN", TURN_PARAMS, faces, TRACK, stamps=stamps)
+    assert v.success, v.reason
+    missing = faces[:2] + [[]] * 6 + faces[2:]            # the same time, filmed without a face
+    v = run("HEAD_TURN", TURN_PARAMS, missing, TRACK + ["head_turn.max_missing_faces=10"])
+    assert not v.success and v.code == "head_turn.track_gap", v.reason
+
+
+def test_blink_has_the_same_continuity_check():
+    params = {"imageWidth": 640, "imageHeight": 480, "blinks": 1, "windowMs": 5000}
+    photo = make_face(box=(0.2, 0.2, 0.45, 0.6))
+    live = make_face()
+    faces = [[photo]] * 3 + [[]] * 4 + [[live]] * 6
+    v = run("BLINK", params, faces, ["blink.continuity_check=true", "blink.max_missing_faces=6"])
+    assert not v.success and v.code == "blink.track_gap", v.reason
+
+
+def test_a_head_turn_moves_the_box_without_being_a_jump():
+    a = make_face(yaw=0.0, pitch=0.0)
+    # 20 degrees of yaw in 100 ms (a brisk turn): the box centre moves ~0.24 face widths and
+    # narrows to cos(20) = 0.94 of its width
+    w = BOX[2] * math.cos(math.radians(20))
+    shifted = (BOX[0] + 0.24 * BOX[2], BOX[1], w, BOX[3])
+    turned = make_face(yaw=20.0, pitch=0.0, box=shifted)
+    assert track_jump(a, turned, 0.1) <= 1.0
+    # the same box change with no turn reported: a photo put down elsewhere
+    flat = make_face(yaw=0.0, pitch=0.0, box=shifted)
+    assert track_jump(a, flat, 0.1) > 1.0
+
+
+@pytest.mark.parametrize("ctype", ["NOSE", "BLINK", "HEAD_TURN", "POSE"])
+def test_every_hardened_type_can_turn_continuity_on(ctype):
+    cfg = resolve_configs("rekognition", sets=[f"{ctype}.continuity_check=true"])
+    from liveness_lab.challenges import default_registry
+    assert cfg.for_type(default_registry().get(ctype)).continuity_check is True
