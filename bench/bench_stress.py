@@ -79,8 +79,8 @@ POINTS: tuple[Point, ...] = (
           {"resting_pitch": "15"}),
     Point("beside15", "camera 15 deg beside the screen", Conditions(mount_yaw=15.0),
           {"resting_yaw": "15"}),
-    Point("slow", "slow reactions (ours x2; sim2 0.9-1.2 s)", Conditions(reaction_scale=2.0),
-          {"reaction_ms": "900..1200"}),
+    Point("slow", "slow reactions (ours x2; sim2 0.7-1.0 s)", Conditions(reaction_scale=2.0),
+          {"reaction_ms": "700..1000"}),
 )
 
 
