@@ -77,6 +77,12 @@ class NoseConfig(SessionChecksConfig):
                                      "the frame at the target")
     min_parallax: float = _f(0.035, "smallest nose parallax, in face widths along the nose's "
                                     "motion (a flat photo: 0 plus detector noise)")
+    parallax_noise_z: float = _f(0.0, "the nose parallax must also reach this many times the "
+                                      "session's own parallax noise, measured on the frames "
+                                      "before the nose moves (0: min_parallax alone)")
+    parallax_still_fraction: float = _f(0.15, "a frame counts as still (for the noise) while "
+                                              "the nose is within this fraction of its "
+                                              "distance to the first target")
     nose_targets: int = _f(1, "targets in sequence for a client that declares it can show "
                               "them (noseTargets in its metadata); 1: the original's one target")
     sequence_min_h_dist: int = _f(30, "sequence targets: min horizontal distance, px, from the "
@@ -86,6 +92,12 @@ class NoseConfig(SessionChecksConfig):
     sequence_area_tolerance: float = _f(0.15, "sequence: area_box_tolerance during its "
                                               "longer response (posture drifts, people "
                                               "translate part of each nose movement)")
+    area_follows_nose: float = _f(0.0, "nose state: the area box also grows toward the "
+                                       "target(s) by this multiple of the nose's displacement "
+                                       "from its first position in the state to the far edge "
+                                       "of the tolerant target box (a head turning about the "
+                                       "neck carries the face box along with the nose); 0: "
+                                       "the original's fixed area")
     hold_ms: int = _f(500, "sequence targets: the nose must stay in each target box this long "
                            "(client time, ms); a recording passing through a box does not")
 
@@ -103,8 +115,12 @@ class NoseConfig(SessionChecksConfig):
             raise ConfigError("sequence_max_h_dist must be > sequence_min_h_dist >= 0")
         if self.sequence_max_v_dist < 1 or self.hold_ms < 0:
             raise ConfigError("sequence_max_v_dist must be >= 1 and hold_ms >= 0")
-        if self.min_parallax < 0:
-            raise ConfigError(f"min_parallax must be >= 0, got {self.min_parallax!r}")
+        if self.min_parallax < 0 or self.parallax_noise_z < 0:
+            raise ConfigError(f"min_parallax and parallax_noise_z must be >= 0, got "
+                              f"{self.min_parallax!r} and {self.parallax_noise_z!r}")
+        if not 0 < self.parallax_still_fraction < 1:
+            raise ConfigError(f"parallax_still_fraction must be in (0, 1), got "
+                              f"{self.parallax_still_fraction!r}")
         if not self.nose_box_center_max_h_dist > self.nose_box_center_min_h_dist:
             raise ConfigError("nose_box_center_max_h_dist must be > nose_box_center_min_h_dist")
         if self.nose_box_center_max_v_dist < 1:
@@ -115,7 +131,7 @@ class NoseConfig(SessionChecksConfig):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be > 0")
         for name in ("area_box_tolerance", "sequence_area_tolerance", "nose_box_tolerance", "trajectory_error_threshold",
-                     "min_dist", "rotation_threshold"):
+                     "min_dist", "rotation_threshold", "area_follows_nose"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0")
 
@@ -279,6 +295,8 @@ def nose_state(params: Mapping[str, Any], frame: FrameInput, context: Context) -
     tol_h = params["areaHeight"] * grow
     area = (params["areaLeft"] - tol_w, params["areaTop"] - tol_h,
             params["areaWidth"] + 2 * tol_w, params["areaHeight"] + 2 * tol_h)
+    if cfg.area_follows_nose:
+        area = _area_toward_targets(area, params, context, cfg)
     inside = _inside(area, box)
     context.record(inside_area=inside)
     if not inside:
@@ -290,6 +308,8 @@ def nose_state(params: Mapping[str, Any], frame: FrameInput, context: Context) -
     nx, ny = nose.x * width, nose.y * height
     context["nose_trajectory"].append((nose.x, nose.y))
     targets = targets_of(params)
+    if cfg.parallax_check and cfg.parallax_noise_z:
+        _observe_still(context, face, (nx, ny), targets[0], (width, height), cfg)
     k = context.get("nose_target_index", 0)
     in_target = _in_box(_tolerant(targets[k], cfg), nx, ny)
     context.record(nose_x=nx, nose_y=ny, inside_nose_box=in_target)
@@ -320,9 +340,10 @@ def nose_state(params: Mapping[str, Any], frame: FrameInput, context: Context) -
         if parallax is None:
             return Fail("nose.parallax_unavailable", "the faces lack the landmarks needed to "
                                                      "measure the nose parallax")
-        context.score = parallax - cfg.min_parallax
-        if parallax < cfg.min_parallax:
-            return Fail("nose.parallax", f"nose parallax {parallax:.3f} < {cfg.min_parallax:g} "
+        need = _parallax_needed(context, cfg)
+        context.score = parallax - need
+        if parallax < need:
+            return Fail("nose.parallax", f"nose parallax {parallax:.3f} < {need:.3f} "
                                          "face widths: the face moved like a flat picture")
     if len(targets) > 1:
         turned = _turned_away(face, context, cfg)
@@ -381,6 +402,43 @@ def _decide_without_histogram(params: Mapping[str, Any], target: tuple[float, ..
     if cfg.parallax_check:
         return Success("nose.ok", "the nose reached the target with a head's parallax")
     return Success("nose.ok", "the nose reached the target with the head turned toward it")
+
+
+def _area_toward_targets(area: tuple[float, ...], params: Mapping[str, Any], context: Context,
+                         cfg: NoseConfig) -> tuple[float, float, float, float]:
+    """``area`` grown toward the targets by ``area_follows_nose`` times the nose's reach.
+
+    The reach, per side, is how far the nose must travel from its position in
+    the nose state's first frame to the far edge of a tolerant target box on
+    that side (the largest over a sequence's targets). A head turns about the
+    neck, some 90 mm behind the eyes: the face carries along about 0.8 of the
+    nose tip's displacement, a translation all of it, so the face box of a
+    person reaching the target moves toward it by up to the nose's own travel.
+    A face without a nose landmark in that first frame keeps the plain area.
+    """
+    grown = context.get("nose_area_grown")
+    if grown is None:
+        nose = context["original_face"].landmark("nose")
+        if nose is None:
+            grown = tuple(area)
+        else:
+            nx, ny = nose.x * params["imageWidth"], nose.y * params["imageHeight"]
+            left = top = right = bottom = 0.0
+            for target in targets_of(params):  # each toward the side the target lies on
+                tl, tt, tw, th = _tolerant(target, cfg)
+                if tl + tw / 2 < nx:
+                    left = max(left, nx - tl)
+                else:
+                    right = max(right, tl + tw - nx)
+                if tt + th / 2 < ny:
+                    top = max(top, ny - tt)
+                else:
+                    bottom = max(bottom, tt + th - ny)
+            k = cfg.area_follows_nose
+            grown = (area[0] - k * left, area[1] - k * top, area[2] + k * (left + right),
+                     area[3] + k * (top + bottom))
+        context["nose_area_grown"] = grown
+    return grown  # type: ignore[return-value]
 
 
 def _tolerant(box: tuple[float, ...], cfg: NoseConfig) -> tuple[float, float, float, float]:
@@ -466,6 +524,48 @@ def _best_parallax(context: Context, face: FaceDetail, width: int, height: int) 
     if value is not None and (best is None or value > best):
         context["best_parallax"] = best = value
     return best
+
+
+def _observe_still(context: Context, face: FaceDetail, nose_px: tuple[float, float],
+                   target: tuple[float, ...], size: tuple[int, int], cfg: NoseConfig) -> None:
+    """Collect the parallax of the frames before the nose moves (the session's noise).
+
+    While the nose stays within ``parallax_still_fraction`` of its distance to
+    the first target, the head has not moved yet (the reaction time: 150-600 ms,
+    one to nine frames at 5-15 fps): the parallax of such a frame against the
+    nose state's first one is the detector's frame-to-frame landmark jitter
+    alone, the same two-frame difference the decision measures. The first frame
+    that moves ends the collection.
+    """
+    if context.get("nose_still_done"):
+        return
+    first = context["original_face"].landmark("nose")
+    width, height = size
+    x0, y0 = first.x * width, first.y * height  # type: ignore[union-attr]
+    reach = math.hypot(target[0] + target[2] / 2 - x0, target[1] + target[3] / 2 - y0)
+    if math.hypot(nose_px[0] - x0, nose_px[1] - y0) > cfg.parallax_still_fraction * reach:
+        context["nose_still_done"] = True
+        return
+    if face is context["original_face"]:
+        return
+    value = nose_parallax(context["original_face"], face, width, height, signed=False)
+    if value is not None:
+        context.setdefault("nose_still_parallax", []).append(value)
+
+
+def _parallax_needed(context: Context, cfg: NoseConfig) -> float:
+    """``min_parallax``, or ``parallax_noise_z`` times the session's parallax noise if larger.
+
+    The noise is the RMS of the still frames' (unsigned, two-dimensional)
+    parallax divided by sqrt(2): the spread of its component along any one
+    direction, as the signed parallax at the target is.
+    """
+    still = context.get("nose_still_parallax") or []
+    if not cfg.parallax_noise_z or not still:
+        return cfg.min_parallax
+    sigma = math.sqrt(sum(v * v for v in still) / len(still) / 2)
+    context.record(parallax_noise=sigma)
+    return max(cfg.min_parallax, cfg.parallax_noise_z * sigma)
 
 
 def _trajectory_error(trajectory: list[tuple[float, float]], along_chord: bool = False
