@@ -100,6 +100,14 @@ class NoseConfig(SessionChecksConfig):
                                        "the original's fixed area")
     hold_ms: int = _f(500, "sequence targets: the nose must stay in each target box this long "
                            "(client time, ms); a recording passing through a box does not")
+    trajectory_after_pause: bool = _f(False, "fit the (one-target) trajectory from the end of "
+                                             "the first pause of the nose state: the motion "
+                                             "before it is the centring movement finishing, "
+                                             "not the movement to the target")
+    pause_ms: float = _f(150.0, "a pause: the nose slower than pause_speed for at least this "
+                                "long (the shortest human reaction time)")
+    pause_speed: float = _f(0.25, "nose speed, face widths per second, below which the nose "
+                                  "counts as at rest")
 
     def validate(self) -> None:
         super().validate()
@@ -113,6 +121,9 @@ class NoseConfig(SessionChecksConfig):
                               f"{self.nose_targets!r}")
         if not self.sequence_max_h_dist > self.sequence_min_h_dist >= 0:
             raise ConfigError("sequence_max_h_dist must be > sequence_min_h_dist >= 0")
+        if self.pause_ms < 0 or self.pause_speed <= 0:
+            raise ConfigError(f"pause_ms must be >= 0 and pause_speed > 0, got "
+                              f"{self.pause_ms!r} and {self.pause_speed!r}")
         if self.sequence_max_v_dist < 1 or self.hold_ms < 0:
             raise ConfigError("sequence_max_v_dist must be >= 1 and hold_ms >= 0")
         if self.min_parallax < 0 or self.parallax_noise_z < 0:
@@ -308,6 +319,8 @@ def nose_state(params: Mapping[str, Any], frame: FrameInput, context: Context) -
     nx, ny = nose.x * width, nose.y * height
     context["nose_trajectory"].append((nose.x, nose.y))
     targets = targets_of(params)
+    if cfg.trajectory_after_pause and len(targets) == 1:
+        context.setdefault("nose_motion", []).append((frame.timestamp, box[2], face))
     if cfg.parallax_check and cfg.parallax_noise_z:
         _observe_still(context, face, (nx, ny), targets[0], (width, height), cfg)
     k = context.get("nose_target_index", 0)
@@ -324,6 +337,10 @@ def nose_state(params: Mapping[str, Any], frame: FrameInput, context: Context) -
         return _next_target(targets, k, face, (width, height), context)
 
     trajectory = context["nose_trajectory"]
+    if cfg.trajectory_after_pause and len(targets) == 1:
+        start = _aimed_start(context, trajectory, (width, height), cfg)
+        context.record(trajectory_start=start)
+        trajectory = trajectory[start:]
     error = _trajectory_error(trajectory, along_chord=len(targets) > 1)
     context.record(trajectory_points=len(trajectory), trajectory_error=error)
     if error is None:
@@ -517,9 +534,11 @@ def _turned_away(face: FaceDetail, context: Context, cfg: NoseConfig) -> StepRes
 
 
 def _best_parallax(context: Context, face: FaceDetail, width: int, height: int) -> float | None:
-    """The largest nose parallax against the nose state's first frame over the targets
-    reached so far (a flat picture shows none at any of them)."""
-    value = nose_parallax(context["original_face"], face, width, height)
+    """The largest nose parallax against the nose state's first frame (or, with
+    ``trajectory_after_pause``, the frame the movement to the target started from) over the
+    targets reached so far (a flat picture shows none at any of them)."""
+    reference = context.get("parallax_reference", context["original_face"])
+    value = nose_parallax(reference, face, width, height)
     best = context.get("best_parallax")
     if value is not None and (best is None or value > best):
         context["best_parallax"] = best = value
@@ -557,8 +576,8 @@ def _parallax_needed(context: Context, cfg: NoseConfig) -> float:
     """``min_parallax``, or ``parallax_noise_z`` times the session's parallax noise if larger.
 
     The noise is the RMS of the still frames' (unsigned, two-dimensional)
-    parallax divided by sqrt(2): the spread of its component along any one
-    direction, as the signed parallax at the target is.
+    parallax (:func:`_observe_still`) divided by sqrt(2): the spread of its
+    component along any one direction, as the signed parallax at the target is.
     """
     still = context.get("nose_still_parallax") or []
     if not cfg.parallax_noise_z or not still:
@@ -566,6 +585,53 @@ def _parallax_needed(context: Context, cfg: NoseConfig) -> float:
     sigma = math.sqrt(sum(v * v for v in still) / len(still) / 2)
     context.record(parallax_noise=sigma)
     return max(cfg.min_parallax, cfg.parallax_noise_z * sigma)
+
+
+def _first_pause(trajectory: list[tuple[float, float]], motion: list[tuple[Any, ...]],
+                 size: tuple[int, int], cfg: NoseConfig) -> tuple[int, int] | None:
+    """The first pause of the nose state, as trajectory indices ``(first, last)``.
+
+    ``motion`` holds ``(timestamp ms, face box width px, face)`` per trajectory
+    point. The nose state starts on the first frame whose face is inside the
+    area box, often while the person is still finishing the centring movement;
+    the target's appearance is answered after a reaction time (150-600 ms)
+    during which the head rests, and the aimed movement starts from that rest.
+    A pause is a run of consecutive steps slower than ``pause_speed`` face
+    widths per second lasting ``pause_ms`` in all; ``None`` without one (a
+    person who moves at once).
+    """
+    width, height = size
+    run_ms, first = 0.0, 0
+    for i in range(1, len(trajectory) + 1):
+        if i < len(trajectory):
+            (x0, y0), (x1, y1) = trajectory[i - 1], trajectory[i]
+            (t0, _, _), (t1, face_w, _) = motion[i - 1], motion[i]
+            dt = (t1 - t0) / 1000
+            dist = math.hypot((x1 - x0) * width, (y1 - y0) * height)
+            if dt > 0 and face_w > 0 and dist / face_w / dt < cfg.pause_speed:
+                if run_ms == 0.0:
+                    first = i - 1
+                run_ms += dt * 1000
+                continue
+        if run_ms >= cfg.pause_ms and run_ms > 0:
+            return first, i - 1
+        run_ms = 0.0
+    return None
+
+
+def _aimed_start(context: Context, trajectory: list[tuple[float, float]],
+                 size: tuple[int, int], cfg: NoseConfig) -> int:
+    """Where the movement to the target begins (the end of the first pause; 0 without one),
+    keeping at least the last 4 points (a degree-2 fit needs them for a residual). That
+    frame also becomes the parallax reference: the 3D consistency is that of the movement
+    to the target, not of the centring movement finishing."""
+    motion = context["nose_motion"]
+    pause = _first_pause(trajectory, motion, size, cfg)
+    if pause is None:
+        return 0
+    start = min(pause[1], max(0, len(trajectory) - 4))
+    context["parallax_reference"] = motion[start][2]
+    return start
 
 
 def _trajectory_error(trajectory: list[tuple[float, float]], along_chord: bool = False

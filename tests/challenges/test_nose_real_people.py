@@ -132,3 +132,57 @@ def test_no_still_frame_means_min_parallax_alone():
 def test_bad_values_are_refused(key, value):
     with pytest.raises(ConfigError, match=key):
         NoseConfig(**{key: value})
+
+
+# -- the trajectory and parallax of the movement after the reaction pause --------------------
+
+SMALL = (0.3125, 0.1667, 0.375, 0.55)  # 240 x 264 px: room to settle inside the area
+
+
+def settling_frames(pause_frames: int, *, dt: int = 80, settle_px: float = 60.0):
+    """The nose state starts while the face still rises into place (the centring movement
+    finishing: nose and box move up ``settle_px``), then rests ``pause_frames`` frames, then
+    the nose turns to the target."""
+    frames, t = [], T0
+    for k in range(4):                                  # settling: 3 steps up
+        off = settle_px * (1 - k / 3) / H
+        box = (SMALL[0], SMALL[1] + off, SMALL[2], SMALL[3])
+        frames.append((t, [make_face(box=box, nose=(START_NOSE[0], START_NOSE[1] + off))]))
+        t += dt
+    for _ in range(pause_frames):
+        frames.append((t, [make_face(box=SMALL, nose=START_NOSE)]))
+        t += dt
+    for i in range(1, 9):
+        f = i / 8
+        g = 1.0 if i == 8 else 0.7 * f
+        nose = (START_NOSE[0] + g * (TARGET[0] - START_NOSE[0]),
+                START_NOSE[1] + g * (TARGET[1] - START_NOSE[1]))
+        frames.append((t, [make_face(box=SMALL, nose=nose, turn=0.2 * f, yaw=20.0 * f)]))
+        t += dt
+    return frames
+
+
+def test_centring_movement_before_the_pause_is_not_part_of_the_trajectory():
+    frames = settling_frames(3)                          # 240 ms at rest: a reaction time
+    whole = run(frames, ["nose.trajectory_after_pause=false"])
+    assert whole.code == "nose.trajectory_error"
+    v = run(frames)
+    assert v.success and v.code == "nose.ok", v.reason
+    assert v.trace.rows[-1]["trajectory_start"] == 6     # the last frame of the pause
+    assert v.trace.rows[-1]["trajectory_error"] < 1e-6
+
+
+def test_without_a_pause_the_whole_trajectory_counts():
+    v = run(settling_frames(1))                          # 80 ms at rest: no reaction pause
+    assert v.code == "nose.trajectory_error"
+    assert v.trace.rows[-1]["trajectory_start"] == 0
+
+
+def test_pause_threshold_is_the_shortest_reaction_time():
+    assert run(settling_frames(2), ["nose.pause_ms=150"]).code == "nose.ok"       # 160 ms
+    assert run(settling_frames(2), ["nose.pause_ms=200"]).code == "nose.trajectory_error"
+
+
+def test_seed_fits_the_whole_trajectory():
+    assert resolve_configs("seed").by_type["NOSE"].trajectory_after_pause is False
+    assert run(settling_frames(3), profile="seed").code == "nose.trajectory_error"
