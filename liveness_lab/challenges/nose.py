@@ -337,11 +337,14 @@ def nose_state(params: Mapping[str, Any], frame: FrameInput, context: Context) -
         return _next_target(targets, k, face, (width, height), context)
 
     trajectory = context["nose_trajectory"]
+    error = _trajectory_error(trajectory, along_chord=len(targets) > 1)
     if cfg.trajectory_after_pause and len(targets) == 1:
         start = _aimed_start(context, trajectory, (width, height), cfg)
         context.record(trajectory_start=start)
-        trajectory = trajectory[start:]
-    error = _trajectory_error(trajectory, along_chord=len(targets) > 1)
+        if start:  # the better of the whole path and the path after the pause
+            after = _trajectory_error(trajectory[start:])
+            if after is not None and (error is None or after < error):
+                error, trajectory = after, trajectory[start:]
     context.record(trajectory_points=len(trajectory), trajectory_error=error)
     if error is None:
         return Fail("nose.trajectory_unfit",
@@ -534,11 +537,15 @@ def _turned_away(face: FaceDetail, context: Context, cfg: NoseConfig) -> StepRes
 
 
 def _best_parallax(context: Context, face: FaceDetail, width: int, height: int) -> float | None:
-    """The largest nose parallax against the nose state's first frame (or, with
-    ``trajectory_after_pause``, the frame the movement to the target started from) over the
-    targets reached so far (a flat picture shows none at any of them)."""
-    reference = context.get("parallax_reference", context["original_face"])
-    value = nose_parallax(reference, face, width, height)
+    """The largest nose parallax against the nose state's first frame (and, with
+    ``trajectory_after_pause``, the frame the movement after the first pause started from)
+    over the targets reached so far (a flat picture shows none at any of them)."""
+    value = nose_parallax(context["original_face"], face, width, height)
+    reference = context.get("parallax_reference")
+    if reference is not None:
+        other = nose_parallax(reference, face, width, height)
+        if other is not None and (value is None or other > value):
+            value = other
     best = context.get("best_parallax")
     if value is not None and (best is None or value > best):
         context["best_parallax"] = best = value
@@ -621,10 +628,14 @@ def _first_pause(trajectory: list[tuple[float, float]], motion: list[tuple[Any, 
 
 def _aimed_start(context: Context, trajectory: list[tuple[float, float]],
                  size: tuple[int, int], cfg: NoseConfig) -> int:
-    """Where the movement to the target begins (the end of the first pause; 0 without one),
-    keeping at least the last 4 points (a degree-2 fit needs them for a residual). That
-    frame also becomes the parallax reference: the 3D consistency is that of the movement
-    to the target, not of the centring movement finishing."""
+    """Where the movement to the target may begin (the end of the first pause; 0 without
+    one), keeping at least the last 4 points (a degree-2 fit needs them for a residual).
+
+    Its frame becomes a second parallax reference. Both the whole path and the path after
+    the pause are tried (trajectory fit and parallax): a pause is the reaction to the
+    target when the centring movement was still finishing as the nose state began, but a
+    person who reacted before it began pauses only between the movement and a correction.
+    """
     motion = context["nose_motion"]
     pause = _first_pause(trajectory, motion, size, cfg)
     if pause is None:

@@ -186,3 +186,28 @@ def test_pause_threshold_is_the_shortest_reaction_time():
 def test_seed_fits_the_whole_trajectory():
     assert resolve_configs("seed").by_type["NOSE"].trajectory_after_pause is False
     assert run(settling_frames(3), profile="seed").code == "nose.trajectory_error"
+
+
+def test_a_pause_before_a_correction_does_not_hide_the_primary_movement():
+    """Reacted before the nose state began: a primary movement two thirds of the way (a turn),
+    a pause, a correction into the box. The parallax and the trajectory of the
+    whole movement count (the path after the pause alone moved the nose only ~27 px)."""
+    frames, t = [(T0, [make_face(box=BOX, nose=START_NOSE)])], T0
+    for i in range(1, 7):                          # to 65 % of the way, turning
+        f = 0.65 * i / 6
+        nose = (START_NOSE[0] + f * (TARGET[0] - START_NOSE[0]),
+                START_NOSE[1] + f * (TARGET[1] - START_NOSE[1]))
+        t += 80
+        frames.append((t, [make_face(box=BOX, nose=nose, turn=0.2 * f, yaw=20.0 * f)]))
+    for _ in range(3):                             # 240 ms at rest
+        t += 80
+        frames.append((t, [make_face(box=BOX, nose=nose, turn=0.13, yaw=13.0)]))
+    t += 80
+    slid = (BOX[0] + TARGET[0] - nose[0], BOX[1] + TARGET[1] - nose[1], BOX[2], BOX[3])
+    frames.append((t, [make_face(box=slid, nose=TARGET, turn=0.13, yaw=13.0)]))  # slid in
+    v = run(frames)
+    assert v.success and v.code == "nose.ok", v.reason
+    assert v.trace.rows[-1]["trajectory_start"] > 0 and v.trace.rows[-1]["parallax"] > 0.1
+    from liveness_lab.challenges.checks import nose_parallax
+    after_pause = nose_parallax(frames[9][1][0], frames[-1][1][0], W, H)
+    assert after_pause < 0.035                     # the pause-end reference alone would fail
