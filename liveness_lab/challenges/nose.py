@@ -27,6 +27,7 @@ from .checks import SessionChecksConfig, before_success, nose_parallax, observe_
 from .framework import (image_size, ChallengeRandom, ChallengeType, Context, Continue, Fail, FrameInput, Next,
                         StepResult, Success)
 from .framework import IMAGE_SIZE_SCHEMA, Param
+from .nose_motion import aimed_start, area_toward_targets, observe_still, parallax_needed
 from .nose_targets import (MAX_NOSE_TARGETS, box_beside_centre, client_target_count,
                            sequence_params, side_box, targets_of)
 
@@ -307,7 +308,7 @@ def nose_state(params: Mapping[str, Any], frame: FrameInput, context: Context) -
     area = (params["areaLeft"] - tol_w, params["areaTop"] - tol_h,
             params["areaWidth"] + 2 * tol_w, params["areaHeight"] + 2 * tol_h)
     if cfg.area_follows_nose:
-        area = _area_toward_targets(area, params, context, cfg)
+        area = area_toward_targets(area, params, context, cfg)
     inside = _inside(area, box)
     context.record(inside_area=inside)
     if not inside:
@@ -322,7 +323,7 @@ def nose_state(params: Mapping[str, Any], frame: FrameInput, context: Context) -
     if cfg.trajectory_after_pause and len(targets) == 1:
         context.setdefault("nose_motion", []).append((frame.timestamp, box[2], face))
     if cfg.parallax_check and cfg.parallax_noise_z:
-        _observe_still(context, face, (nx, ny), targets[0], (width, height), cfg)
+        observe_still(context, face, (nx, ny), targets[0], (width, height), cfg)
     k = context.get("nose_target_index", 0)
     in_target = _in_box(_tolerant(targets[k], cfg), nx, ny)
     context.record(nose_x=nx, nose_y=ny, inside_nose_box=in_target)
@@ -339,7 +340,7 @@ def nose_state(params: Mapping[str, Any], frame: FrameInput, context: Context) -
     trajectory = context["nose_trajectory"]
     error = _trajectory_error(trajectory, along_chord=len(targets) > 1)
     if cfg.trajectory_after_pause and len(targets) == 1:
-        start = _aimed_start(context, trajectory, (width, height), cfg)
+        start = aimed_start(context, trajectory, (width, height), cfg)
         context.record(trajectory_start=start)
         if start:  # the better of the whole path and the path after the pause
             after = _trajectory_error(trajectory[start:])
@@ -360,7 +361,7 @@ def nose_state(params: Mapping[str, Any], frame: FrameInput, context: Context) -
         if parallax is None:
             return Fail("nose.parallax_unavailable", "the faces lack the landmarks needed to "
                                                      "measure the nose parallax")
-        need = _parallax_needed(context, cfg)
+        need = parallax_needed(context, cfg)
         context.score = parallax - need
         if parallax < need:
             return Fail("nose.parallax", f"nose parallax {parallax:.3f} < {need:.3f} "
@@ -422,43 +423,6 @@ def _decide_without_histogram(params: Mapping[str, Any], target: tuple[float, ..
     if cfg.parallax_check:
         return Success("nose.ok", "the nose reached the target with a head's parallax")
     return Success("nose.ok", "the nose reached the target with the head turned toward it")
-
-
-def _area_toward_targets(area: tuple[float, ...], params: Mapping[str, Any], context: Context,
-                         cfg: NoseConfig) -> tuple[float, float, float, float]:
-    """``area`` grown toward the targets by ``area_follows_nose`` times the nose's reach.
-
-    The reach, per side, is how far the nose must travel from its position in
-    the nose state's first frame to the far edge of a tolerant target box on
-    that side (the largest over a sequence's targets). A head turns about the
-    neck, some 90 mm behind the eyes: the face carries along about 0.8 of the
-    nose tip's displacement, a translation all of it, so the face box of a
-    person reaching the target moves toward it by up to the nose's own travel.
-    A face without a nose landmark in that first frame keeps the plain area.
-    """
-    grown = context.get("nose_area_grown")
-    if grown is None:
-        nose = context["original_face"].landmark("nose")
-        if nose is None:
-            grown = tuple(area)
-        else:
-            nx, ny = nose.x * params["imageWidth"], nose.y * params["imageHeight"]
-            left = top = right = bottom = 0.0
-            for target in targets_of(params):  # each toward the side the target lies on
-                tl, tt, tw, th = _tolerant(target, cfg)
-                if tl + tw / 2 < nx:
-                    left = max(left, nx - tl)
-                else:
-                    right = max(right, tl + tw - nx)
-                if tt + th / 2 < ny:
-                    top = max(top, ny - tt)
-                else:
-                    bottom = max(bottom, tt + th - ny)
-            k = cfg.area_follows_nose
-            grown = (area[0] - k * left, area[1] - k * top, area[2] + k * (left + right),
-                     area[3] + k * (top + bottom))
-        context["nose_area_grown"] = grown
-    return grown  # type: ignore[return-value]
 
 
 def _tolerant(box: tuple[float, ...], cfg: NoseConfig) -> tuple[float, float, float, float]:
@@ -550,99 +514,6 @@ def _best_parallax(context: Context, face: FaceDetail, width: int, height: int) 
     if value is not None and (best is None or value > best):
         context["best_parallax"] = best = value
     return best
-
-
-def _observe_still(context: Context, face: FaceDetail, nose_px: tuple[float, float],
-                   target: tuple[float, ...], size: tuple[int, int], cfg: NoseConfig) -> None:
-    """Collect the parallax of the frames before the nose moves (the session's noise).
-
-    While the nose stays within ``parallax_still_fraction`` of its distance to
-    the first target, the head has not moved yet (the reaction time: 150-600 ms,
-    one to nine frames at 5-15 fps): the parallax of such a frame against the
-    nose state's first one is the detector's frame-to-frame landmark jitter
-    alone, the same two-frame difference the decision measures. The first frame
-    that moves ends the collection.
-    """
-    if context.get("nose_still_done"):
-        return
-    first = context["original_face"].landmark("nose")
-    width, height = size
-    x0, y0 = first.x * width, first.y * height  # type: ignore[union-attr]
-    reach = math.hypot(target[0] + target[2] / 2 - x0, target[1] + target[3] / 2 - y0)
-    if math.hypot(nose_px[0] - x0, nose_px[1] - y0) > cfg.parallax_still_fraction * reach:
-        context["nose_still_done"] = True
-        return
-    if face is context["original_face"]:
-        return
-    value = nose_parallax(context["original_face"], face, width, height, signed=False)
-    if value is not None:
-        context.setdefault("nose_still_parallax", []).append(value)
-
-
-def _parallax_needed(context: Context, cfg: NoseConfig) -> float:
-    """``min_parallax``, or ``parallax_noise_z`` times the session's parallax noise if larger.
-
-    The noise is the RMS of the still frames' (unsigned, two-dimensional)
-    parallax (:func:`_observe_still`) divided by sqrt(2): the spread of its
-    component along any one direction, as the signed parallax at the target is.
-    """
-    still = context.get("nose_still_parallax") or []
-    if not cfg.parallax_noise_z or not still:
-        return cfg.min_parallax
-    sigma = math.sqrt(sum(v * v for v in still) / len(still) / 2)
-    context.record(parallax_noise=sigma)
-    return max(cfg.min_parallax, cfg.parallax_noise_z * sigma)
-
-
-def _first_pause(trajectory: list[tuple[float, float]], motion: list[tuple[Any, ...]],
-                 size: tuple[int, int], cfg: NoseConfig) -> tuple[int, int] | None:
-    """The first pause of the nose state, as trajectory indices ``(first, last)``.
-
-    ``motion`` holds ``(timestamp ms, face box width px, face)`` per trajectory
-    point. The nose state starts on the first frame whose face is inside the
-    area box, often while the person is still finishing the centring movement;
-    the target's appearance is answered after a reaction time (150-600 ms)
-    during which the head rests, and the aimed movement starts from that rest.
-    A pause is a run of consecutive steps slower than ``pause_speed`` face
-    widths per second lasting ``pause_ms`` in all; ``None`` without one (a
-    person who moves at once).
-    """
-    width, height = size
-    run_ms, first = 0.0, 0
-    for i in range(1, len(trajectory) + 1):
-        if i < len(trajectory):
-            (x0, y0), (x1, y1) = trajectory[i - 1], trajectory[i]
-            (t0, _, _), (t1, face_w, _) = motion[i - 1], motion[i]
-            dt = (t1 - t0) / 1000
-            dist = math.hypot((x1 - x0) * width, (y1 - y0) * height)
-            if dt > 0 and face_w > 0 and dist / face_w / dt < cfg.pause_speed:
-                if run_ms == 0.0:
-                    first = i - 1
-                run_ms += dt * 1000
-                continue
-        if run_ms >= cfg.pause_ms and run_ms > 0:
-            return first, i - 1
-        run_ms = 0.0
-    return None
-
-
-def _aimed_start(context: Context, trajectory: list[tuple[float, float]],
-                 size: tuple[int, int], cfg: NoseConfig) -> int:
-    """Where the movement to the target may begin (the end of the first pause; 0 without
-    one), keeping at least the last 4 points (a degree-2 fit needs them for a residual).
-
-    Its frame becomes a second parallax reference. Both the whole path and the path after
-    the pause are tried (trajectory fit and parallax): a pause is the reaction to the
-    target when the centring movement was still finishing as the nose state began, but a
-    person who reacted before it began pauses only between the movement and a correction.
-    """
-    motion = context["nose_motion"]
-    pause = _first_pause(trajectory, motion, size, cfg)
-    if pause is None:
-        return 0
-    start = min(pause[1], max(0, len(trajectory) - 4))
-    context["parallax_reference"] = motion[start][2]
-    return start
 
 
 def _trajectory_error(trajectory: list[tuple[float, float]], along_chord: bool = False
