@@ -98,7 +98,12 @@ _HARDENED: dict[str, dict[str, Any]] = {
              "histogram_check": False,
              # issue 11: three held targets for clients that can show them (nose_targets.py),
              # and time for them
-             "nose_targets": 3, "state_timeout_s": 30.0},
+             "nose_targets": 3, "state_timeout_s": 30.0,
+             # NOSE for real people and cameras: the face box may follow the nose toward the
+             # target (a head turns about the neck), the trajectory and parallax are those
+             # of the movement after the reaction pause, and the parallax must clear the
+             # session's own landmark noise (docs/challenges.md)
+             "area_follows_nose": 1.25, "parallax_noise_z": 4.0, "trajectory_after_pause": True},
     "POSE": {"frames_required": 3, "require_transition": True, "neutral_frames": 2,
              "gaze_must_match": True, "exclude_neutral_pose": True, "max_missing_faces": 3,
              "smile_needs_open_mouth": False,

@@ -26,6 +26,7 @@ from .checks import SessionChecksConfig, before_success, nose_parallax
 from .framework import (image_size, ChallengeRandom, ChallengeType, Context, Continue, Fail, FrameInput, Next,
                         StepResult, Success)
 from .framework import IMAGE_SIZE_SCHEMA, Param
+from .nose_motion import aimed_start, area_toward_targets, observe_still, parallax_needed
 from .one_face import one_face
 from .nose_targets import (MAX_NOSE_TARGETS, box_beside_centre, client_target_count,
                            sequence_params, side_box, targets_of)
@@ -77,6 +78,12 @@ class NoseConfig(SessionChecksConfig):
                                      "the frame at the target")
     min_parallax: float = _f(0.035, "smallest nose parallax, in face widths along the nose's "
                                     "motion (a flat photo: 0 plus detector noise)")
+    parallax_noise_z: float = _f(0.0, "the nose parallax must also reach this many times the "
+                                      "session's own parallax noise, measured on the frames "
+                                      "before the nose moves (0: min_parallax alone)")
+    parallax_still_fraction: float = _f(0.15, "a frame counts as still (for the noise) while "
+                                              "the nose is within this fraction of its "
+                                              "distance to the first target")
     nose_targets: int = _f(1, "targets in sequence for a client that declares it can show "
                               "them (noseTargets in its metadata); 1: the original's one target")
     sequence_min_h_dist: int = _f(30, "sequence targets: min horizontal distance, px, from the "
@@ -86,8 +93,22 @@ class NoseConfig(SessionChecksConfig):
     sequence_area_tolerance: float = _f(0.15, "sequence: area_box_tolerance during its "
                                               "longer response (posture drifts, people "
                                               "translate part of each nose movement)")
+    area_follows_nose: float = _f(0.0, "nose state: the area box also grows toward the "
+                                       "target(s) by this multiple of the nose's displacement "
+                                       "from its first position in the state to the far edge "
+                                       "of the tolerant target box (a head turning about the "
+                                       "neck carries the face box along with the nose); 0: "
+                                       "the original's fixed area")
     hold_ms: int = _f(500, "sequence targets: the nose must stay in each target box this long "
                            "(client time, ms); a recording passing through a box does not")
+    trajectory_after_pause: bool = _f(False, "fit the (one-target) trajectory from the end of "
+                                             "the first pause of the nose state: the motion "
+                                             "before it is the centring movement finishing, "
+                                             "not the movement to the target")
+    pause_ms: float = _f(150.0, "a pause: the nose slower than pause_speed for at least this "
+                                "long (the shortest human reaction time)")
+    pause_speed: float = _f(0.25, "nose speed, face widths per second, below which the nose "
+                                  "counts as at rest")
 
     def validate(self) -> None:
         super().validate()
@@ -101,10 +122,17 @@ class NoseConfig(SessionChecksConfig):
                               f"{self.nose_targets!r}")
         if not self.sequence_max_h_dist > self.sequence_min_h_dist >= 0:
             raise ConfigError("sequence_max_h_dist must be > sequence_min_h_dist >= 0")
+        if self.pause_ms < 0 or self.pause_speed <= 0:
+            raise ConfigError(f"pause_ms must be >= 0 and pause_speed > 0, got "
+                              f"{self.pause_ms!r} and {self.pause_speed!r}")
         if self.sequence_max_v_dist < 1 or self.hold_ms < 0:
             raise ConfigError("sequence_max_v_dist must be >= 1 and hold_ms >= 0")
-        if self.min_parallax < 0:
-            raise ConfigError(f"min_parallax must be >= 0, got {self.min_parallax!r}")
+        if self.min_parallax < 0 or self.parallax_noise_z < 0:
+            raise ConfigError(f"min_parallax and parallax_noise_z must be >= 0, got "
+                              f"{self.min_parallax!r} and {self.parallax_noise_z!r}")
+        if not 0 < self.parallax_still_fraction < 1:
+            raise ConfigError(f"parallax_still_fraction must be in (0, 1), got "
+                              f"{self.parallax_still_fraction!r}")
         if not self.nose_box_center_max_h_dist > self.nose_box_center_min_h_dist:
             raise ConfigError("nose_box_center_max_h_dist must be > nose_box_center_min_h_dist")
         if self.nose_box_center_max_v_dist < 1:
@@ -115,7 +143,7 @@ class NoseConfig(SessionChecksConfig):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be > 0")
         for name in ("area_box_tolerance", "sequence_area_tolerance", "nose_box_tolerance", "trajectory_error_threshold",
-                     "min_dist", "rotation_threshold"):
+                     "min_dist", "rotation_threshold", "area_follows_nose"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0")
 
@@ -266,6 +294,8 @@ def nose_state(params: Mapping[str, Any], frame: FrameInput, context: Context) -
     tol_h = params["areaHeight"] * grow
     area = (params["areaLeft"] - tol_w, params["areaTop"] - tol_h,
             params["areaWidth"] + 2 * tol_w, params["areaHeight"] + 2 * tol_h)
+    if cfg.area_follows_nose:
+        area = area_toward_targets(area, params, context, cfg)
     inside = _inside(area, box)
     context.record(inside_area=inside)
     if not inside:
@@ -277,6 +307,10 @@ def nose_state(params: Mapping[str, Any], frame: FrameInput, context: Context) -
     nx, ny = nose.x * width, nose.y * height
     context["nose_trajectory"].append((nose.x, nose.y))
     targets = targets_of(params)
+    if cfg.trajectory_after_pause and len(targets) == 1:
+        context.setdefault("nose_motion", []).append((frame.timestamp, box[2], face))
+    if cfg.parallax_check and cfg.parallax_noise_z:
+        observe_still(context, face, (nx, ny), targets[0], (width, height), cfg)
     k = context.get("nose_target_index", 0)
     in_target = _in_box(_tolerant(targets[k], cfg), nx, ny)
     context.record(nose_x=nx, nose_y=ny, inside_nose_box=in_target)
@@ -292,6 +326,13 @@ def nose_state(params: Mapping[str, Any], frame: FrameInput, context: Context) -
 
     trajectory = context["nose_trajectory"]
     error = _trajectory_error(trajectory, along_chord=len(targets) > 1)
+    if cfg.trajectory_after_pause and len(targets) == 1:
+        start = aimed_start(context, trajectory, (width, height), cfg)
+        context.record(trajectory_start=start)
+        if start:  # the better of the whole path and the path after the pause
+            after = _trajectory_error(trajectory[start:])
+            if after is not None and (error is None or after < error):
+                error, trajectory = after, trajectory[start:]
     context.record(trajectory_points=len(trajectory), trajectory_error=error)
     if error is None:
         return Fail("nose.trajectory_unfit",
@@ -307,9 +348,10 @@ def nose_state(params: Mapping[str, Any], frame: FrameInput, context: Context) -
         if parallax is None:
             return Fail("nose.parallax_unavailable", "the faces lack the landmarks needed to "
                                                      "measure the nose parallax")
-        context.score = parallax - cfg.min_parallax
-        if parallax < cfg.min_parallax:
-            return Fail("nose.parallax", f"nose parallax {parallax:.3f} < {cfg.min_parallax:g} "
+        need = parallax_needed(context, cfg)
+        context.score = parallax - need
+        if parallax < need:
+            return Fail("nose.parallax", f"nose parallax {parallax:.3f} < {need:.3f} "
                                          "face widths: the face moved like a flat picture")
     if len(targets) > 1:
         turned = _turned_away(face, context, cfg)
@@ -446,9 +488,15 @@ def _turned_away(face: FaceDetail, context: Context, cfg: NoseConfig) -> StepRes
 
 
 def _best_parallax(context: Context, face: FaceDetail, width: int, height: int) -> float | None:
-    """The largest nose parallax against the nose state's first frame over the targets
-    reached so far (a flat picture shows none at any of them)."""
+    """The largest nose parallax against the nose state's first frame (and, with
+    ``trajectory_after_pause``, the frame the movement after the first pause started from)
+    over the targets reached so far (a flat picture shows none at any of them)."""
     value = nose_parallax(context["original_face"], face, width, height)
+    reference = context.get("parallax_reference")
+    if reference is not None:
+        other = nose_parallax(reference, face, width, height)
+        if other is not None and (value is None or other > value):
+            value = other
     best = context.get("best_parallax")
     if value is not None and (best is None or value > best):
         context["best_parallax"] = best = value

@@ -21,6 +21,8 @@ _CLIENT_AREA_TOLERANCE = 0.20      # the sample client's FACE_AREA_TOLERANCE_PER
 _CLIENT_MIN_FACE_AREA = 0.40       # the client's (MIN_FACE_AREA_PERCENT - tolerance) / 100
 _CLIENT_HOLD_MARGIN_S = 0.25       # a sequence client: shows the next target this long after
 _CLIENT_TAIL_S = 0.5               # the hold, and uploads this long after the last one
+_MAX_FACE_OVER_MIN = 1.30          # face box width over the client's minimum: up to ~0.85 of
+                                   # the area's width, 80 % of its height (640x480: 176 px)
 
 
 @dataclass
@@ -66,9 +68,12 @@ class _NoseGeometry:
 
 
 def _desired_box_width(geo: _NoseGeometry, rng: np.random.Generator, aspect: float) -> float:
-    """The face box width a user settles at: just large enough for the client, in the area."""
+    """The face box width a user settles at: anywhere from just large enough for the client
+    to filling the area box (the client sets a floor only; people sit where they sit, and a
+    laptop user at 40 cm fills the area that one at 60 cm just reaches). A face filling the
+    area leaves little room for the head to carry the face box toward the target."""
     need = math.sqrt(_CLIENT_MIN_FACE_AREA * geo.area[2] * geo.area[3] / aspect)
-    return float(min(need * rng.uniform(1.02, 1.14), geo.area[2] * 0.95))
+    return float(min(need * rng.uniform(1.02, _MAX_FACE_OVER_MIN), geo.area[2] * 0.95))
 
 
 def _approach(rng: np.random.Generator, rig: Any, subj_speed: float, geo: _NoseGeometry,

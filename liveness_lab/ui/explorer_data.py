@@ -75,10 +75,13 @@ CHOICES: dict[str, tuple[str, ...]] = {"multiple_faces": ("first", "fail")}
 #: Groups of each type's thresholds, in state order: (title, key prefixes or names).
 _GROUPS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
     "NOSE": (("1. Face found", ("multiple_faces",)),
-             ("2. Face in the box", ("area_box_", "min_face_area_percent")),
-             ("3. Nose on the target", ("nose_box_", "trajectory_error_threshold")),
+             ("2. Face in the box", ("area_box_", "min_face_area_percent",
+                                     "area_follows_nose")),
+             ("3. Nose on the target", ("nose_box_", "trajectory_error_threshold",
+                                        "trajectory_after_pause", "pause_ms", "pause_speed")),
              ("3. Decision at the target", ("histogram_", "min_dist", "rotation_threshold",
-                                              "parallax_check", "min_parallax")),
+                                              "parallax_check", "min_parallax",
+                                              "parallax_noise_z", "parallax_still_fraction")),
              ("4. Targets in sequence (clients that show several)",
               ("nose_targets", "sequence_", "hold_ms"))),
     "POSE": (("1. The face", ("min_face_confidence", "max_rotation", "continuity_check",
