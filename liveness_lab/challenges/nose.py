@@ -194,9 +194,22 @@ def _face_box_px(face: FaceDetail, params: Mapping[str, Any], context: Context
     if face.bounding_box is None:
         return None
     box = face.bounding_box.to_pixels(params["imageWidth"], params["imageHeight"])
-    context.record(face_left=box[0], face_top=box[1], face_right=box[0] + box[2],
-                   face_bottom=box[1] + box[3])
+    if context.tracing:
+        context.record(face_left=box[0], face_top=box[1], face_right=box[0] + box[2],
+                       face_bottom=box[1] + box[3])
     return box
+
+
+# The per-frame results, made once (StepResult is immutable).
+_ONE_FACE = Next("face.one_face", "exactly one face")
+_NO_FACE = Continue("face.no_face", "no face in the frame")
+_AREA_OUTSIDE = Continue("area.outside", "the face is not inside the area box")
+_AREA_OK = Next("area.ok", "the face fills the area box")
+_NO_NOSE_LANDMARK = Continue("nose.missing_landmark", "the face has no nose landmark")
+_NOT_IN_TARGET = Continue("nose.not_in_target",
+                          "move the tip of your nose toward the target box")
+# per-run values of the nose state kept in the context (params and config do not change)
+_AREA_KEY, _TARGETS_KEY, _TOLERANT_KEY = "_nose.area", "_nose.targets", "_nose.tolerant"
 
 
 @NOSE.state(first=True, next_state="area_state")
@@ -204,9 +217,9 @@ def face_state(params: Mapping[str, Any], frame: FrameInput, context: Context) -
     """Wait for a frame with exactly one face."""
     n = len(frame.faces)
     if n == 1:
-        return Next("face.one_face", "exactly one face")
+        return _ONE_FACE
     if n == 0:
-        return Continue("face.no_face", "no face in the frame")
+        return _NO_FACE
     if context.config.multiple_faces == "fail":
         return Fail("face.several_faces", f"{n} faces in the frame; exactly one is allowed")
     return Continue("face.several_faces", f"{n} faces in the frame; one is needed")
@@ -248,13 +261,15 @@ def area_state(params: Mapping[str, Any], frame: FrameInput, context: Context) -
                                                  "(the original crashed here)")
     area = (params["areaLeft"], params["areaTop"], params["areaWidth"], params["areaHeight"])
     inside = _inside(area, box)
-    context.record(inside_area=inside)
+    if context.tracing:
+        context.record(inside_area=inside)
     if not inside:
-        return Continue("area.outside", "the face is not inside the area box")
+        return _AREA_OUTSIDE
     percent = box[2] * box[3] * 100 / (area[2] * area[3])
-    context.record(face_area_percent=percent)
+    if context.tracing:
+        context.record(face_area_percent=percent)
     if percent + cfg.min_face_area_percent_tolerance >= params["minFaceAreaPercent"]:
-        return Next("area.ok", "the face fills the area box")
+        return _AREA_OK
     return Continue("area.too_small", f"the face covers {percent:.0f}% of the area box; "
                                       "move closer")
 
@@ -266,8 +281,7 @@ def nose_state(params: Mapping[str, Any], frame: FrameInput, context: Context) -
     face, result = _the_face(frame, cfg, context, "nose")
     if result is not None:
         return result
-    if "original_landmarks" not in context:
-        context["original_landmarks"] = face.landmarks
+    if "original_face" not in context:  # its landmarks are read at the target, if ever
         context["original_face"] = face
         context["nose_trajectory"] = []
     width, height = params["imageWidth"], params["imageHeight"]
@@ -275,32 +289,43 @@ def nose_state(params: Mapping[str, Any], frame: FrameInput, context: Context) -
     box = _face_box_px(face, params, context)
     if box is None:
         return Fail("nose.missing_bounding_box", "the face has no bounding box")
-    grow = cfg.sequence_area_tolerance if "noseTargets" in params else cfg.area_box_tolerance
-    tol_w = params["areaWidth"] * grow
-    tol_h = params["areaHeight"] * grow
-    area = (params["areaLeft"] - tol_w, params["areaTop"] - tol_h,
-            params["areaWidth"] + 2 * tol_w, params["areaHeight"] + 2 * tol_h)
+    area = context.get(_AREA_KEY)
+    if area is None:
+        grow = cfg.sequence_area_tolerance if "noseTargets" in params else cfg.area_box_tolerance
+        tol_w = params["areaWidth"] * grow
+        tol_h = params["areaHeight"] * grow
+        area = context[_AREA_KEY] = (params["areaLeft"] - tol_w, params["areaTop"] - tol_h,
+                                     params["areaWidth"] + 2 * tol_w,
+                                     params["areaHeight"] + 2 * tol_h)
     inside = _inside(area, box)
-    context.record(inside_area=inside)
+    tracing = context.tracing
+    if tracing:
+        context.record(inside_area=inside)
     if not inside:
         return Fail("nose.face_left_area", "the face left the area box")
 
     nose = face.landmark("nose")
     if nose is None:
-        return Continue("nose.missing_landmark", "the face has no nose landmark")
+        return _NO_NOSE_LANDMARK
     nx, ny = nose.x * width, nose.y * height
     context["nose_trajectory"].append((nose.x, nose.y))
-    targets = targets_of(params)
+    targets = context.get(_TARGETS_KEY)
+    if targets is None:
+        targets = context[_TARGETS_KEY] = targets_of(params)
     k = context.get("nose_target_index", 0)
-    in_target = _in_box(_tolerant(targets[k], cfg), nx, ny)
-    context.record(nose_x=nx, nose_y=ny, inside_nose_box=in_target)
+    tolerant = context.get(_TOLERANT_KEY)
+    if tolerant is None or tolerant[0] != k:
+        tolerant = context[_TOLERANT_KEY] = (k, _tolerant(targets[k], cfg))
+    in_target = _in_box(tolerant[1], nx, ny)
+    if tracing:
+        context.record(nose_x=nx, nose_y=ny, inside_nose_box=in_target)
     if len(targets) > 1:
         context.record(nose_target=k)
         held = _held(in_target, frame.timestamp, params, context)
         if held is not None:
             return held
     if not in_target:
-        return Continue("nose.not_in_target", "move the tip of your nose toward the target box")
+        return _NOT_IN_TARGET
     if k + 1 < len(targets):
         return _next_target(targets, k, face, (width, height), context)
 
@@ -336,7 +361,7 @@ def nose_state(params: Mapping[str, Any], frame: FrameInput, context: Context) -
     if not cfg.histogram_check:
         return _decide_without_histogram(params, targets[k], face, cfg, context)
 
-    dist = _histogram_distance(context["original_landmarks"], face.landmarks, width, height,
+    dist = _histogram_distance(context["original_face"].landmarks, face.landmarks, width, height,
                                cfg.histogram_bins)
     yaw = face.pose.yaw if face.pose is not None else None
     context.record(histogram_distance=dist, yaw=yaw)
