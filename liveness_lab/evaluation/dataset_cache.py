@@ -46,9 +46,10 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Iterable, Sequence
 
-from .._face_build import (_lazy_face, _PackedParts, _trusted_bbox, _trusted_bool,
+from .._face_build import (_BB_SET, _EMPTY, _FACE_EXTRA, _FACE_LMS, _FACE_SET,
+                          _LANDMARK_INDEX, _trusted_bbox, _trusted_bool, _trusted_landmark,
                           _trusted_pose, _trusted_quality)
-from ..faces import LANDMARK_TYPES, FaceDetail, _thaw
+from ..faces import LANDMARK_TYPES, BoundingBox, FaceDetail, _freeze, _thaw
 from ..sessions import _NO_EXTRA, Session, _new_frame, _plain
 
 __all__ = ["DEFAULT_DATASET_CACHE_DIR", "CACHE_FORMAT", "dataset_cache_fingerprint",
@@ -144,6 +145,8 @@ def _plain_floats(values: Iterable[Any]) -> bool:
 
 def _landmark_columns(face: Any) -> tuple[Sequence[str], Sequence[float], Sequence[float]]:
     packed = face._packed  # a face's packed parts stay valid after they are built
+    if type(packed) is _FaceRef:
+        return packed.source.landmark_columns(packed.row)
     if packed is not None:
         a, b = packed.start, packed.start + len(packed.types)
         return packed.types, packed.xs[a:b], packed.ys[a:b]
@@ -153,6 +156,9 @@ def _landmark_columns(face: Any) -> tuple[Sequence[str], Sequence[float], Sequen
 
 def _raw_extra(face: Any) -> Any:
     packed = face._packed
+    if type(packed) is _FaceRef:
+        raw = packed.source.raw_extra(packed.row)
+        return None if raw is None else _json_value(raw)
     if packed is not None:
         raw = packed.raw_extra
         return _json_value(raw) if isinstance(raw, (bytes, bytearray)) else raw
@@ -222,32 +228,125 @@ def _offsets(list_array: Any) -> list[int]:
 
 
 def _floats(struct: Any, name: str) -> list[Any]:
-    return struct.field(name).to_numpy(zero_copy_only=False).tolist()
+    return _array(struct, name).tolist()
+
+
+def _array(struct: Any, name: str) -> Any:
+    return struct.field(name).to_numpy(zero_copy_only=False)
+
+
+class _FaceRef:
+    """Where a cached face's fields are: row ``row`` of the face columns ``source``.
+
+    The ``_packed`` part of a face built by :meth:`_FaceColumns.build_faces`: its
+    landmarks, ``extra`` and other fields are built from the columns on first read.
+    """
+
+    __slots__ = ("source", "row")
+
+    def landmark(self, type: str) -> Any:
+        return self.source.landmark(self.row, type)
+
+    def landmarks(self) -> tuple[Any, ...]:
+        return self.source.landmarks(self.row)
+
+    def extra(self) -> Any:
+        return self.source.extra_of(self.row)
+
+
+_REF_SOURCE, _REF_ROW = _FaceRef.source.__set__, _FaceRef.row.__set__  # type: ignore[attr-defined]
+_new = object.__new__
 
 
 class _FaceColumns:
-    """The face columns of a block of faces, as Python lists (one ``tolist`` per column).
+    """The face columns of a block of faces.
 
-    :meth:`field` builds one field of one face, on first read (see ``faces._lazy_face``).
+    The columns every face needs (presence bits, the box, landmark offsets) become Python
+    lists at once; the others, landmark coordinates included (a NOSE replay reads one
+    landmark in most frames), stay numpy arrays read element by element on first use.
+    :meth:`field` builds one field of one face (see ``_face_build._lazy_face``).
     """
 
     def __init__(self, faces: Any) -> None:
         n = len(faces)
         self.raw = faces.field("raw").to_pylist() if faces.field("raw").null_count < n \
             else None
-        for name in ("present", "bb_left", "bb_top", "bb_width", "bb_height", "roll", "yaw",
-                     "pitch", "brightness", "sharpness", "eyes_open", "eyes_open_conf",
-                     "mouth_open", "mouth_open_conf", "smile", "smile_conf", "confidence",
-                     "lm_layout"):
+        for name in ("present", "bb_left", "bb_top", "bb_width", "bb_height"):
             setattr(self, name, _floats(faces, name))
+        for name in ("roll", "yaw", "pitch", "brightness", "sharpness", "eyes_open",
+                     "eyes_open_conf", "mouth_open", "mouth_open_conf", "smile", "smile_conf",
+                     "confidence", "lm_layout"):
+            setattr(self, name, _array(faces, name))
         types = faces.field("lm_types")
         self.types = types.to_pylist() if types.null_count < n else None
         lx, ly = faces.field("lm_x"), faces.field("lm_y")
         self.lm_start = _offsets(lx)
-        self.xs = lx.flatten().to_numpy(zero_copy_only=False).tolist()
-        self.ys = ly.flatten().to_numpy(zero_copy_only=False).tolist()
+        self.xs = lx.flatten().to_numpy(zero_copy_only=False)
+        self.ys = ly.flatten().to_numpy(zero_copy_only=False)
         extra = faces.field("extra")
         self.extra = extra.to_pylist() if extra.null_count < n else None
+
+    def build_faces(self) -> list[Any]:
+        """Every face of the block: its box built now, its other fields on first read."""
+        raw, present, starts, extra = self.raw, self.present, self.lm_start, self.extra
+        set_bb, set_has, set_ref = _FACE_SET[0], _FACE_SET[7], _FACE_SET[8]
+        b0, b1, b2, b3 = _BB_SET
+        new, face_cls, bbox_cls, ref_cls = _new, FaceDetail, BoundingBox, _FaceRef
+        out = []
+        for j, (p, left, top, width, height) in enumerate(zip(
+                present, self.bb_left, self.bb_top, self.bb_width, self.bb_height)):
+            if raw is not None and raw[j] is not None:
+                out.append(FaceDetail.from_rekognition(_json_value(raw[j])))
+                continue
+            f = new(face_cls)
+            ref = new(ref_cls)
+            _REF_SOURCE(ref, self), _REF_ROW(ref, j)
+            set_has(f, p & _LMS_KEY != 0), set_ref(f, ref)
+            if p & _BB:
+                b = new(bbox_cls)
+                b0(b, left), b1(b, top), b2(b, width), b3(b, height)
+                set_bb(f, b)
+            else:
+                set_bb(f, None)
+            if starts[j] == starts[j + 1]:
+                _FACE_LMS(f, ())
+            if extra is None or extra[j] is None:
+                _FACE_EXTRA(f, _EMPTY)
+            out.append(f)
+        return out
+
+    def landmark_types(self, j: int) -> Sequence[str]:
+        if self.lm_start[j] == self.lm_start[j + 1]:
+            return ()
+        return LANDMARK_TYPES if self.lm_layout[j] == 0 else tuple(self.types[j])
+
+    def landmark(self, j: int, type: str) -> Any:
+        types = self.landmark_types(j)
+        if types is LANDMARK_TYPES:
+            i = _LANDMARK_INDEX.get(type)
+            if i is None:
+                return None
+        else:
+            try:
+                i = types.index(type)
+            except ValueError:
+                return None
+        i += self.lm_start[j]
+        return _trusted_landmark(type, float(self.xs[i]), float(self.ys[i]))
+
+    def landmark_columns(self, j: int) -> tuple[Sequence[str], list[float], list[float]]:
+        a, b = self.lm_start[j], self.lm_start[j + 1]
+        return self.landmark_types(j), self.xs[a:b].tolist(), self.ys[a:b].tolist()
+
+    def landmarks(self, j: int) -> tuple[Any, ...]:
+        return tuple(map(_trusted_landmark, *self.landmark_columns(j)))
+
+    def raw_extra(self, j: int) -> bytes | None:
+        return self.extra[j] if self.extra is not None else None
+
+    def extra_of(self, j: int) -> Any:
+        raw = self.raw_extra(j)
+        return _EMPTY if raw is None else _freeze(_json_value(raw))
 
     def field(self, name: str, j: int) -> Any:
         present = self.present[j]
@@ -255,31 +354,23 @@ class _FaceColumns:
             return _trusted_bbox(self.bb_left[j], self.bb_top[j], self.bb_width[j],
                                  self.bb_height[j]) if present & _BB else None
         if name == "pose":
-            return _trusted_pose(_none(self.roll[j]), _none(self.yaw[j]),
-                                 _none(self.pitch[j])) if present & _POSE else None
+            return _trusted_pose(_number(self.roll[j]), _number(self.yaw[j]),
+                                 _number(self.pitch[j])) if present & _POSE else None
         if name == "quality":
-            return _trusted_quality(_none(self.brightness[j]), _none(self.sharpness[j])) \
+            return _trusted_quality(_number(self.brightness[j]), _number(self.sharpness[j])) \
                 if present & _QUALITY else None
         if name == "confidence":
-            return _none(self.confidence[j])
-        value = getattr(self, name)[j]  # eyes_open, mouth_open, smile
+            return _number(self.confidence[j])
+        value = int(getattr(self, name)[j])  # eyes_open, mouth_open, smile
         return None if value < 0 else _trusted_bool(value == 1,
-                                                   _none(getattr(self, name + "_conf")[j]))
+                                                   _number(getattr(self, name + "_conf")[j]))
 
 
-def _none(v: float) -> float | None:
-    return None if v != v else v  # NaN stands for None (stored values are finite)
-
-
-def _build_face(c: _FaceColumns, j: int) -> Any:
-    if c.raw is not None and c.raw[j] is not None:
-        return FaceDetail.from_rekognition(_json_value(c.raw[j]))
-    start, stop = c.lm_start[j], c.lm_start[j + 1]
-    types = () if stop == start else LANDMARK_TYPES if c.lm_layout[j] == 0 \
-        else tuple(c.types[j])
-    extra = c.extra[j] if c.extra is not None else None
-    return _lazy_face(_PackedParts(types, c.xs, c.ys, start, extra, c, j),
-                      bool(c.present[j] & _LMS_KEY))
+def _number(v: Any) -> float | None:
+    """A float column's element as a Python float; NaN stands for None (stored values are
+    finite)."""
+    v = float(v)
+    return None if v != v else v
 
 
 def decode_sessions(batch: Any, sources: Sequence[str | None]) -> list[Any]:
@@ -303,8 +394,7 @@ def decode_sessions(batch: Any, sources: Sequence[str | None]) -> list[Any]:
     faces = fs.field("faces")
     has_faces = faces.is_valid().to_numpy(zero_copy_only=False).tolist()
     face_start = _offsets(faces)
-    fc = _FaceColumns(faces.flatten())
-    built = [_build_face(fc, j) for j in range(len(fc.present))]
+    built = _FaceColumns(faces.flatten()).build_faces()
     all_frames = []
     for k in range(len(ts)):
         a, b = face_start[k], face_start[k + 1]
