@@ -50,7 +50,7 @@ from .._face_build import (_BB_SET, _EMPTY, _FACE_EXTRA, _FACE_LMS, _FACE_SET,
                           _LANDMARK_INDEX, _trusted_bbox, _trusted_bool, _trusted_landmark,
                           _trusted_pose, _trusted_quality)
 from ..faces import LANDMARK_TYPES, BoundingBox, FaceDetail, _freeze, _thaw
-from ..sessions import _NO_EXTRA, Session, _new_frame, _plain
+from ..sessions import _NO_EXTRA, Frame, Session, _plain
 
 __all__ = ["DEFAULT_DATASET_CACHE_DIR", "CACHE_FORMAT", "dataset_cache_fingerprint",
            "cache_file_for", "encode_sessions", "decode_sessions", "DatasetCache",
@@ -106,8 +106,9 @@ def dataset_cache_fingerprint(dataset_dir: str | os.PathLike, entries: Sequence[
     h = hashlib.sha256()
     h.update(f"{CACHE_FORMAT}\0{__version__}\0".encode())
     h.update((root / "manifest.csv").read_bytes())
+    join, base = os.path.join, str(root)
     for e in entries:
-        st = os.stat(root / e.path)
+        st = os.stat(join(base, e.path))
         h.update(f"\0{e.path}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0"
                  f"{st.st_ino}".encode())
     return h.hexdigest()
@@ -245,7 +246,20 @@ class _FaceRef:
     __slots__ = ("source", "row")
 
     def landmark(self, type: str) -> Any:
-        return self.source.landmark(self.row, type)
+        c, j = self.source, self.row
+        a = c.lm_start[j]
+        if a == c.lm_start[j + 1]:
+            return None
+        if c.lm_layout[j] == 0:  # the standard layout: LANDMARK_TYPES
+            i = _LANDMARK_INDEX.get(type)
+            if i is None:
+                return None
+        else:
+            try:
+                i = c.types[j].index(type)
+            except ValueError:
+                return None
+        return _trusted_landmark(type, float(c.xs[a + i]), float(c.ys[a + i]))
 
     def landmarks(self) -> tuple[Any, ...]:
         return self.source.landmarks(self.row)
@@ -261,8 +275,8 @@ _new = object.__new__
 class _FaceColumns:
     """The face columns of a block of faces.
 
-    The columns every face needs (presence bits, the box, landmark offsets) become Python
-    lists at once; the others, landmark coordinates included (a NOSE replay reads one
+    The columns every face needs (presence bits, the box, landmark offsets and layout)
+    become Python lists at once; the others, landmark coordinates included (a NOSE replay reads one
     landmark in most frames), stay numpy arrays read element by element on first use.
     :meth:`field` builds one field of one face (see ``_face_build._lazy_face``).
     """
@@ -271,11 +285,11 @@ class _FaceColumns:
         n = len(faces)
         self.raw = faces.field("raw").to_pylist() if faces.field("raw").null_count < n \
             else None
-        for name in ("present", "bb_left", "bb_top", "bb_width", "bb_height"):
+        for name in ("present", "bb_left", "bb_top", "bb_width", "bb_height", "lm_layout"):
             setattr(self, name, _floats(faces, name))
         for name in ("roll", "yaw", "pitch", "brightness", "sharpness", "eyes_open",
                      "eyes_open_conf", "mouth_open", "mouth_open_conf", "smile", "smile_conf",
-                     "confidence", "lm_layout"):
+                     "confidence"):
             setattr(self, name, _array(faces, name))
         types = faces.field("lm_types")
         self.types = types.to_pylist() if types.null_count < n else None
@@ -319,20 +333,6 @@ class _FaceColumns:
         if self.lm_start[j] == self.lm_start[j + 1]:
             return ()
         return LANDMARK_TYPES if self.lm_layout[j] == 0 else tuple(self.types[j])
-
-    def landmark(self, j: int, type: str) -> Any:
-        types = self.landmark_types(j)
-        if types is LANDMARK_TYPES:
-            i = _LANDMARK_INDEX.get(type)
-            if i is None:
-                return None
-        else:
-            try:
-                i = types.index(type)
-            except ValueError:
-                return None
-        i += self.lm_start[j]
-        return _trusted_landmark(type, float(self.xs[i]), float(self.ys[i]))
 
     def landmark_columns(self, j: int) -> tuple[Sequence[str], list[float], list[float]]:
         a, b = self.lm_start[j], self.lm_start[j + 1]
@@ -396,12 +396,16 @@ def decode_sessions(batch: Any, sources: Sequence[str | None]) -> list[Any]:
     face_start = _offsets(faces)
     built = _FaceColumns(faces.flatten()).build_faces()
     all_frames = []
-    for k in range(len(ts)):
-        a, b = face_start[k], face_start[k + 1]
-        extra = fextra[k]
-        all_frames.append(_new_frame(
-            ts[k], tuple(built[a:b]) if has_faces[k] else None, images[k],
-            MappingProxyType(_json_value(extra)) if extra is not None else _NO_EXTRA))
+    new, frame_cls = _new, Frame  # Frame objects as sessions._new_frame makes them, inline
+    for k, (timestamp, image, extra, faces_valid) in enumerate(zip(ts, images, fextra,
+                                                                    has_faces)):
+        fr = new(frame_cls)
+        d = fr.__dict__
+        d["timestamp"] = timestamp
+        d["faces"] = tuple(built[face_start[k]:face_start[k + 1]]) if faces_valid else None
+        d["image"] = image
+        d["extra"] = MappingProxyType(_json_value(extra)) if extra is not None else _NO_EXTRA
+        all_frames.append(fr)
     text = {k: cols[k].to_pylist() for k in ("id", "challenge_type", "label", "pai_species",
                                              "subject_id", "split", "params", "metadata",
                                              "extra")}

@@ -130,7 +130,8 @@ def _chunk_sessions(dataset_dir: str, entries: Sequence[Any], cache: Any,
     from ..sessions import load_dataset_session
     if cache is None:
         return (load_dataset_session(dataset_dir, entry) for entry in entries)
-    return cache.read(rows, [str(Path(dataset_dir) / e.path) for e in entries])
+    base = Path(dataset_dir)
+    return cache.read(rows, [str(base / e.path) for e in entries])
 
 
 def _replay_task(task: tuple[Any, ...]) -> list[list[dict[str, Any]]]:
@@ -149,15 +150,17 @@ def _replay_chunk(dataset_dir: str, entries: Sequence[Any], specs: Sequence[Repl
     from ..verify import verify_session
     registry = _worker_registry()
     out: list[list[dict[str, Any]]] = [[] for _ in specs]
+    keys = [spec.analyzer_key() for spec in specs]  # once per chunk, not per session
+    configs = [_worker_configs(spec) for spec in specs]
     for entry, loaded in zip(entries, _chunk_sessions(dataset_dir, entries, cache, rows)):
         analyzed: dict[str, Any] = {}
         for i, spec in enumerate(specs):
-            akey = spec.analyzer_key()
+            akey = keys[i]
             if akey not in analyzed:
                 analyzed[akey] = _worker_analyzed(loaded, spec)
             session = analyzed[akey]
             try:
-                verdict = verify_session(session, configs=_worker_configs(spec),
+                verdict = verify_session(session, configs=configs[i],
                                          registry=registry, trace=False)
             except UnknownChallengeType as e:
                 raise SessionFormatError(str(e), path=str(Path(dataset_dir) / entry.path),
