@@ -549,8 +549,8 @@ def _encode_task(task: tuple[str, Sequence[Any]]) -> Any:
 
 def ensure_dataset_cache(dataset_dir: str | os.PathLike, cache_dir: str | os.PathLike, *,
                          entries: Sequence[Any] | None = None, engine: Any = None,
-                         chunk_size: int = 256, progress: Any = False
-                         ) -> DatasetCache | None:
+                         chunk_size: int = 256, progress: Any = False,
+                         cache: DatasetCache | None = None) -> DatasetCache | None:
     """The dataset's cache, built (sessions read and validated on ``engine``) if missing.
 
     Parameters
@@ -563,6 +563,9 @@ def ensure_dataset_cache(dataset_dir: str | os.PathLike, cache_dir: str | os.Pat
         An :class:`~liveness_lab.engines.Engine` for the build (default: this process).
     progress:
         As in :func:`liveness_lab.evaluation.replay.replay_many`.
+    cache:
+        The dataset's :class:`DatasetCache` when the caller has fingerprinted it already
+        (:meth:`DatasetCache.for_dataset` stats every session file).
 
     Returns
     -------
@@ -575,7 +578,8 @@ def ensure_dataset_cache(dataset_dir: str | os.PathLike, cache_dir: str | os.Pat
     from ..sessions import read_manifest
     root = str(dataset_dir)
     entries = read_manifest(root) if entries is None else entries
-    cache = DatasetCache.for_dataset(root, cache_dir, entries)
+    if cache is None:
+        cache = DatasetCache.for_dataset(root, cache_dir, entries)
     if cache.exists():
         return cache
     eng = engine if engine is not None else ProcessEngine(1)

@@ -27,7 +27,7 @@ from ..engines import Engine, make_engine, progress_bar
 from ..errors import ConfigError, SessionFormatError, UnknownChallengeType
 from .evidence_check import (MissingEvidenceWarning, check_dataset_evidence,
                              missing_evidence_message, missing_evidence_share)
-from .dataset_cache import _gc_paused, ensure_dataset_cache
+from .dataset_cache import DatasetCache, _gc_paused, ensure_dataset_cache
 
 __all__ = ["RESULT_COLUMNS", "ReplaySpec", "replay_many", "evaluate_dataset", "write_results",
            "read_results", "summarize", "format_summary", "check_dataset_evidence",
@@ -134,6 +134,18 @@ def _chunk_sessions(dataset_dir: str, entries: Sequence[Any], cache: Any,
     return cache.read(rows, [str(base / e.path) for e in entries])
 
 
+def _cache_loader(cache: Any, dataset_dir: str, every: Sequence[Any]
+                  ) -> Callable[[Sequence[Any]], list[Any]]:
+    """``load(entries)``: those sessions read from the dataset cache (rows of ``every``)."""
+    position = {e.session_id: i for i, e in enumerate(every)}
+    base = Path(dataset_dir)
+
+    def load(entries: Sequence[Any]) -> list[Any]:
+        return cache.read([position[e.session_id] for e in entries],
+                          [str(base / e.path) for e in entries])
+    return load
+
+
 def _replay_task(task: tuple[Any, ...]) -> list[list[dict[str, Any]]]:
     """Replay one chunk of sessions under every spec: ``rows[spec_index][session_index]``.
 
@@ -234,8 +246,13 @@ def replay_many(dataset_dir: str | os.PathLike, specs: Sequence[ReplaySpec], *,
         wanted = {s or "" for s in splits}
         rows = [i for i in rows if (every[i].split or "") in wanted]
     entries = [every[i] for i in rows]
+    cached = None  # the dataset's cache, fingerprinted once; read for the evidence sample
+    if dataset_cache is not None and entries:
+        cached = DatasetCache.for_dataset(root, dataset_cache, every)
     if check_evidence:
-        specs = check_dataset_evidence(root, entries, specs, _worker_registry())
+        load = _cache_loader(cached, root, every) if cached is not None and cached.exists() \
+            else None
+        specs = check_dataset_evidence(root, entries, specs, _worker_registry(), load=load)
     own = not isinstance(engine, Engine)
     eng = make_engine(engine, workers=workers)
     total = len(entries)
@@ -245,9 +262,10 @@ def replay_many(dataset_dir: str | os.PathLike, specs: Sequence[ReplaySpec], *,
 
     size = chunk_of(total)
     try:
-        if dataset_cache is not None and total:
+        if cached is not None:
             cache = ensure_dataset_cache(root, dataset_cache, entries=every, engine=eng,
-                                         chunk_size=chunk_of(len(every)), progress=progress)
+                                         chunk_size=chunk_of(len(every)), progress=progress,
+                                         cache=cached)
         else:
             cache = None
         if cache is not None:

@@ -157,14 +157,27 @@ def test_a_sweep_of_fifty_configurations_parses_each_session_once(tmp_path, data
                             check_evidence=False)
         assert sorted(calls) == sorted(e.session_id for e in read_manifest(dataset))
         assert len(calls) == n
-        # the evidence check reads a bounded sample of sessions, not the dataset again
+        # the evidence check reads its bounded sample from the warm cache: no JSON at all
         calls.clear()
         replay_many(dataset, specs, engine=engine, dataset_cache=tmp_path / "c")
+        assert calls == []
+        # without a cache it reads a bounded sample of JSON documents, not the dataset
+        replay_many(dataset, specs[:1], engine=engine, splits=["dev"])
     types = {e.challenge_type for e in read_manifest(dataset)}
-    assert 0 < len(calls) <= EVIDENCE_SAMPLE * len(types)
+    replayed = sum(e.split == "dev" for e in read_manifest(dataset))
+    assert 0 < len(calls) - replayed <= EVIDENCE_SAMPLE * len(types)
     assert all(len(df) == len(dev[0]) for df in dev) and len(test[0]) and len(again[0]) == n
     plain = replay_many(dataset, specs[:3], engine=ProcessEngine(1), splits=["dev"])
     assert all(a.equals(b) for a, b in zip(plain, dev[:3]))
+
+
+def test_the_evidence_check_still_refuses_a_profile_when_it_reads_the_cache(tmp_path,
+                                                                          dataset):
+    from liveness_lab.evidence import MissingEvidenceError
+    evaluate_dataset(dataset, profile="seed", workers=1, dataset_cache=tmp_path / "c")
+    with pytest.raises(MissingEvidenceError, match="PadScore|PAD"):
+        evaluate_dataset(dataset, profile="seed", sets=("nose.pad_check=true",), workers=1,
+                         dataset_cache=tmp_path / "c")
 
 
 def test_a_broken_cache_file_is_rebuilt(tmp_path, dataset):
