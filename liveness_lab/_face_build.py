@@ -89,6 +89,10 @@ class _PackedParts:
         a, b = self.start, self.start + len(self.types)
         return tuple(map(_trusted_landmark, self.types, self.xs[a:b], self.ys[a:b]))
 
+    def landmark_xy(self) -> tuple[list[float], list[float]]:
+        a, b = self.start, self.start + len(self.types)
+        return list(self.xs[a:b]), list(self.ys[a:b])
+
     def landmark(self, type: str) -> Landmark | None:
         types = self.types
         if types is LANDMARK_TYPES:

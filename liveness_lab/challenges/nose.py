@@ -236,15 +236,17 @@ def _the_face(frame: FrameInput, cfg: "NoseConfig", context: Context, state: str
               ) -> tuple[FaceDetail | None, StepResult | None]:
     """The frame's face to check, or the step to return instead (no face, several faces, or a
     failed per-face check such as identity or PAD)."""
-    if not frame.faces:
+    faces = frame.faces
+    if not faces:
         if cfg.max_missing_faces:
             return None, skip_missing_face(context, cfg.max_missing_faces, state)
         return None, Fail(f"{state}.no_face", f"no face in the frame during the {state} state "
                                               "(the original crashed here)")
-    result = _several_faces(frame, cfg, state)
-    if result is not None:
-        return None, result
-    face = frame.faces[0]
+    if len(faces) > 1:
+        result = _several_faces(frame, cfg, state)
+        if result is not None:
+            return None, result
+    face = faces[0]
     return face, observe_face(face, frame, context)
 
 
@@ -361,8 +363,8 @@ def nose_state(params: Mapping[str, Any], frame: FrameInput, context: Context) -
     if not cfg.histogram_check:
         return _decide_without_histogram(params, targets[k], face, cfg, context)
 
-    dist = _histogram_distance(context["original_face"].landmarks, face.landmarks, width, height,
-                               cfg.histogram_bins)
+    dist = _histogram_distance_xy(context["original_face"].landmark_xy(), face.landmark_xy(),
+                                  width, height, cfg.histogram_bins)
     yaw = face.pose.yaw if face.pose is not None else None
     context.record(histogram_distance=dist, yaw=yaw)
     if yaw is None:
@@ -523,12 +525,21 @@ def _trajectory_error(trajectory: list[tuple[float, float]], along_chord: bool =
 
 def _histogram_distance(first: tuple, current: tuple, width: int, height: int, bins: int) -> float:
     """Euclidean distance of the normalised ``bins`` x ``bins`` landmark histograms (pixels)."""
-    if not first or not current:
+    return _histogram_distance_xy(([lm.x for lm in first], [lm.y for lm in first]),
+                                  ([lm.x for lm in current], [lm.y for lm in current]),
+                                  width, height, bins)
+
+
+def _histogram_distance_xy(first: tuple[list, list], current: tuple[list, list], width: int,
+                           height: int, bins: int) -> float:
+    """:func:`_histogram_distance` of landmarks given as ``(xs, ys)`` lists (image ratios,
+    :meth:`~liveness_lab.faces.FaceDetail.landmark_xy`)."""
+    if not first[0] or not current[0]:
         return math.nan
     hists = []
-    for landmarks in (first, current):
-        xs = [width * lm.x for lm in landmarks]
-        ys = [height * lm.y for lm in landmarks]
+    for lx, ly in (first, current):
+        xs = [width * x for x in lx]
+        ys = [height * y for y in ly]
         counts = _histogram2d_counts(xs, ys, bins)
         if counts is None:  # unusual values: numpy decides (and raises) as it always did
             h, _, _ = np.histogram2d(xs, ys, bins=bins)

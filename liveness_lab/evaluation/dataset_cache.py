@@ -264,6 +264,10 @@ class _FaceRef:
     def landmarks(self) -> tuple[Any, ...]:
         return self.source.landmarks(self.row)
 
+    def landmark_xy(self) -> tuple[list[float], list[float]]:
+        _, xs, ys = self.source.landmark_columns(self.row)
+        return xs, ys
+
     def extra(self) -> Any:
         return self.source.extra_of(self.row)
 

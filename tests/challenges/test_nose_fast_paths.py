@@ -15,7 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from liveness_lab.challenges.nose import _histogram2d_counts, _histogram_distance
+from liveness_lab.challenges.nose import (_histogram2d_counts, _histogram_distance,
+                                          _histogram_distance_xy)
 from liveness_lab.faces import Landmark
 
 
@@ -70,3 +71,6 @@ def test_the_distance_is_numpys_distance():
             hists.append(np.reshape(h, 9) / len(lms))
         expected = float(np.linalg.norm(hists[0] - hists[1]))
         assert _histogram_distance(tuple(a), tuple(b), 640, 480, 3) == expected
+        xy = ([lm.x for lm in a], [lm.y for lm in a]), ([lm.x for lm in b], [lm.y for lm in b])
+        assert _histogram_distance_xy(*xy, 640, 480, 3) == expected
+    assert math.isnan(_histogram_distance_xy(([], []), ([0.5], [0.5]), 640, 480, 3))
