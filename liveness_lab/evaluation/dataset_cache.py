@@ -47,9 +47,9 @@ from types import MappingProxyType
 from typing import Any, Iterable, Sequence
 
 from .._face_build import (_BB_SET, _EMPTY, _FACE_EXTRA, _FACE_LMS, _FACE_SET,
-                          _LANDMARK_INDEX, _trusted_bbox, _trusted_bool, _trusted_landmark,
+                          _LANDMARK_INDEX, _LM_SET, _trusted_bbox, _trusted_bool, _trusted_landmark,
                           _trusted_pose, _trusted_quality)
-from ..faces import LANDMARK_TYPES, BoundingBox, FaceDetail, _freeze, _thaw
+from ..faces import LANDMARK_TYPES, BoundingBox, FaceDetail, Landmark, _freeze, _thaw
 from ..sessions import _NO_EXTRA, Frame, Session, _plain
 
 __all__ = ["DEFAULT_DATASET_CACHE_DIR", "CACHE_FORMAT", "dataset_cache_fingerprint",
@@ -259,7 +259,9 @@ class _FaceRef:
                 i = c.types[j].index(type)
             except ValueError:
                 return None
-        return _trusted_landmark(type, float(c.xs[a + i]), float(c.ys[a + i]))
+        lm = _new(Landmark)  # _face_build._trusted_landmark, inline: one per frame
+        _LM_TYPE(lm, type), _LM_X(lm, c.xs.item(a + i)), _LM_Y(lm, c.ys.item(a + i))
+        return lm
 
     def landmarks(self) -> tuple[Any, ...]:
         return self.source.landmarks(self.row)
@@ -273,6 +275,7 @@ class _FaceRef:
 
 
 _REF_SOURCE, _REF_ROW = _FaceRef.source.__set__, _FaceRef.row.__set__  # type: ignore[attr-defined]
+_LM_TYPE, _LM_X, _LM_Y = _LM_SET
 _new = object.__new__
 
 

@@ -220,3 +220,14 @@ def test_the_evaluate_command_uses_the_cache_folder_it_is_given(tmp_path, datase
     assert main(base + ["--no-dataset-cache", "-o", str(tmp_path / "n.csv")]) == 0
     a, b, n = ((tmp_path / f).read_text() for f in ("a.csv", "b.csv", "n.csv"))
     assert a == b == n
+
+
+@pytest.mark.parametrize("root", ["/a/b", "a", ".", "/", "a/b/.."])
+@pytest.mark.parametrize("rel", ["s/x.json", "x.json", "./x.json", "s//x.json", "s/./x.json",
+                                 "/abs/x.json", "s/x.json/", "../x.json", "s/..", ".", "s/."])
+def test_session_paths_are_the_pathlib_strings(root, rel):
+    from pathlib import Path
+
+    from liveness_lab.evaluation.replay import _session_path
+    normalised = str(Path(root))
+    assert _session_path(normalised, rel) == str(Path(normalised) / rel)
