@@ -93,7 +93,7 @@ class _PackedParts:
         a, b = self.start, self.start + len(self.types)
         return list(self.xs[a:b]), list(self.ys[a:b])
 
-    def landmark(self, type: str) -> Landmark | None:
+    def landmark_point(self, type: str) -> tuple[float, float] | None:
         types = self.types
         if types is LANDMARK_TYPES:
             i = _LANDMARK_INDEX.get(type)
@@ -105,7 +105,11 @@ class _PackedParts:
             except ValueError:
                 return None
         i += self.start
-        return _trusted_landmark(type, self.xs[i], self.ys[i])
+        return self.xs[i], self.ys[i]
+
+    def landmark(self, type: str) -> Landmark | None:
+        point = self.landmark_point(type)
+        return None if point is None else _trusted_landmark(type, point[0], point[1])
 
     def extra(self) -> Mapping[str, Any]:
         raw = self.raw_extra

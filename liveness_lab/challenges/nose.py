@@ -306,11 +306,11 @@ def nose_state(params: Mapping[str, Any], frame: FrameInput, context: Context) -
     if not inside:
         return Fail("nose.face_left_area", "the face left the area box")
 
-    nose = face.landmark("nose")
+    nose = face.landmark_point("nose")
     if nose is None:
         return _NO_NOSE_LANDMARK
-    nx, ny = nose.x * width, nose.y * height
-    context["nose_trajectory"].append((nose.x, nose.y))
+    nx, ny = nose[0] * width, nose[1] * height
+    context["nose_trajectory"].append(nose)
     targets = context.get(_TARGETS_KEY)
     if targets is None:
         targets = context[_TARGETS_KEY] = targets_of(params)

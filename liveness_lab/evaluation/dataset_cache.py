@@ -245,7 +245,7 @@ class _FaceRef:
 
     __slots__ = ("source", "row")
 
-    def landmark(self, type: str) -> Any:
+    def landmark_point(self, type: str) -> tuple[float, float] | None:
         c, j = self.source, self.row
         a = c.lm_start[j]
         if a == c.lm_start[j + 1]:
@@ -259,8 +259,14 @@ class _FaceRef:
                 i = c.types[j].index(type)
             except ValueError:
                 return None
-        lm = _new(Landmark)  # _face_build._trusted_landmark, inline: one per frame
-        _LM_TYPE(lm, type), _LM_X(lm, c.xs.item(a + i)), _LM_Y(lm, c.ys.item(a + i))
+        return c.xs.item(a + i), c.ys.item(a + i)
+
+    def landmark(self, type: str) -> Any:
+        point = self.landmark_point(type)
+        if point is None:
+            return None
+        lm = _new(Landmark)  # _face_build._trusted_landmark, inline
+        _LM_TYPE(lm, type), _LM_X(lm, point[0]), _LM_Y(lm, point[1])
         return lm
 
     def landmarks(self) -> tuple[Any, ...]:

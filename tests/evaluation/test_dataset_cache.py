@@ -82,6 +82,9 @@ def test_cached_sessions_equal_the_json_ones_exactly(tmp_path, dataset):
                 assert fa.extra == fb.extra
                 for x, y in zip(fa.faces or (), fb.faces or ()):
                     assert x.landmark("nose") == y.landmark("nose")
+                    for t in ("nose", "myPoint", "chinBottom"):
+                        lm = y.landmark(t)
+                        assert x.landmark_point(t) == (None if lm is None else (lm.x, lm.y))
                     assert x.landmark_xy() == y.landmark_xy() == (
                         [lm.x for lm in y.landmarks], [lm.y for lm in y.landmarks])
                     assert dict(x.extra) == dict(y.extra)
