@@ -44,7 +44,7 @@ STAGES: list[tuple[str, tuple[str, ...]]] = [
     ("reading files", ("<method 'read' of '_io", "pathlib.py", "<built-in method io.open",
                        "<built-in method posix.stat")),
     ("dataset cache (Arrow decode, object building)", ("dataset_cache.py", "pyarrow")),
-    ("face construction and validation", ("faces.py",)),
+    ("face construction and validation", ("faces.py", "_face_build.py")),
     ("session and frame building, manifest", ("sessions.py", "csv.py")),
     ("trace rows", ("verify.py:run_challenge", "verify.py:_describe", "framework.py:record",
                     "framework.py:_take_measurements")),
