@@ -155,6 +155,9 @@ class LoadResult:
     statuses: dict[int, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     challenges: list[dict[str, Any]] = field(default_factory=list)
+    cpu_http: float = float("nan")      # CPU s of the server's HTTP process (--scaling)
+    cpu_analysis: float = float("nan")  # CPU s of its analyzer processes
+    analysis: dict[str, int] = field(default_factory=dict)  # frames analyzed / not
 
     @property
     def server_errors(self) -> int:
@@ -319,6 +322,31 @@ def tree_rss_bytes(pid: int, *, children: bool = True) -> int:
     return total
 
 
+def tree_cpu_seconds(pid: int) -> dict[int, float]:
+    """CPU seconds (user + system) used so far by ``pid`` and each of its descendants
+    (Linux ``/proc``), by process id."""
+    parents: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            parents.setdefault(ppid, []).append(int(entry))
+    out, todo, tick = {}, [pid], os.sysconf("SC_CLK_TCK")
+    while todo:
+        p = todo.pop()
+        try:
+            with open(f"/proc/{p}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            out[p] = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+        except (OSError, ValueError, IndexError):
+            pass
+        todo.extend(parents.get(p, []))
+    return out
+
+
 def big_frame(target_bytes: int = 9 * 1024 * 1024) -> tuple[bytes, int, int]:
     """A JPEG of about ``target_bytes`` (noise, 3840 x 2160, under the 8.3 Mpx limit)."""
     import cv2
@@ -405,15 +433,41 @@ def run_scaling(frames: Sequence[bytes], clients: int) -> list[tuple[str, LoadRe
             "local", LIVENESS_ANALYSIS_WORKERS=str(workers),
             LIVENESS_ANALYSIS_ENGINE=engine)).start()
         try:
+            pid = server.proc.pid  # type: ignore[union-attr]
+            before = tree_cpu_seconds(pid)
             result = run_load(server.url, frames, clients=clients, analyzer="local")
+            after = tree_cpu_seconds(pid)
             problems = check_stored(server.url, result) + result.errors
+            result.analysis = analysis_counts(workdir)
         finally:
             server.stop()
             shutil.rmtree(workdir, ignore_errors=True)
+        used = {p: after[p] - before.get(p, 0.0) for p in after}
+        result.cpu_http = used.get(pid, 0.0)
+        result.cpu_analysis = sum(v for p, v in used.items() if p != pid)
         print(f"{label}: {'ok' if not problems else problems[:3]}; statuses "
-              f"{result.statuses}", file=sys.stderr)
+              f"{result.statuses}; CPU s: HTTP process {result.cpu_http:.1f}, analyzer "
+              f"processes {result.cpu_analysis:.1f}; frames {result.analysis}",
+              file=sys.stderr)
         out.append((label, result))
     return out
+
+
+def analysis_counts(workdir: Path) -> dict[str, int]:
+    """Frames of the run the analysis saved (``analyzed``) and left without faces (``not
+    analyzed``: skipped because their challenge was decided, or never reached), from the
+    SQLite challenge store the server left in ``workdir``."""
+    import sqlite3
+    counts = {"analyzed": 0, "not analyzed": 0}
+    for db in workdir.rglob("*.sqlite3"):
+        try:
+            con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+            for (faces,) in con.execute("SELECT faces FROM frames"):
+                counts["analyzed" if faces is not None else "not analyzed"] += 1
+            con.close()
+        except sqlite3.Error:
+            continue
+    return counts
 
 
 def server_env(analyzer: str, **extra: str) -> dict[str, str]:
@@ -454,14 +508,21 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"local analyzer (default profile: descriptors on), {args.clients} clients x "
               f"{len(frames)} frames, one uvicorn process.\n")
         print("| analysis | upload p50 ms | upload p95 ms | verify p50 ms | verify p95 ms | "
-              "frames/s | wall s | 5xx |")
-        print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+              "frames/s | wall s | 5xx | frames analyzed / not | CPU s: HTTP process | "
+              "CPU s: analyzers | analyzer CPU ms / frame |")
+        print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
         for label, r in results:
+            done = r.analysis.get("analyzed", 0)
             print(f"| {label} | {r.pct(r.upload_ms, 50):.1f} | {r.pct(r.upload_ms, 95):.1f} | "
                   f"{r.pct(r.verify_ms, 50):.1f} | {r.pct(r.verify_ms, 95):.1f} | "
-                  f"{r.frames_per_s:.1f} | {r.wall_s:.1f} | {r.server_errors} |")
+                  f"{r.frames_per_s:.1f} | {r.wall_s:.1f} | {r.server_errors} | "
+                  f"{done} / {r.analysis.get('not analyzed', 0)} | {r.cpu_http:.1f} | "
+                  f"{r.cpu_analysis:.1f} | "
+                  f"{1000 * r.cpu_analysis / done if done else float('nan'):.0f} |")
         one, two = results[0][1].frames_per_s, results[1][1].frames_per_s
-        print(f"\n2 vs 1 worker (processes): x{two / one:.2f} frames/s.")
+        print(f"\n2 vs 1 worker (processes): x{two / one:.2f} frames/s. Load average "
+              f"{os.getloadavg()[0]:.1f} at the end ({os.cpu_count()} CPUs). (Threads: the "
+              "analyzers' CPU is the HTTP process's.)")
         print(f"\nCommand: `.venv/bin/python bench/bench_service.py --scaling --clients "
               f"{args.clients}`")
         return 0

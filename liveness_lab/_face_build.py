@@ -14,8 +14,8 @@ from operator import itemgetter
 from types import MappingProxyType
 from typing import Any, Mapping
 
-from .faces import (_MODELED_KEYS, BoolAttribute, BoundingBox, FaceDetail, Landmark, Pose,
-                    Quality, _freeze)
+from .faces import (_MODELED_KEYS, LANDMARK_TYPES, BoolAttribute, BoundingBox, FaceDetail,
+                    Landmark, Pose, Quality, _freeze)
 
 _new = object.__new__
 
@@ -33,6 +33,8 @@ _FACE_SET = _setters(FaceDetail, "bounding_box", "pose", "quality", "eyes_open",
                      "smile", "confidence", "_has_landmarks", "_packed")
 _FACE_LMS, _FACE_EXTRA, _FACE_BY_TYPE = _setters(FaceDetail, "landmarks", "extra", "_by_type")
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
+#: position of each type in :data:`~liveness_lab.faces.LANDMARK_TYPES` (first occurrence)
+_LANDMARK_INDEX = {t: i for i, t in reversed(list(enumerate(LANDMARK_TYPES)))}
 
 
 def _trusted_bbox(left: float, top: float, width: float, height: float) -> BoundingBox:
@@ -87,12 +89,27 @@ class _PackedParts:
         a, b = self.start, self.start + len(self.types)
         return tuple(map(_trusted_landmark, self.types, self.xs[a:b], self.ys[a:b]))
 
+    def landmark_xy(self) -> tuple[list[float], list[float]]:
+        a, b = self.start, self.start + len(self.types)
+        return list(self.xs[a:b]), list(self.ys[a:b])
+
+    def landmark_point(self, type: str) -> tuple[float, float] | None:
+        types = self.types
+        if types is LANDMARK_TYPES:
+            i = _LANDMARK_INDEX.get(type)
+            if i is None:
+                return None
+        else:
+            try:
+                i = types.index(type)
+            except ValueError:
+                return None
+        i += self.start
+        return self.xs[i], self.ys[i]
+
     def landmark(self, type: str) -> Landmark | None:
-        try:
-            i = self.types.index(type)
-        except ValueError:
-            return None
-        return _trusted_landmark(type, self.xs[self.start + i], self.ys[self.start + i])
+        point = self.landmark_point(type)
+        return None if point is None else _trusted_landmark(type, point[0], point[1])
 
     def extra(self) -> Mapping[str, Any]:
         raw = self.raw_extra
@@ -128,14 +145,22 @@ def _trusted_face(bounding_box: BoundingBox | None, pose: Pose | None, quality: 
     return f
 
 
-def _lazy_face(packed: _PackedParts, has_landmarks: bool = True) -> FaceDetail:
+_UNSET: Any = object()
+
+
+def _lazy_face(packed: _PackedParts, has_landmarks: bool = True,
+               bounding_box: BoundingBox | None = _UNSET) -> FaceDetail:
     """A face whose fields are all built on first read, from ``packed`` and its ``source``.
 
     For readers of validated columnar data (the dataset cache): a replay reads a few fields
-    of each face (NOSE: the box every frame, the pose once), so the rest is never built.
+    of each face (NOSE: the pose once), so the rest is never built. ``bounding_box``, when
+    given, is set now: the states read it on almost every frame, and a field built on
+    first read costs a failed slot lookup more.
     """
     f = _new(FaceDetail)
     _FACE_SET[7](f, has_landmarks), _FACE_SET[8](f, packed)
+    if bounding_box is not _UNSET:
+        _FACE_SET[0](f, bounding_box)
     if not packed.types:
         _FACE_LMS(f, ())
     if packed.raw_extra is None:

@@ -403,6 +403,27 @@ class FaceDetail:
             return packed.landmark(str(type))
         return self._by_type.get(str(type))
 
+    def landmark_point(self, type: str | LandmarkType) -> tuple[float, float] | None:
+        """``(x, y)`` (image ratios) of :meth:`landmark`, or ``None``; for a face read from
+        JSON or a dataset cache, from its packed coordinates (no :class:`Landmark` built)."""
+        packed = self._packed
+        if packed is not None:
+            return packed.landmark_point(str(type))
+        lm = self._by_type.get(str(type))
+        return None if lm is None else (lm.x, lm.y)
+
+    def landmark_xy(self) -> tuple[list[float], list[float]]:
+        """The landmarks' X and Y (image ratios) as two new lists, in landmark order.
+
+        For a face read from JSON or a dataset cache, from its packed coordinates without
+        building :class:`Landmark` objects.
+        """
+        packed = self._packed
+        if packed is not None:
+            return packed.landmark_xy()
+        lms = self.landmarks
+        return [lm.x for lm in lms], [lm.y for lm in lms]
+
     def landmark_px(self, type: str | LandmarkType, image_width: int,
                     image_height: int) -> tuple[float, float] | None:
         """The landmark in pixels, or ``None`` when it is missing."""

@@ -15,6 +15,7 @@ import json
 import os
 import tempfile
 from dataclasses import dataclass, field, replace
+from operator import attrgetter
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Iterable, Iterator, Mapping, Sequence
@@ -38,6 +39,7 @@ _SESSION_KEYS = {"format", "id", "challenge", "label", "pai_species", "subject_i
                  "frames", "metadata"}
 _FRAME_KEYS = frozenset({"timestamp", "image", "faces"})
 _NO_EXTRA: Mapping[str, Any] = MappingProxyType({})
+_timestamp_of = attrgetter("timestamp")
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,7 @@ class Session:
 
     def sorted_frames(self) -> list[Frame]:
         """Frames in replay order: by timestamp, ties in file order."""
-        return sorted(self.frames, key=lambda f: f.timestamp)
+        return sorted(self.frames, key=_timestamp_of)
 
     def image_path(self, frame: Frame) -> Path | None:
         """Absolute path of a frame's image, resolved against the session file's folder."""
@@ -367,7 +369,7 @@ def read_manifest(dataset_dir: str | os.PathLike) -> list[ManifestEntry]:
                 if not rel:
                     raise SessionFormatError(f"{where}: empty path", path=str(mpath),
                                              session_id=sid, field="path")
-                if not (root / rel).is_file():
+                if not os.path.isfile(os.path.join(root, rel)):
                     raise SessionFormatError(f"{where}: session file {rel!r} does not exist",
                                              path=str(mpath), session_id=sid, field="path")
                 ctype = (row.get("challenge_type") or "").strip()

@@ -110,6 +110,9 @@ class Verdict:
         return out
 
 
+_NO_TRACE = Trace()  # the trace of every untraced verdict (immutable: one object serves all)
+
+
 def _describe(result: StepResult, state: str) -> tuple[str, str]:
     code = result.code or f"{state}.{result.step.value}"
     return code, result.message or code
@@ -306,7 +309,8 @@ def _run_untraced(ctype: ChallengeType, params: Mapping[str, Any],
     success, decided, code, reason = final or _ran_out(current.name, n_frames)
     return Verdict(ctype.name, success, decided, code, reason,
                    current.name if n_frames else None,
-                   consistent_score(context.score, success, ctype.score_threshold), n_frames, used)
+                   consistent_score(context.score, success, ctype.score_threshold), n_frames, used,
+                   _NO_TRACE)
 
 
 def verify_session(session: "Session", *, configs: "Configs | None" = None,
@@ -334,12 +338,12 @@ def verify_session(session: "Session", *, configs: "Configs | None" = None,
     SessionFormatError
         A frame has no recorded faces.
     """
-    from .challenges.registry import default_registry
-    from .config import resolve_configs
-
-    registry = registry or default_registry()
+    if not registry:
+        from .challenges.registry import default_registry
+        registry = default_registry()
     ctype = registry.get(session.challenge_type)
     if configs is None:
+        from .config import resolve_configs
         configs = resolve_configs(registry=registry)
     config = configs.for_type(ctype)
     for i, fr in enumerate(session.frames):

@@ -29,7 +29,12 @@ def same_face(a: FaceDetail, b: FaceDetail) -> None:
     assert a.to_rekognition() == b.to_rekognition()
     for t in ("nose", "eyeLeft", "chinBottom", "nope"):
         assert a.landmark(t) == b.landmark(t)
+        lm = b.landmark(t)
+        assert a.landmark_point(t) == b.landmark_point(t) == (None if lm is None
+                                                              else (lm.x, lm.y))
     assert a.landmark_px("nose", 640, 480) == b.landmark_px("nose", 640, 480)
+    assert a.landmark_xy() == b.landmark_xy() == ([lm.x for lm in b.landmarks],
+                                                  [lm.y for lm in b.landmarks])
     assert dict(a.extra) == dict(b.extra)
 
 

@@ -51,6 +51,7 @@ _REF = "_checks.identity_reference"
 _EVIDENCE = "_checks.identity_evidence"
 _PAD = "_checks.pad_scores"
 _LAST = "_checks.last_frame"
+_ENABLED = "_checks.enabled"
 _MISSING = "_checks.missing_faces"
 _GEO_SAMPLES = "_checks.geometry_samples"
 _GEO_HISTORY = 40
@@ -191,6 +192,13 @@ def observe_face(face: FaceDetail, frame: FrameInput, context: Context) -> StepR
     ``identity_distance`` / ``identity_similarity`` and ``pad_score`` in the trace.
     """
     cfg = context.config
+    enabled = context.get(_ENABLED)
+    if enabled is None:  # read once per run: the config does not change during a run
+        enabled = context[_ENABLED] = (
+            checks_identity(cfg) or bool(getattr(cfg, "geometry_identity_check", False))
+            or bool(getattr(cfg, "pad_check", False)))
+    if not enabled:  # the seed profile: no session checks, nothing to observe
+        return None
     if context.get(_LAST) == frame.index:
         return None
     context[_LAST] = frame.index

@@ -37,29 +37,37 @@ Semantics (identical to the original):
   the state's ``next_state`` *on the same frame*; a ``next`` that names the
   current state behaves as ``continue``;
 * ``success`` / ``fail`` end the run; frames running out first is "no decision".
+
+This module holds the state machine's types (step results, :class:`FrameInput`,
+:class:`Context`, :class:`State`, :class:`ChallengeType`). The typed configuration base
+(:class:`ChallengeConfig`) lives in :mod:`~liveness_lab.challenges.config_base`, the params
+helpers (:class:`Param`, :func:`image_size`, the randomness sources) in
+:mod:`~liveness_lab.challenges.params`; both are importable from here.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
 import math
-import random
-import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 from types import MappingProxyType
-from typing import Any, Callable, Mapping, Protocol, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
-from ..errors import ChallengeDefinitionError, ConfigError, ParamsError
-from ..evidence import Evidence, Need
+from ..errors import ChallengeDefinitionError
 from ..faces import FaceDetail
+# the configuration base and the params helpers live in their own modules; their public
+# names stay importable from here, as they always were
+from .config_base import ChallengeConfig
+from .params import (IMAGE_SIZE_SCHEMA, ChallengeRandom, Param, SecretsRandom, SeededRandom,
+                     check_params_schema, image_size)
 
 __all__ = [
     "Step", "StepResult", "Continue", "Next", "Success", "Fail",
     "STATE_CONTINUE", "STATE_NEXT", "CHALLENGE_SUCCESS", "CHALLENGE_FAIL",
     "ChallengeConfig", "ChallengeType", "State", "FrameInput", "Context",
     "ChallengeRandom", "SecretsRandom", "SeededRandom", "image_size", "Param",
+    "check_params_schema", "IMAGE_SIZE_SCHEMA",
 ]
 
 # The original framework's return codes, accepted from ported state functions.
@@ -128,281 +136,6 @@ def _as_step_result(value: Any, state: str) -> StepResult:
     raise ChallengeDefinitionError(
         f"state {state!r} returned {value!r}; expected a StepResult (Continue/Next/Success/Fail) "
         "or one of STATE_CONTINUE, STATE_NEXT, CHALLENGE_SUCCESS, CHALLENGE_FAIL")
-
-
-# --------------------------------------------------------------------------------------------
-# configuration
-
-_SCALAR_TYPES = (bool, int, float, str)
-
-
-@dataclass(frozen=True)
-class ChallengeConfig:
-    """Base of every challenge type's typed configuration.
-
-    Subclasses are frozen dataclasses whose fields are the type's thresholds,
-    each with a default (the ``seed`` profile's value) and, in
-    ``field(metadata={"help": ...})``, a sentence with its unit. Fields must
-    be ``bool``, ``int``, ``float`` or ``str`` (or ``Optional`` of one).
-    Values are type-checked on construction.
-    """
-
-    state_timeout_s: float = field(default=10.0, metadata={
-        "help": "seconds a state may last, measured on frame timestamps from the first frame "
-                "it sees"})
-
-    def __post_init__(self) -> None:
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            expected, optional = _field_type(type(self), f.name)
-            if value is None and optional:
-                continue
-            if expected is float and isinstance(value, int) and not isinstance(value, bool):
-                object.__setattr__(self, f.name, float(value))
-                value = float(value)
-            if expected is bool:
-                ok = isinstance(value, bool)
-            elif expected in (int, float):
-                ok = isinstance(value, expected) and not isinstance(value, bool)
-                if ok and expected is float and not math.isfinite(value):
-                    ok = False
-            else:
-                ok = isinstance(value, expected)
-            if not ok:
-                raise ConfigError(f"{type(self).__name__}.{f.name} must be "
-                                  f"{'a finite ' if expected is float else 'a '}"
-                                  f"{expected.__name__}, got {value!r}")
-        self.validate()
-
-    def validate(self) -> None:
-        """Cross-field checks; raise :class:`~liveness_lab.errors.ConfigError`. Override."""
-        if self.state_timeout_s <= 0:
-            raise ConfigError(f"state_timeout_s must be > 0, got {self.state_timeout_s!r}")
-
-    def evidence_needs(self) -> tuple["Need", ...]:
-        """The evidence the enabled checks need (:mod:`liveness_lab.evidence`).
-
-        The base needs face geometry (box, landmarks, pose); subclasses add what their
-        enabled checks read, so a profile can be checked against an analyzer before running.
-        """
-        return (Need(frozenset({Evidence.GEOMETRY}), "face box, landmarks and pose"),)
-
-    @classmethod
-    def keys(cls) -> list[dict[str, Any]]:
-        """One dict per key: ``name``, ``type``, ``default``, ``help``."""
-        out = []
-        for f in dataclasses.fields(cls):
-            expected, optional = _field_type(cls, f.name)
-            out.append({"name": f.name,
-                        "type": expected.__name__ + (" | None" if optional else ""),
-                        "default": f.default, "help": f.metadata.get("help", "")})
-        return out
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    def with_overrides(self, overrides: Mapping[str, Any]) -> "ChallengeConfig":
-        """A copy with ``overrides`` applied; string values are parsed by the field's type.
-
-        An unknown key or a value of the wrong type raises
-        :class:`~liveness_lab.errors.ConfigError` naming the key.
-        """
-        names = {f.name for f in dataclasses.fields(self)}
-        changes = {}
-        for key, raw in overrides.items():
-            if key not in names:
-                raise ConfigError(f"unknown key {key!r} for {type(self).__name__}; known: "
-                                  + ", ".join(sorted(names)))
-            expected, optional = _field_type(type(self), key)
-            changes[key] = _parse_value(raw, expected, optional, key)
-        return dataclasses.replace(self, **changes)
-
-
-_TYPE_CACHE: dict[tuple[type, str], tuple[type, bool]] = {}
-
-
-def _field_type(cls: type, name: str) -> tuple[type, bool]:
-    key = (cls, name)
-    if key not in _TYPE_CACHE:
-        import typing
-        hints = typing.get_type_hints(cls)
-        tp = hints[name]
-        optional = False
-        args = typing.get_args(tp)
-        if args and type(None) in args:
-            optional = True
-            rest = [a for a in args if a is not type(None)]
-            tp = rest[0]
-        if tp not in _SCALAR_TYPES:
-            raise ChallengeDefinitionError(
-                f"{cls.__name__}.{name}: config fields must be bool, int, float or str, got {tp!r}")
-        _TYPE_CACHE[key] = (tp, optional)
-    return _TYPE_CACHE[key]
-
-
-def _parse_value(raw: Any, expected: type, optional: bool, key: str) -> Any:
-    if not isinstance(raw, str):
-        return raw  # typed value from code: checked by the config's __post_init__
-    text = raw.strip()
-    if optional and text.lower() in ("none", "null", ""):
-        return None
-    try:
-        if expected is bool:
-            low = text.lower()
-            if low in ("true", "1", "yes", "on"):
-                return True
-            if low in ("false", "0", "no", "off"):
-                return False
-            raise ValueError
-        if expected is int:
-            return int(text)
-        if expected is float:
-            value = float(text)
-            if not math.isfinite(value):
-                raise ValueError
-            return value
-        return text
-    except ValueError:
-        raise ConfigError(f"{key} must be {'a finite ' if expected is float else 'a '}"
-                          f"{expected.__name__}, got {raw!r}") from None
-
-
-def image_size(client_metadata: Mapping[str, Any]) -> tuple[int, int]:
-    """``(imageWidth, imageHeight)`` of the client metadata as positive integers.
-
-    For params generators; raises ``ValueError`` with a sentence when they are
-    missing, not integers or not positive.
-    """
-    try:
-        w, h = int(client_metadata["imageWidth"]), int(client_metadata["imageHeight"])
-    except KeyError as e:
-        raise ValueError(f"client metadata is missing {e.args[0]!r}") from None
-    except (TypeError, ValueError):
-        raise ValueError("imageWidth and imageHeight must be integers, got "
-                         f"{client_metadata.get('imageWidth')!r} x "
-                         f"{client_metadata.get('imageHeight')!r}") from None
-    if w <= 0 or h <= 0:
-        raise ValueError(f"imageWidth and imageHeight must be positive, got {w} x {h}")
-    return w, h
-
-
-# --------------------------------------------------------------------------------------------
-# params schema
-
-_PARAM_TYPES = (int, float, bool, str, list, dict)
-_TYPE_WORDS = {int: "an integer", float: "a number", bool: "true or false", str: "a string",
-               list: "a list", dict: "an object"}
-
-
-@dataclass(frozen=True)
-class Param:
-    """One field of a challenge type's params schema (declarative, checked when reading).
-
-    ``type`` is ``int`` (an integral JSON number), ``float`` (any finite number),
-    ``bool``, ``str``, ``list`` (items checked by ``items``) or ``dict`` (keys
-    checked by ``fields``). ``choices`` lists the allowed values; ``minimum`` /
-    ``maximum`` bound a number or a list's length. JSON booleans are never numbers.
-    """
-
-    type: type
-    required: bool = True
-    choices: tuple[Any, ...] = ()
-    minimum: float | None = None
-    maximum: float | None = None
-    items: "Param | None" = None
-    fields: Mapping[str, "Param"] | None = None
-
-    def __post_init__(self) -> None:
-        if self.type not in _PARAM_TYPES:
-            raise ChallengeDefinitionError(
-                f"Param type must be one of int, float, bool, str, list, dict, got {self.type!r}")
-        if self.items is not None and self.type is not list:
-            raise ChallengeDefinitionError("Param(items=...) is only for type=list")
-        if self.fields is not None and self.type is not dict:
-            raise ChallengeDefinitionError("Param(fields=...) is only for type=dict")
-
-    def check(self, value: Any, field_name: str) -> None:
-        """Raise :class:`~liveness_lab.errors.ParamsError` naming ``field_name`` if ``value``
-        does not match."""
-        def bad(expected: str) -> ParamsError:
-            return ParamsError(f"must be {expected}, got {value!r}", field=field_name)
-        number = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if self.type is int:
-            if not (number and math.isfinite(value) and float(value).is_integer()):
-                raise bad(_TYPE_WORDS[int])
-        elif self.type is float:
-            if not (number and math.isfinite(value)):
-                raise bad("a finite number")
-        elif not isinstance(value, self.type):
-            raise bad(_TYPE_WORDS[self.type])
-        if self.choices and value not in self.choices:
-            raise bad("one of " + ", ".join(map(repr, self.choices)))
-        size = len(value) if self.type is list else value if number else None
-        what = "a list of" if self.type is list else "a number"
-        if size is not None and self.minimum is not None and size < self.minimum:
-            raise bad(f"{what} >= {self.minimum:g}" + (" items" if self.type is list else ""))
-        if size is not None and self.maximum is not None and size > self.maximum:
-            raise bad(f"{what} <= {self.maximum:g}" + (" items" if self.type is list else ""))
-        if self.type is list and self.items is not None:
-            for i, item in enumerate(value):
-                self.items.check(item, f"{field_name}[{i}]")
-        if self.type is dict and self.fields is not None:
-            check_params_schema(self.fields, value, prefix=f"{field_name}.")
-
-
-def check_params_schema(schema: Mapping[str, Param], params: Mapping[str, Any], *,
-                        prefix: str = "") -> None:
-    """Check ``params`` against ``schema``; unknown extra keys are allowed (forward compatible).
-
-    Raises :class:`~liveness_lab.errors.ParamsError` for the first field that is
-    missing or malformed, naming it (``"noseTop"``, ``"pose.eyes"``).
-    """
-    for name, spec in schema.items():
-        if name not in params or params[name] is None:
-            if spec.required:
-                raise ParamsError("is missing", field=prefix + name)
-            continue
-        spec.check(params[name], prefix + name)
-
-
-#: the image size every built-in type writes in its params (positive integers, pixels)
-IMAGE_SIZE_SCHEMA: Mapping[str, Param] = MappingProxyType({
-    "imageWidth": Param(int, minimum=1), "imageHeight": Param(int, minimum=1)})
-
-
-# --------------------------------------------------------------------------------------------
-# randomness
-
-class ChallengeRandom(Protocol):
-    """Source of randomness for params generators (``secrets``-compatible subset)."""
-
-    def choice(self, seq: Sequence[Any]) -> Any: ...
-
-    def randbelow(self, n: int) -> int: ...
-
-
-class SecretsRandom:
-    """A CSPRNG (the :mod:`secrets` module): the production default."""
-
-    def choice(self, seq: Sequence[Any]) -> Any:
-        return secrets.choice(seq)
-
-    def randbelow(self, n: int) -> int:
-        return secrets.randbelow(n)
-
-
-class SeededRandom:
-    """A reproducible generator for tests, simulations and replays. Never for production."""
-
-    def __init__(self, seed: int | str) -> None:
-        self.seed = seed
-        self._rng = random.Random(seed)
-
-    def choice(self, seq: Sequence[Any]) -> Any:
-        return self._rng.choice(seq)
-
-    def randbelow(self, n: int) -> int:
-        return self._rng.randrange(n)
 
 
 # --------------------------------------------------------------------------------------------

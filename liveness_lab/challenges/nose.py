@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -221,9 +222,22 @@ def _face_box_px(face: FaceDetail, params: Mapping[str, Any], context: Context
     if face.bounding_box is None:
         return None
     box = face.bounding_box.to_pixels(params["imageWidth"], params["imageHeight"])
-    context.record(face_left=box[0], face_top=box[1], face_right=box[0] + box[2],
-                   face_bottom=box[1] + box[3])
+    if context.tracing:
+        context.record(face_left=box[0], face_top=box[1], face_right=box[0] + box[2],
+                       face_bottom=box[1] + box[3])
     return box
+
+
+# The per-frame results, made once (StepResult is immutable).
+_ONE_FACE = Next("face.one_face", "exactly one face")
+_NO_FACE = Continue("face.no_face", "no face in the frame")
+_AREA_OUTSIDE = Continue("area.outside", "the face is not inside the area box")
+_AREA_OK = Next("area.ok", "the face fills the area box")
+_NO_NOSE_LANDMARK = Continue("nose.missing_landmark", "the face has no nose landmark")
+_NOT_IN_TARGET = Continue("nose.not_in_target",
+                          "move the tip of your nose toward the target box")
+# per-run values of the nose state kept in the context (params and config do not change)
+_AREA_KEY, _TARGETS_KEY, _TOLERANT_KEY = "_nose.area", "_nose.targets", "_nose.tolerant"
 
 
 @NOSE.state(first=True, next_state="area_state")
@@ -231,9 +245,9 @@ def face_state(params: Mapping[str, Any], frame: FrameInput, context: Context) -
     """Wait for a frame with exactly one face."""
     n = len(frame.faces)
     if n == 1:
-        return Next("face.one_face", "exactly one face")
+        return _ONE_FACE
     if n == 0:
-        return Continue("face.no_face", "no face in the frame")
+        return _NO_FACE
     if context.config.multiple_faces == "fail":
         return Fail("face.several_faces", f"{n} faces in the frame; exactly one is allowed")
     return Continue("face.several_faces", f"{n} faces in the frame; one is needed")
@@ -262,13 +276,15 @@ def area_state(params: Mapping[str, Any], frame: FrameInput, context: Context) -
                                                  "(the original crashed here)")
     area = (params["areaLeft"], params["areaTop"], params["areaWidth"], params["areaHeight"])
     inside = _inside(area, box)
-    context.record(inside_area=inside)
+    if context.tracing:
+        context.record(inside_area=inside)
     if not inside:
-        return Continue("area.outside", "the face is not inside the area box")
+        return _AREA_OUTSIDE
     percent = box[2] * box[3] * 100 / (area[2] * area[3])
-    context.record(face_area_percent=percent)
+    if context.tracing:
+        context.record(face_area_percent=percent)
     if percent + cfg.min_face_area_percent_tolerance >= params["minFaceAreaPercent"]:
-        return Next("area.ok", "the face fills the area box")
+        return _AREA_OK
     return Continue("area.too_small", f"the face covers {percent:.0f}% of the area box; "
                                       "move closer")
 
@@ -280,8 +296,7 @@ def nose_state(params: Mapping[str, Any], frame: FrameInput, context: Context) -
     face, result = _the_face(frame, cfg, context, "nose")
     if result is not None:
         return result
-    if "original_landmarks" not in context:
-        context["original_landmarks"] = face.landmarks
+    if "original_face" not in context:  # its landmarks are read at the target, if ever
         context["original_face"] = face
         context["nose_trajectory"] = []
     width, height = params["imageWidth"], params["imageHeight"]
@@ -289,38 +304,49 @@ def nose_state(params: Mapping[str, Any], frame: FrameInput, context: Context) -
     box = _face_box_px(face, params, context)
     if box is None:
         return Fail("nose.missing_bounding_box", "the face has no bounding box")
-    grow = cfg.sequence_area_tolerance if "noseTargets" in params else cfg.area_box_tolerance
-    tol_w = params["areaWidth"] * grow
-    tol_h = params["areaHeight"] * grow
-    area = (params["areaLeft"] - tol_w, params["areaTop"] - tol_h,
-            params["areaWidth"] + 2 * tol_w, params["areaHeight"] + 2 * tol_h)
+    area = context.get(_AREA_KEY)
+    if area is None:
+        grow = cfg.sequence_area_tolerance if "noseTargets" in params else cfg.area_box_tolerance
+        tol_w = params["areaWidth"] * grow
+        tol_h = params["areaHeight"] * grow
+        area = context[_AREA_KEY] = (params["areaLeft"] - tol_w, params["areaTop"] - tol_h,
+                                     params["areaWidth"] + 2 * tol_w,
+                                     params["areaHeight"] + 2 * tol_h)
     if cfg.area_follows_nose:
         area = area_toward_targets(area, params, context, cfg)
     inside = _inside(area, box)
-    context.record(inside_area=inside)
+    tracing = context.tracing
+    if tracing:
+        context.record(inside_area=inside)
     if not inside:
         return Fail("nose.face_left_area", "the face left the area box")
 
-    nose = face.landmark("nose")
+    nose = face.landmark_point("nose")
     if nose is None:
-        return Continue("nose.missing_landmark", "the face has no nose landmark")
-    nx, ny = nose.x * width, nose.y * height
-    context["nose_trajectory"].append((nose.x, nose.y))
-    targets = targets_of(params)
+        return _NO_NOSE_LANDMARK
+    nx, ny = nose[0] * width, nose[1] * height
+    context["nose_trajectory"].append(nose)
+    targets = context.get(_TARGETS_KEY)
+    if targets is None:
+        targets = context[_TARGETS_KEY] = targets_of(params)
     if cfg.trajectory_after_pause and len(targets) == 1:
         context.setdefault("nose_motion", []).append((frame.timestamp, box[2], face))
     if cfg.parallax_check and cfg.parallax_noise_z:
         observe_still(context, face, (nx, ny), targets[0], (width, height), cfg)
     k = context.get("nose_target_index", 0)
-    in_target = _in_box(_tolerant(targets[k], cfg), nx, ny)
-    context.record(nose_x=nx, nose_y=ny, inside_nose_box=in_target)
+    tolerant = context.get(_TOLERANT_KEY)
+    if tolerant is None or tolerant[0] != k:
+        tolerant = context[_TOLERANT_KEY] = (k, _tolerant(targets[k], cfg))
+    in_target = _in_box(tolerant[1], nx, ny)
+    if tracing:
+        context.record(nose_x=nx, nose_y=ny, inside_nose_box=in_target)
     if len(targets) > 1:
         context.record(nose_target=k)
         held = _held(in_target, frame.timestamp, params, context)
         if held is not None:
             return held
     if not in_target:
-        return Continue("nose.not_in_target", "move the tip of your nose toward the target box")
+        return _NOT_IN_TARGET
     if k + 1 < len(targets):
         return _next_target(targets, k, face, (width, height), context)
 
@@ -364,8 +390,8 @@ def nose_state(params: Mapping[str, Any], frame: FrameInput, context: Context) -
     if not cfg.histogram_check:
         return _decide_without_histogram(params, targets[k], face, cfg, context)
 
-    dist = _histogram_distance(context["original_landmarks"], face.landmarks, width, height,
-                               cfg.histogram_bins)
+    dist = _histogram_distance_xy(context["original_face"].landmark_xy(), face.landmark_xy(),
+                                  width, height, cfg.histogram_bins)
     yaw = face.pose.yaw if face.pose is not None else None
     context.record(histogram_distance=dist, yaw=yaw)
     if yaw is None:
@@ -532,12 +558,69 @@ def _trajectory_error(trajectory: list[tuple[float, float]], along_chord: bool =
 
 def _histogram_distance(first: tuple, current: tuple, width: int, height: int, bins: int) -> float:
     """Euclidean distance of the normalised ``bins`` x ``bins`` landmark histograms (pixels)."""
-    if not first or not current:
+    return _histogram_distance_xy(([lm.x for lm in first], [lm.y for lm in first]),
+                                  ([lm.x for lm in current], [lm.y for lm in current]),
+                                  width, height, bins)
+
+
+def _histogram_distance_xy(first: tuple[list, list], current: tuple[list, list], width: int,
+                           height: int, bins: int) -> float:
+    """:func:`_histogram_distance` of landmarks given as ``(xs, ys)`` lists (image ratios,
+    :meth:`~liveness_lab.faces.FaceDetail.landmark_xy`)."""
+    if not first[0] or not current[0]:
         return math.nan
     hists = []
-    for landmarks in (first, current):
-        xs = [width * lm.x for lm in landmarks]
-        ys = [height * lm.y for lm in landmarks]
-        h, _, _ = np.histogram2d(xs, ys, bins=bins)
-        hists.append(np.reshape(h, bins ** 2) / len(xs))
+    for lx, ly in (first, current):
+        xs = [width * x for x in lx]
+        ys = [height * y for y in ly]
+        counts = _histogram2d_counts(xs, ys, bins)
+        if counts is None:  # unusual values: numpy decides (and raises) as it always did
+            h, _, _ = np.histogram2d(xs, ys, bins=bins)
+            counts = np.reshape(h, bins ** 2)
+        hists.append(np.asarray(counts, dtype=float) / len(xs))
     return float(np.linalg.norm(hists[0] - hists[1]))
+
+
+def _histogram_edges(values: list, bins: int) -> list | None:
+    """The bin edges ``np.histogram2d`` computes for one axis (``np.linspace`` over the
+    values' range, widened by 0.5 on each side when it is empty), float for float;
+    ``None`` when numpy would take another branch (non-finite values, a zero step)."""
+    lo, hi = min(values), max(values)
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return None
+    if lo == hi:
+        lo, hi = lo - 0.5, hi + 0.5
+    step = (hi - lo) / bins
+    if step == 0:
+        return None
+    edges = [i * step + lo for i in range(bins)]
+    edges.append(hi)
+    if any(a > b for a, b in zip(edges, edges[1:])):
+        return None  # rounding broke the order: numpy's binary search is the reference
+    return edges
+
+
+def _histogram2d_counts(xs: list, ys: list, bins: int) -> list[float] | None:
+    """``np.histogram2d(xs, ys, bins)[0]`` flattened (row-major), the same counts by the same
+    float comparisons without numpy's per-call overhead (a NOSE decision computes two).
+
+    A value falls in bin ``bisect_right(edges, v) - 1`` (numpy's ``searchsorted(...,
+    side="right")``), the last edge closing the last bin. ``None`` (numpy then runs) unless
+    every value is a ``float``.
+    """
+    if not _FLOATS.issuperset(map(type, xs)) or not _FLOATS.issuperset(map(type, ys)):
+        return None
+    ex, ey = _histogram_edges(xs, bins), _histogram_edges(ys, bins)
+    if ex is None or ey is None:
+        return None
+    counts = [0.0] * (bins * bins)
+    last_x, last_y = ex[-1], ey[-1]
+    for x, y in zip(xs, ys):
+        i = bisect_right(ex, x) - (2 if x == last_x else 1)
+        j = bisect_right(ey, y) - (2 if y == last_y else 1)
+        if 0 <= i < bins and 0 <= j < bins:  # numpy drops its outlier bins
+            counts[i * bins + j] += 1.0
+    return counts
+
+
+_FLOATS = frozenset({float})

@@ -13,8 +13,10 @@ face field in its own float/int column, landmarks as lists of X and Y, and a lan
 *layout* code instead of 30 type names per face. Arrow IPC (not Parquet) because the cache
 is read far more often than written, on the machine that wrote it: an uncompressed IPC
 file is memory-mapped and read without decoding, and a worker touches only the sessions
-of its chunk. Parquet's encodings and compression would be decoded on every read. The JSON
-session format stays the interchange format; the cache is disposable (delete the folder).
+of its chunk. Parquet's encodings and compression would be decoded on every read. Reading
+the columns back into sessions is :mod:`._cache_decode` (faces built lazily from them).
+The JSON session format stays the interchange format; the cache is disposable (delete the
+folder).
 
 **Exactness.** A cached session equals the one :func:`~liveness_lab.sessions.read_session`
 returns (``==``, and the same ``to_dict()``): numbers that a float column would change (a
@@ -43,13 +45,13 @@ import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any, Iterable, Sequence
 
-from .._face_build import (_lazy_face, _PackedParts, _trusted_bbox, _trusted_bool,
-                          _trusted_pose, _trusted_quality)
-from ..faces import LANDMARK_TYPES, FaceDetail, _thaw
-from ..sessions import _NO_EXTRA, Session, _new_frame, _plain
+from ..faces import LANDMARK_TYPES, _thaw
+from ..sessions import _plain
+# decoding lives in ._cache_decode; decode_sessions is part of this module's API
+from ._cache_decode import (_BB, _LMS_KEY, _POSE, _QUALITY, _FaceRef, _json_value,
+                            decode_sessions)
 
 __all__ = ["DEFAULT_DATASET_CACHE_DIR", "CACHE_FORMAT", "dataset_cache_fingerprint",
            "cache_file_for", "encode_sessions", "decode_sessions", "DatasetCache",
@@ -62,8 +64,6 @@ DEFAULT_DATASET_CACHE_DIR = Path(".liveness-lab") / "dataset-cache"
 CACHE_FORMAT = "liveness-lab/dataset-cache@1"
 
 _NAN = math.nan
-# presence bits of a face
-_BB, _POSE, _QUALITY, _LMS_KEY = 1, 2, 4, 8
 
 
 def _schema() -> Any:
@@ -105,8 +105,9 @@ def dataset_cache_fingerprint(dataset_dir: str | os.PathLike, entries: Sequence[
     h = hashlib.sha256()
     h.update(f"{CACHE_FORMAT}\0{__version__}\0".encode())
     h.update((root / "manifest.csv").read_bytes())
+    join, base = os.path.join, str(root)
     for e in entries:
-        st = os.stat(root / e.path)
+        st = os.stat(join(base, e.path))
         h.update(f"\0{e.path}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0"
                  f"{st.st_ino}".encode())
     return h.hexdigest()
@@ -126,14 +127,6 @@ def _json_bytes(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":"), allow_nan=True).encode("ascii")
 
 
-def _json_value(data: bytes) -> Any:
-    import orjson
-    try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return json.loads(data)
-
-
 def _opt(v: Any) -> float:
     return _NAN if v is None else v
 
@@ -144,6 +137,8 @@ def _plain_floats(values: Iterable[Any]) -> bool:
 
 def _landmark_columns(face: Any) -> tuple[Sequence[str], Sequence[float], Sequence[float]]:
     packed = face._packed  # a face's packed parts stay valid after they are built
+    if type(packed) is _FaceRef:
+        return packed.source.landmark_columns(packed.row)
     if packed is not None:
         a, b = packed.start, packed.start + len(packed.types)
         return packed.types, packed.xs[a:b], packed.ys[a:b]
@@ -153,6 +148,9 @@ def _landmark_columns(face: Any) -> tuple[Sequence[str], Sequence[float], Sequen
 
 def _raw_extra(face: Any) -> Any:
     packed = face._packed
+    if type(packed) is _FaceRef:
+        raw = packed.source.raw_extra(packed.row)
+        return None if raw is None else _json_value(raw)
     if packed is not None:
         raw = packed.raw_extra
         return _json_value(raw) if isinstance(raw, (bytes, bytearray)) else raw
@@ -212,122 +210,6 @@ def encode_sessions(sessions: Iterable[Any]) -> Any:
                      "extra": _json_bytes(_plain(s.extra)) if s.extra else None,
                      "frames": frames})
     return pa.RecordBatch.from_pylist(rows, schema=_schema())
-
-
-# -- decoding -------------------------------------------------------------------------------
-
-def _offsets(list_array: Any) -> list[int]:
-    off = list_array.offsets.to_numpy()
-    return (off - off[0]).tolist()
-
-
-def _floats(struct: Any, name: str) -> list[Any]:
-    return struct.field(name).to_numpy(zero_copy_only=False).tolist()
-
-
-class _FaceColumns:
-    """The face columns of a block of faces, as Python lists (one ``tolist`` per column).
-
-    :meth:`field` builds one field of one face, on first read (see ``faces._lazy_face``).
-    """
-
-    def __init__(self, faces: Any) -> None:
-        n = len(faces)
-        self.raw = faces.field("raw").to_pylist() if faces.field("raw").null_count < n \
-            else None
-        for name in ("present", "bb_left", "bb_top", "bb_width", "bb_height", "roll", "yaw",
-                     "pitch", "brightness", "sharpness", "eyes_open", "eyes_open_conf",
-                     "mouth_open", "mouth_open_conf", "smile", "smile_conf", "confidence",
-                     "lm_layout"):
-            setattr(self, name, _floats(faces, name))
-        types = faces.field("lm_types")
-        self.types = types.to_pylist() if types.null_count < n else None
-        lx, ly = faces.field("lm_x"), faces.field("lm_y")
-        self.lm_start = _offsets(lx)
-        self.xs = lx.flatten().to_numpy(zero_copy_only=False).tolist()
-        self.ys = ly.flatten().to_numpy(zero_copy_only=False).tolist()
-        extra = faces.field("extra")
-        self.extra = extra.to_pylist() if extra.null_count < n else None
-
-    def field(self, name: str, j: int) -> Any:
-        present = self.present[j]
-        if name == "bounding_box":
-            return _trusted_bbox(self.bb_left[j], self.bb_top[j], self.bb_width[j],
-                                 self.bb_height[j]) if present & _BB else None
-        if name == "pose":
-            return _trusted_pose(_none(self.roll[j]), _none(self.yaw[j]),
-                                 _none(self.pitch[j])) if present & _POSE else None
-        if name == "quality":
-            return _trusted_quality(_none(self.brightness[j]), _none(self.sharpness[j])) \
-                if present & _QUALITY else None
-        if name == "confidence":
-            return _none(self.confidence[j])
-        value = getattr(self, name)[j]  # eyes_open, mouth_open, smile
-        return None if value < 0 else _trusted_bool(value == 1,
-                                                   _none(getattr(self, name + "_conf")[j]))
-
-
-def _none(v: float) -> float | None:
-    return None if v != v else v  # NaN stands for None (stored values are finite)
-
-
-def _build_face(c: _FaceColumns, j: int) -> Any:
-    if c.raw is not None and c.raw[j] is not None:
-        return FaceDetail.from_rekognition(_json_value(c.raw[j]))
-    start, stop = c.lm_start[j], c.lm_start[j + 1]
-    types = () if stop == start else LANDMARK_TYPES if c.lm_layout[j] == 0 \
-        else tuple(c.types[j])
-    extra = c.extra[j] if c.extra is not None else None
-    return _lazy_face(_PackedParts(types, c.xs, c.ys, start, extra, c, j),
-                      bool(c.present[j] & _LMS_KEY))
-
-
-def decode_sessions(batch: Any, sources: Sequence[str | None]) -> list[Any]:
-    """The :class:`~liveness_lab.sessions.Session` objects of a table or record batch.
-
-    ``sources`` gives each session's file path (its ``source``, used to find frame images).
-    """
-    import pyarrow as pa
-
-    if isinstance(batch, pa.Table):
-        batch = batch.combine_chunks().to_batches()[0] if batch.num_rows else None
-    if batch is None:
-        return []
-    cols = {name: batch.column(name) for name in batch.schema.names}
-    frames = cols["frames"]
-    f_start = _offsets(frames)
-    fs = frames.flatten()
-    ts = fs.field("timestamp").to_numpy().tolist()
-    images = fs.field("image").to_pylist()
-    fextra = fs.field("extra").to_pylist()
-    faces = fs.field("faces")
-    has_faces = faces.is_valid().to_numpy(zero_copy_only=False).tolist()
-    face_start = _offsets(faces)
-    fc = _FaceColumns(faces.flatten())
-    built = [_build_face(fc, j) for j in range(len(fc.present))]
-    all_frames = []
-    for k in range(len(ts)):
-        a, b = face_start[k], face_start[k + 1]
-        extra = fextra[k]
-        all_frames.append(_new_frame(
-            ts[k], tuple(built[a:b]) if has_faces[k] else None, images[k],
-            MappingProxyType(_json_value(extra)) if extra is not None else _NO_EXTRA))
-    text = {k: cols[k].to_pylist() for k in ("id", "challenge_type", "label", "pai_species",
-                                             "subject_id", "split", "params", "metadata",
-                                             "extra")}
-    out = []
-    for i in range(batch.num_rows):
-        extra = text["extra"][i]
-        s = object.__new__(Session)
-        s.__dict__.update(
-            id=text["id"][i], challenge_type=text["challenge_type"][i],
-            params=_json_value(text["params"][i]),
-            frames=tuple(all_frames[f_start[i]:f_start[i + 1]]), label=text["label"][i],
-            pai_species=text["pai_species"][i], subject_id=text["subject_id"][i],
-            split=text["split"][i], metadata=_json_value(text["metadata"][i]),
-            extra=_json_value(extra) if extra is not None else {}, source=sources[i])
-        out.append(s)
-    return out
 
 
 # -- the cache file -------------------------------------------------------------------------
@@ -455,8 +337,8 @@ def _encode_task(task: tuple[str, Sequence[Any]]) -> Any:
 
 def ensure_dataset_cache(dataset_dir: str | os.PathLike, cache_dir: str | os.PathLike, *,
                          entries: Sequence[Any] | None = None, engine: Any = None,
-                         chunk_size: int = 256, progress: Any = False
-                         ) -> DatasetCache | None:
+                         chunk_size: int = 256, progress: Any = False,
+                         cache: DatasetCache | None = None) -> DatasetCache | None:
     """The dataset's cache, built (sessions read and validated on ``engine``) if missing.
 
     Parameters
@@ -469,6 +351,9 @@ def ensure_dataset_cache(dataset_dir: str | os.PathLike, cache_dir: str | os.Pat
         An :class:`~liveness_lab.engines.Engine` for the build (default: this process).
     progress:
         As in :func:`liveness_lab.evaluation.replay.replay_many`.
+    cache:
+        The dataset's :class:`DatasetCache` when the caller has fingerprinted it already
+        (:meth:`DatasetCache.for_dataset` stats every session file).
 
     Returns
     -------
@@ -481,7 +366,8 @@ def ensure_dataset_cache(dataset_dir: str | os.PathLike, cache_dir: str | os.Pat
     from ..sessions import read_manifest
     root = str(dataset_dir)
     entries = read_manifest(root) if entries is None else entries
-    cache = DatasetCache.for_dataset(root, cache_dir, entries)
+    if cache is None:
+        cache = DatasetCache.for_dataset(root, cache_dir, entries)
     if cache.exists():
         return cache
     eng = engine if engine is not None else ProcessEngine(1)

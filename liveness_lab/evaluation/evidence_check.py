@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from ..errors import SessionFormatError, UnknownChallengeType
 
@@ -50,7 +50,8 @@ def missing_evidence_message(df) -> str | None:
 
 
 def check_dataset_evidence(dataset_dir: str | os.PathLike, entries: Sequence[Any],
-                           specs: Sequence["ReplaySpec"], registry: Any = None
+                           specs: Sequence["ReplaySpec"], registry: Any = None, *,
+                           load: Callable[[Sequence[Any]], list[Any]] | None = None
                            ) -> list["ReplaySpec"]:
     """Check each spec's profile against the evidence the dataset's sessions can carry.
 
@@ -61,6 +62,8 @@ def check_dataset_evidence(dataset_dir: str | os.PathLike, entries: Sequence[Any
     specs so completed; raises :class:`~liveness_lab.evidence.MissingEvidenceError` when a
     check could never get its evidence, and
     :class:`~liveness_lab.errors.SessionFormatError` for a session of an unknown type.
+    ``load(entries)`` reads the sampled sessions (default: their JSON documents; a replay
+    with a dataset cache reads them from it).
     """
     from dataclasses import replace as _replace
 
@@ -78,8 +81,9 @@ def check_dataset_evidence(dataset_dir: str | os.PathLike, entries: Sequence[Any
             by_type[key].append(entry)
     sample = []
     for group in by_type.values():
-        for entry in group:
-            session = load_dataset_session(dataset_dir, entry)
+        sessions = load(group) if load is not None else \
+            (load_dataset_session(dataset_dir, entry) for entry in group)
+        for entry, session in zip(group, sessions):
             if session.challenge_type not in registry:
                 try:
                     registry.get(session.challenge_type)

@@ -27,7 +27,7 @@ from ..engines import Engine, make_engine, progress_bar
 from ..errors import ConfigError, SessionFormatError, UnknownChallengeType
 from .evidence_check import (MissingEvidenceWarning, check_dataset_evidence,
                              missing_evidence_message, missing_evidence_share)
-from .dataset_cache import _gc_paused, ensure_dataset_cache
+from .dataset_cache import DatasetCache, _gc_paused, ensure_dataset_cache
 
 __all__ = ["RESULT_COLUMNS", "ReplaySpec", "replay_many", "evaluate_dataset", "write_results",
            "read_results", "summarize", "format_summary", "check_dataset_evidence",
@@ -103,7 +103,10 @@ def _worker_configs(spec: ReplaySpec) -> Any:
 
 
 def _worker_analyzed(session: Any, spec: ReplaySpec) -> Any:
-    if all(fr.faces is not None for fr in session.frames):
+    for fr in session.frames:
+        if fr.faces is None:
+            break
+    else:  # every frame carries its faces (a plain loop: this runs once per session)
         return session
     from ..analysis import analyze_session, make_analyzer
     cache = _WORKER.setdefault("analyzers", {})
@@ -130,7 +133,28 @@ def _chunk_sessions(dataset_dir: str, entries: Sequence[Any], cache: Any,
     from ..sessions import load_dataset_session
     if cache is None:
         return (load_dataset_session(dataset_dir, entry) for entry in entries)
-    return cache.read(rows, [str(Path(dataset_dir) / e.path) for e in entries])
+    return cache.read(rows, [_session_path(dataset_dir, e.path) for e in entries])
+
+
+def _session_path(root: str, rel: str) -> str:
+    """``str(Path(root) / rel)`` for a ``root`` that ``Path`` has normalised, without pathlib
+    (10 us a session) when :func:`os.path.join` gives the same string: a plain relative
+    path (no ``//``, ``.`` parts or trailing slash) under a root other than ``.``, on POSIX."""
+    if (os.sep == "/" and root != "." and "//" not in rel and "/./" not in rel
+            and not rel.startswith("./") and not rel.endswith(("/", "/.")) and rel != "."):
+        return os.path.join(root, rel)
+    return str(Path(root) / rel)
+
+
+def _cache_loader(cache: Any, dataset_dir: str, every: Sequence[Any]
+                  ) -> Callable[[Sequence[Any]], list[Any]]:
+    """``load(entries)``: those sessions read from the dataset cache (rows of ``every``)."""
+    position = {e.session_id: i for i, e in enumerate(every)}
+
+    def load(entries: Sequence[Any]) -> list[Any]:
+        return cache.read([position[e.session_id] for e in entries],
+                          [_session_path(dataset_dir, e.path) for e in entries])
+    return load
 
 
 def _replay_task(task: tuple[Any, ...]) -> list[list[dict[str, Any]]]:
@@ -149,15 +173,17 @@ def _replay_chunk(dataset_dir: str, entries: Sequence[Any], specs: Sequence[Repl
     from ..verify import verify_session
     registry = _worker_registry()
     out: list[list[dict[str, Any]]] = [[] for _ in specs]
+    keys = [spec.analyzer_key() for spec in specs]  # once per chunk, not per session
+    configs = [_worker_configs(spec) for spec in specs]
     for entry, loaded in zip(entries, _chunk_sessions(dataset_dir, entries, cache, rows)):
         analyzed: dict[str, Any] = {}
         for i, spec in enumerate(specs):
-            akey = spec.analyzer_key()
+            akey = keys[i]
             if akey not in analyzed:
                 analyzed[akey] = _worker_analyzed(loaded, spec)
             session = analyzed[akey]
             try:
-                verdict = verify_session(session, configs=_worker_configs(spec),
+                verdict = verify_session(session, configs=configs[i],
                                          registry=registry, trace=False)
             except UnknownChallengeType as e:
                 raise SessionFormatError(str(e), path=str(Path(dataset_dir) / entry.path),
@@ -231,8 +257,13 @@ def replay_many(dataset_dir: str | os.PathLike, specs: Sequence[ReplaySpec], *,
         wanted = {s or "" for s in splits}
         rows = [i for i in rows if (every[i].split or "") in wanted]
     entries = [every[i] for i in rows]
+    cached = None  # the dataset's cache, fingerprinted once; read for the evidence sample
+    if dataset_cache is not None and entries:
+        cached = DatasetCache.for_dataset(root, dataset_cache, every)
     if check_evidence:
-        specs = check_dataset_evidence(root, entries, specs, _worker_registry())
+        load = _cache_loader(cached, root, every) if cached is not None and cached.exists() \
+            else None
+        specs = check_dataset_evidence(root, entries, specs, _worker_registry(), load=load)
     own = not isinstance(engine, Engine)
     eng = make_engine(engine, workers=workers)
     total = len(entries)
@@ -242,9 +273,10 @@ def replay_many(dataset_dir: str | os.PathLike, specs: Sequence[ReplaySpec], *,
 
     size = chunk_of(total)
     try:
-        if dataset_cache is not None and total:
+        if cached is not None:
             cache = ensure_dataset_cache(root, dataset_cache, entries=every, engine=eng,
-                                         chunk_size=chunk_of(len(every)), progress=progress)
+                                         chunk_size=chunk_of(len(every)), progress=progress,
+                                         cache=cached)
         else:
             cache = None
         if cache is not None:

@@ -106,3 +106,13 @@ def test_unknown_types_are_left_to_the_verifier():
     doc["challenge"]["type"] = "NOT_A_TYPE"
     doc["challenge"]["params"] = {"whatever": 1}
     assert session_from_dict(doc).challenge_type == "NOT_A_TYPE"
+
+
+def test_the_framework_split_keeps_every_public_name_importable_from_framework():
+    from liveness_lab.challenges import config_base, framework, params
+    for name in framework.__all__:
+        assert hasattr(framework, name), name
+    assert framework.ChallengeConfig is config_base.ChallengeConfig
+    for name in ("Param", "check_params_schema", "IMAGE_SIZE_SCHEMA", "image_size",
+                 "ChallengeRandom", "SecretsRandom", "SeededRandom"):
+        assert getattr(framework, name) is getattr(params, name), name

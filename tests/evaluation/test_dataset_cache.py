@@ -82,6 +82,11 @@ def test_cached_sessions_equal_the_json_ones_exactly(tmp_path, dataset):
                 assert fa.extra == fb.extra
                 for x, y in zip(fa.faces or (), fb.faces or ()):
                     assert x.landmark("nose") == y.landmark("nose")
+                    for t in ("nose", "myPoint", "chinBottom"):
+                        lm = y.landmark(t)
+                        assert x.landmark_point(t) == (None if lm is None else (lm.x, lm.y))
+                    assert x.landmark_xy() == y.landmark_xy() == (
+                        [lm.x for lm in y.landmarks], [lm.y for lm in y.landmarks])
                     assert dict(x.extra) == dict(y.extra)
     assert len(list((tmp_path / "c").glob("*.arrow"))) == 2  # one per dataset
 
@@ -157,14 +162,27 @@ def test_a_sweep_of_fifty_configurations_parses_each_session_once(tmp_path, data
                             check_evidence=False)
         assert sorted(calls) == sorted(e.session_id for e in read_manifest(dataset))
         assert len(calls) == n
-        # the evidence check reads a bounded sample of sessions, not the dataset again
+        # the evidence check reads its bounded sample from the warm cache: no JSON at all
         calls.clear()
         replay_many(dataset, specs, engine=engine, dataset_cache=tmp_path / "c")
+        assert calls == []
+        # without a cache it reads a bounded sample of JSON documents, not the dataset
+        replay_many(dataset, specs[:1], engine=engine, splits=["dev"])
     types = {e.challenge_type for e in read_manifest(dataset)}
-    assert 0 < len(calls) <= EVIDENCE_SAMPLE * len(types)
+    replayed = sum(e.split == "dev" for e in read_manifest(dataset))
+    assert 0 < len(calls) - replayed <= EVIDENCE_SAMPLE * len(types)
     assert all(len(df) == len(dev[0]) for df in dev) and len(test[0]) and len(again[0]) == n
     plain = replay_many(dataset, specs[:3], engine=ProcessEngine(1), splits=["dev"])
     assert all(a.equals(b) for a, b in zip(plain, dev[:3]))
+
+
+def test_the_evidence_check_still_refuses_a_profile_when_it_reads_the_cache(tmp_path,
+                                                                          dataset):
+    from liveness_lab.evidence import MissingEvidenceError
+    evaluate_dataset(dataset, profile="seed", workers=1, dataset_cache=tmp_path / "c")
+    with pytest.raises(MissingEvidenceError, match="PadScore|PAD"):
+        evaluate_dataset(dataset, profile="seed", sets=("nose.pad_check=true",), workers=1,
+                         dataset_cache=tmp_path / "c")
 
 
 def test_a_broken_cache_file_is_rebuilt(tmp_path, dataset):
@@ -205,3 +223,14 @@ def test_the_evaluate_command_uses_the_cache_folder_it_is_given(tmp_path, datase
     assert main(base + ["--no-dataset-cache", "-o", str(tmp_path / "n.csv")]) == 0
     a, b, n = ((tmp_path / f).read_text() for f in ("a.csv", "b.csv", "n.csv"))
     assert a == b == n
+
+
+@pytest.mark.parametrize("root", ["/a/b", "a", ".", "/", "a/b/.."])
+@pytest.mark.parametrize("rel", ["s/x.json", "x.json", "./x.json", "s//x.json", "s/./x.json",
+                                 "/abs/x.json", "s/x.json/", "../x.json", "s/..", ".", "s/."])
+def test_session_paths_are_the_pathlib_strings(root, rel):
+    from pathlib import Path
+
+    from liveness_lab.evaluation.replay import _session_path
+    normalised = str(Path(root))
+    assert _session_path(normalised, rel) == str(Path(normalised) / rel)
