@@ -109,7 +109,11 @@ _HARDENED: dict[str, dict[str, Any]] = {
              "smile_needs_open_mouth": False,
              # issue 11: the user's own gaze, blinks tolerated
              "gaze_baseline": True, "min_gaze_shift": 0.07,
-             "open_max_shift": 0.09, "gaze_window_ms": 250.0, "glitch_ms": 250.0},
+             "open_max_shift": 0.09, "gaze_window_ms": 250.0, "glitch_ms": 250.0,
+             # a head turned toward a webcam beside the screen shifts the pupils in the image
+             # (the cornea is ~10 mm in front of the eye corners): until the user's own
+             # neutral gaze is known, "ahead" is the middle half of the eye
+             "neutral_gaze_window": 0.25},
     # BLINK (issue 11): closure detection for 5-30 fps cameras, a minimum frame rate told to
     # the client, cue-timed blinks and a slight head turn whose nose parallax shows a 3D face
     "BLINK": {"adaptive_closure": True, "baseline_frames": 5, "min_fps": 5.0,

@@ -90,6 +90,11 @@ class PoseConfig(SessionChecksConfig):
         "help": "gaze_baseline: the gaze is the median pupil position of the faces of the last "
                 "this many ms (landmark noise averages out at high frame rates; a held glance "
                 "lasts far longer); 0: this frame's only"})
+    neutral_gaze_window: float = field(default=0.0, metadata={
+        "help": "gaze_baseline: until the user's neutral gaze is known, a face looking ahead "
+                "(OPEN) may have its pupils up to this far from the eye's middle, in eye "
+                "widths (a head turned toward a webcam beside the screen moves the pupils in "
+                "the image without any glance); 0: the original's middle third"})
     glitch_ms: float = field(default=0.0, metadata={
         "help": "multi-frame mode: frames with the eyes closed while they should be open, "
                 "lasting at most this (ms) inside a run of matching frames, neither count nor "
@@ -107,6 +112,9 @@ class PoseConfig(SessionChecksConfig):
         if not 0 < self.min_gaze_shift <= self.open_max_shift < 0.5:
             raise ConfigError(f"need 0 < min_gaze_shift <= open_max_shift < 0.5 eye widths, got "
                               f"{self.min_gaze_shift!r} and {self.open_max_shift!r}")
+        if not 0 <= self.neutral_gaze_window < 0.5:
+            raise ConfigError(f"neutral_gaze_window must be in [0, 0.5) eye widths, got "
+                              f"{self.neutral_gaze_window!r}")
         if self.gaze_window_ms < 0:
             raise ConfigError(f"gaze_window_ms must be >= 0, got {self.gaze_window_ms!r}")
         if self.glitch_ms < 0:
@@ -237,6 +245,10 @@ def _check_gaze(expected: str, face: FaceDetail, cfg: PoseConfig, context: Conte
         direction = ("LOOKING_LEFT" if shift <= -limit else
                      "LOOKING_RIGHT" if shift >= limit else "OPEN")
         context.record(gaze_shift=shift)
+    elif cfg.gaze_baseline and cfg.neutral_gaze_window and expected == "OPEN":
+        w = cfg.neutral_gaze_window
+        direction = ("LOOKING_LEFT" if mean <= 0.5 - w else
+                     "LOOKING_RIGHT" if mean >= 0.5 + w else "OPEN")
     else:
         direction = eye_direction(0.0, 1.0, mean, cfg.eye_direction_area_multiplier)
     run.last_gaze = mean

@@ -90,7 +90,7 @@ _GROUPS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
                                         "exclude_neutral_pose")),
              ("3. The pose", ("eye_direction_area_multiplier", "gaze_must_match",
                               "smile_needs_open_mouth", "frames_required", "gaze_baseline",
-                              "min_gaze_shift", "open_max_shift", "gaze_window_ms",
+                              "min_gaze_shift", "open_max_shift", "gaze_window_ms", "neutral_gaze_window",
                               "glitch_ms"))),
     "BLINK": (("1. Number of blinks", ("min_blinks", "max_blinks", "window_")),
               ("2. Open eyes measured", ("baseline_frames", "baseline_window",

@@ -228,3 +228,19 @@ def test_a_user_who_corrects_after_centring_is_measured_from_where_he_settles():
     assert run_turn(frames, seq, REST).success
     v = run_turn(frames, seq, REST + ["head_turn.settle_ms=100000"])   # never re-settles
     assert not v.success and v.code == "head_turn.wrong_direction"     # one step behind
+
+
+def test_a_head_turned_toward_a_side_webcam_starts_from_its_own_neutral_gaze():
+    # the head faces the screen, 15 degrees off the camera axis: looking ahead, the pupils sit
+    # at 0.64 of the eye in the image (outside the middle third); a glance left reaches 0.5
+    n = pose_face(*NEUTRAL, pupil=0.64)
+    p = pose_face("LOOKING_LEFT", "SMILE", pupil=0.52)
+    frames = [[n]] * 3 + [[p]] * 4 + [[n]] * 3
+    assert not run_pose(frames, sets=GAZE).success           # "ahead" = the middle third
+    v = run_pose(frames, sets=GAZE + ["pose.neutral_gaze_window=0.25"])
+    assert v.success, v.reason
+    # an unmistakable glance is still no neutral face
+    aside = [[pose_face(*NEUTRAL, pupil=0.8)]] * 3 + [[p]] * 4 + [[n]] * 3
+    assert not run_pose(aside, sets=GAZE + ["pose.neutral_gaze_window=0.25"]).success
+    with pytest.raises(ConfigError, match="neutral_gaze_window"):
+        PoseConfig(neutral_gaze_window=0.5).validate()
