@@ -52,6 +52,7 @@ import numpy as np
 from ..errors import ConfigError
 from ..evidence import Evidence, Need
 from ..faces import FaceDetail
+from .blink_cues import uncued_allowed
 from .blink_signal import (TURNS, BlinkRun, ClosureDetector, cue_schedule,
                            eyes_closed_probability, match_cue, measured_fps, turn_sign)
 from .checks import (SessionChecksConfig, before_success, nose_parallax, observe_face,
@@ -102,6 +103,18 @@ class BlinkConfig(SessionChecksConfig):
                                              "confidence (0..100) is a closed frame when the EAR "
                                              "is below open_ratio")
     baseline_window: int = _f(15, "adaptive: open frames in the running baseline")
+    open_veto_confidence: float = _f(101.0, "adaptive: EyesOpen true with at least this "
+                                            "confidence (0..100) vetoes a closure seen in the "
+                                            "EAR alone unless it is below deep_ratio; above "
+                                            "100 = off")
+    deep_ratio: float = _f(0.5, "adaptive: an EAR below this fraction of the baseline is a "
+                                "closure whatever EyesOpen says")
+    closure_max_turn: float = _f(0.0, "adaptive: frames whose yaw or pitch differ from the "
+                                      "baseline frames' by more than this (degrees) are not "
+                                      "measured for closure and do not move the running "
+                                      "baseline (the EAR changes with the pose); 0 = off")
+    max_missing_ms: float = _f(0.0, "if > 0, instead of max_missing_faces: the longest "
+                                    "face-less time (ms) skipped; 0 = count frames")
     # -- frame rate
     min_fps: float = _f(0.0, "slowest frame rate accepted (told to the client as minFps); "
                              "0 = no check")
@@ -119,8 +132,18 @@ class BlinkConfig(SessionChecksConfig):
     reaction_min_ms: int = _f(150, "a blink's closure must be seen at least this long after "
                                    "its cue (faster is anticipation, not a reaction) ...")
     reaction_max_ms: int = _f(1000, "... and at most this long after it")
+    max_reaction_spread_ms: float = _f(0.0, "the reaction times of the answering blinks may "
+                                            "differ by at most this (ms) plus one frame "
+                                            "interval: one person's reactions vary by tens of "
+                                            "percent, not by the whole window; 0 = off")
+    blink_merge_ms: float = _f(0.0, "adaptive: a closure within this long (ms) of the last "
+                                    "closed frame of a blink, with one open-looking frame "
+                                    "between, is the same blink (a glare or jitter frame; lids "
+                                    "that really reopen stay open for several frames); 0 = off")
     max_uncued_blinks: int = _f(3, "blinks outside every reaction window tolerated "
-                                   "(spontaneous blinks); one more fails the run")
+                                   "(spontaneous blinks); one more fails the run ...")
+    uncued_per_s: float = _f(0.0, "... plus this many per second since the first cue's window "
+                                  "opened (spontaneous blinks go on while people wait)")
     # -- 3D consistency around the eyes
     parallax_check: bool = _f(False, "ask for a slight head turn before the first cue; the "
                                      "turned frames must show nose parallax (a flat face with "
@@ -147,6 +170,12 @@ class BlinkConfig(SessionChecksConfig):
             raise ConfigError("max_closed_s and max_rotation must be > 0, min_baseline_ear >= 0")
         if self.max_missing_faces < 0:
             raise ConfigError(f"max_missing_faces must be >= 0, got {self.max_missing_faces!r}")
+        if self.max_missing_ms < 0 or self.closure_max_turn < 0:
+            raise ConfigError(f"max_missing_ms and closure_max_turn must be >= 0, got "
+                              f"{self.max_missing_ms!r} and {self.closure_max_turn!r}")
+        if not 0 < self.deep_ratio <= self.partial_close_ratio:
+            raise ConfigError(f"need 0 < deep_ratio <= partial_close_ratio, got "
+                              f"{self.deep_ratio!r} and {self.partial_close_ratio!r}")
         if not 0 < self.partial_close_ratio <= self.open_ratio:
             raise ConfigError(f"need 0 < partial_close_ratio <= open_ratio, got "
                               f"{self.partial_close_ratio!r} and {self.open_ratio!r}")
@@ -167,6 +196,13 @@ class BlinkConfig(SessionChecksConfig):
             raise ConfigError(f"need reaction_max_ms / 1000 <= cue_gap_min_s <= "
                               f"cue_gap_max_s (reaction windows must not overlap), got "
                               f"{self.cue_gap_min_s!r} and {self.cue_gap_max_s!r}")
+        if self.max_reaction_spread_ms < 0:
+            raise ConfigError(f"max_reaction_spread_ms must be >= 0, got "
+                              f"{self.max_reaction_spread_ms!r}")
+        if self.blink_merge_ms < 0:
+            raise ConfigError(f"blink_merge_ms must be >= 0, got {self.blink_merge_ms!r}")
+        if self.uncued_per_s < 0:
+            raise ConfigError(f"uncued_per_s must be >= 0, got {self.uncued_per_s!r}")
         if self.max_uncued_blinks < 0:
             raise ConfigError(f"max_uncued_blinks must be >= 0, got {self.max_uncued_blinks!r}")
         if self.turn_min_yaw <= 0 or self.min_parallax < 0 or self.parallax_frames < 1:
@@ -391,7 +427,9 @@ def baseline_state(params: Mapping[str, Any], frame: FrameInput, context: Contex
     result = _frame_rate(params, frame, context)
     if result is not None:
         return result
-    face, result = _one_face(frame, context)
+    run = _run(context)
+    face, result = (_one_face(frame, context) if run is None
+                    else _face_of(frame, context, run))
     if result is not None or face is None:
         return result or Continue()
     ear, result = _ear(face, params, context)
@@ -402,11 +440,13 @@ def baseline_state(params: Mapping[str, Any], frame: FrameInput, context: Contex
     samples = context.setdefault("blink.baseline_samples", [])
     samples.append(ear)
     del samples[:-cfg.baseline_frames]  # a sliding window of the last frames
-    run = _run(context)
     if run is not None:
         yaws = context.setdefault("blink.baseline_yaws", [])
         yaws.append(face.pose.yaw if face.pose is not None else None)
         del yaws[:-cfg.baseline_frames]
+        pitches = context.setdefault("blink.baseline_pitches", [])
+        pitches.append(face.pose.pitch if face.pose is not None else None)
+        del pitches[:-cfg.baseline_frames]
     if len(samples) < cfg.baseline_frames:
         return Continue("blink.baseline", f"measuring open eyes ({len(samples)} of "
                                           f"{cfg.baseline_frames})")
@@ -420,10 +460,15 @@ def baseline_state(params: Mapping[str, Any], frame: FrameInput, context: Contex
         run.reference = face
         known = [y for y in context["blink.baseline_yaws"] if y is not None]
         run.reference_yaw = float(np.median(known)) if known else None
+        known = [p for p in context["blink.baseline_pitches"] if p is not None]
+        run.reference_pitch = float(np.median(known)) if known else None
         if cfg.adaptive_closure:
             run.closure = ClosureDetector(cfg.partial_close_ratio, cfg.open_ratio,
                                           cfg.close_sigmas, cfg.min_spread_ratio,
-                                          cfg.eyes_closed_confidence, cfg.baseline_window)
+                                          cfg.eyes_closed_confidence, cfg.baseline_window,
+                                          open_veto_confidence=cfg.open_veto_confidence,
+                                          deep_ratio=cfg.deep_ratio,
+                                          max_low_ms=1000.0 * cfg.max_closed_s)
             run.closure.seed([s for s in samples if s >= cfg.open_ratio * baseline])
     return Next("blink.baseline_done", f"open-eye baseline {baseline:.3f}")
 
@@ -475,15 +520,58 @@ def _missed_cue(params: Mapping[str, Any], context: Context, run: BlinkRun,
                 now: int) -> StepResult | None:
     """``blink.missed_cue`` once a cue's window has passed with no blink answering it."""
     low, high = (int(v) for v in params["reactionMs"])
+    slack = _frame_slack(params, context, run)
     pending = None if run.closed_since is None else run.elapsed(run.closed_since)
     for k, cue in enumerate(run.cues):
-        if run.answered[k] or now <= cue + high:
+        if run.answered[k] or now <= cue + high + slack:
             continue
-        if pending is not None and low <= pending - cue <= high:
+        if pending is not None and low <= pending - cue <= high + slack:
             continue  # its closure started in the window; it is confirmed when the eyes open
         return Fail("blink.missed_cue", f"no blink {low}-{high} ms after cue {k + 1} of "
-                                        f"{len(run.cues)} (shown at {cue / 1000:.1f} s)")
+                                        f"{len(run.cues)} (shown at {cue / 1000:.1f} s; one "
+                                        f"frame interval, {slack:.0f} ms, allowed on top)")
     return None
+
+
+def _frame_slack(params: Mapping[str, Any], context: Context, run: BlinkRun) -> float:
+    """One frame interval (ms): the first closed frame comes up to that long after the lids
+    closed. The session's own median interval, at most that of the slowest accepted rate."""
+    cfg: BlinkConfig = context.config
+    wanted = float(params.get("minFps", cfg.min_fps) or 0.0)
+    slowest = 1000.0 / (wanted * (1.0 - cfg.fps_tolerance)) if wanted > 0 else 250.0
+    fps = measured_fps(run.timestamps)
+    return slowest if fps is None else min(1000.0 / fps, slowest)
+
+
+def _face_of(frame: FrameInput, context: Context, run: BlinkRun
+             ) -> tuple[FaceDetail | None, StepResult | None]:
+    """:func:`_one_face`, with the face-less time bounded in ms when ``max_missing_ms`` > 0
+    (a count of frames would allow 200 ms at 30 fps and 1.2 s at 5 fps)."""
+    cfg: BlinkConfig = context.config
+    if cfg.max_missing_ms > 0:
+        if not frame.faces:
+            last = run.last_face_ms if run.last_face_ms is not None else frame.timestamp
+            gap = float(frame.timestamp - last)
+            context.record(face_gap_ms=gap)
+            if gap > cfg.max_missing_ms:
+                return None, Fail("blink.no_face", f"no face for {gap:.0f} ms (> "
+                                                   f"{cfg.max_missing_ms:g} ms)")
+            return None, Continue("blink.no_face_skipped",
+                                  f"no face in the frame; skipped ({gap:.0f} ms without a face)")
+        run.last_face_ms = int(frame.timestamp)
+    return _one_face(frame, context)
+
+
+def _turned_away(face: FaceDetail, context: Context, run: BlinkRun) -> bool:
+    """Whether the face is turned more than ``closure_max_turn`` from the baseline frames."""
+    cfg: BlinkConfig = context.config
+    pose = face.pose
+    if cfg.closure_max_turn <= 0 or pose is None:
+        return False
+    for now, ref in ((pose.yaw, run.reference_yaw), (pose.pitch, run.reference_pitch)):
+        if now is not None and ref is not None and abs(now - ref) > cfg.closure_max_turn:
+            return True
+    return False
 
 
 def _hardened_blink(params: Mapping[str, Any], frame: FrameInput, context: Context,
@@ -504,7 +592,7 @@ def _hardened_blink(params: Mapping[str, Any], frame: FrameInput, context: Conte
         if frame.timestamp - start > int(params["windowMs"]):
             return Fail("blink.window", f"{run.blinks} of {wanted} blinks in "
                                         f"{int(params['windowMs']) / 1000:g} s")
-    face, result = _one_face(frame, context)
+    face, result = _face_of(frame, context, run)
     if result is not None or face is None:
         return result or Continue()
     _track_turn(params, face, context, run)
@@ -513,8 +601,16 @@ def _hardened_blink(params: Mapping[str, Any], frame: FrameInput, context: Conte
         return result
     if ear is None:
         return Continue("blink.rotated", "head turned too far to measure the eyes")
+    if run.closure is not None and run.closed_since is None and _turned_away(face, context, run):
+        return Continue("blink.turned", "head turned away from where the open eyes were "
+                                        "measured; eyes not measured")
     if run.closure is not None:
-        state, rel = run.closure.update(ear, eyes_closed_probability(face))
+        state, rel = run.closure.update(ear, eyes_closed_probability(face), frame.timestamp)
+        if state == "rebaselined":
+            run.closed_since = None
+            context.record(ear_ratio=rel, eye_state=state)
+            return Continue("blink.rebaselined", "the eyes stayed narrower than the open-eye "
+                                                 "baseline for longer than a blink: new baseline")
     else:
         rel = ear / context["blink.baseline"]
         state = ("closed" if rel < cfg.close_ratio else "open" if rel > cfg.open_ratio
@@ -522,8 +618,19 @@ def _hardened_blink(params: Mapping[str, Any], frame: FrameInput, context: Conte
     context.record(ear_ratio=rel, blinks=run.blinks, eye_state=state)
     if state == "closed":
         if run.closed_since is None:
+            if run.last_closed is not None and cfg.blink_merge_ms > 0 and \
+                    run.open_frames <= 1 and \
+                    frame.timestamp - run.last_closed <= cfg.blink_merge_ms:
+                run.last_closed = int(frame.timestamp)  # the same blink, seen open in between
+                return Continue("blink.same_blink", "eyes closed again right after a blink: "
+                                                    "the same blink (a glare or jitter frame "
+                                                    "looked open)")
             run.closed_since = frame.timestamp
+        run.last_closed = int(frame.timestamp)
+        run.open_frames = 0
         return Continue("blink.closed", "eyes closed")
+    if state == "open":
+        run.open_frames += 1
     if state != "open" or run.closed_since is None:
         return Continue("blink.open", f"{run.blinks} of {wanted} blinks")
     onset_ts, run.closed_since = run.closed_since, None
@@ -531,17 +638,33 @@ def _hardened_blink(params: Mapping[str, Any], frame: FrameInput, context: Conte
         return Continue("blink.long_closure", "eyes were closed too long for a blink")
     if cfg.cue_timing:
         low, high = (int(v) for v in params["reactionMs"])
-        k = match_cue(run.elapsed(onset_ts), run.cues, run.answered, low, high)
+        onset = run.elapsed(onset_ts)
+        k = match_cue(onset, run.cues, run.answered, low, high + _frame_slack(params, context,
+                                                                               run))
+        if k is None and onset < run.cues[0] + low:
+            return Continue("blink.before_cues", "a blink before the first cue; it does not "
+                                                 "count")
         if k is None:
             run.uncued += 1
             context.record(uncued_blinks=run.uncued)
-            if run.uncued > cfg.max_uncued_blinks:
+            allowed = uncued_allowed(cfg.max_uncued_blinks, cfg.uncued_per_s,
+                                     onset - run.cues[0] - low)
+            if run.uncued > allowed:
                 return Fail("blink.uncued_blinks", f"{run.uncued} blinks outside the "
                                                    f"{low}-{high} ms after the cues (at most "
-                                                   f"{cfg.max_uncued_blinks} allowed)")
+                                                   f"{allowed} allowed by then)")
             return Continue("blink.uncued", "a blink that follows no cue; it does not count")
         run.answered[k] = True
         run.blinks = sum(run.answered)
+        run.latencies.append(onset - run.cues[k])
+        context.record(reaction_ms=onset - run.cues[k])
+        spread = max(run.latencies) - min(run.latencies)
+        allowed = cfg.max_reaction_spread_ms + _frame_slack(params, context, run)
+        if cfg.max_reaction_spread_ms > 0 and spread > allowed:
+            return Fail("blink.reaction_spread", f"the blinks followed their cues after "
+                                                 f"{min(run.latencies)}-{max(run.latencies)} ms:"
+                                                 f" one person's reactions differ by less than "
+                                                 f"{allowed:.0f} ms")
     else:
         run.blinks += 1
     context.record(blinks=run.blinks)
