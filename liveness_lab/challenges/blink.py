@@ -52,18 +52,17 @@ import numpy as np
 from ..errors import ConfigError
 from ..evidence import Evidence, Need
 from ..faces import FaceDetail
-from .blink_cues import uncued_allowed
+from .blink_rules import (RUN_KEY, eye_event, frame_rate, missed_cue, succeed, track_turn,
+                          turned_away)
 from .blink_signal import (TURNS, BlinkRun, ClosureDetector, cue_schedule,
-                           eyes_closed_probability, match_cue, measured_fps, turn_sign)
-from .checks import (SessionChecksConfig, before_success, nose_parallax, observe_face,
-                     skip_missing_face)
+                           eyes_closed_probability)
+from .checks import SessionChecksConfig, observe_face, skip_missing_face
 from .framework import (image_size, ChallengeRandom, ChallengeType, Context, Continue, Fail, FrameInput, Next,
-                        StepResult, Success)
+                        StepResult)
 from .framework import IMAGE_SIZE_SCHEMA, Param
 
 __all__ = ["BLINK", "BlinkConfig", "blink_params", "eye_aspect_ratio"]
 
-_RUN = "blink.run"
 
 
 def _f(default: Any, help: str) -> Any:
@@ -110,9 +109,10 @@ class BlinkConfig(SessionChecksConfig):
     deep_ratio: float = _f(0.5, "adaptive: an EAR below this fraction of the baseline is a "
                                 "closure whatever EyesOpen says")
     closure_max_turn: float = _f(0.0, "adaptive: frames whose yaw or pitch differ from the "
-                                      "baseline frames' by more than this (degrees) are not "
-                                      "measured for closure and do not move the running "
-                                      "baseline (the EAR changes with the pose); 0 = off")
+                                      "pose of the open-eye baseline by more than this "
+                                      "(degrees) do not move the running baseline (the EAR "
+                                      "changes with the pose); a new steady pose gets a new "
+                                      "baseline; 0 = off")
     max_missing_ms: float = _f(0.0, "if > 0, instead of max_missing_faces: the longest "
                                     "face-less time (ms) skipped; 0 = count frames")
     # -- frame rate
@@ -136,10 +136,10 @@ class BlinkConfig(SessionChecksConfig):
                                             "differ by at most this (ms) plus one frame "
                                             "interval: one person's reactions vary by tens of "
                                             "percent, not by the whole window; 0 = off")
-    blink_merge_ms: float = _f(0.0, "adaptive: a closure within this long (ms) of the last "
-                                    "closed frame of a blink, with one open-looking frame "
-                                    "between, is the same blink (a glare or jitter frame; lids "
-                                    "that really reopen stay open for several frames); 0 = off")
+    blink_merge_ms: float = _f(0.0, "adaptive: a blink is over once the eyes have looked open "
+                                    "for this long (ms) after its last closed frame; a closure "
+                                    "before that is the same blink (glare or jitter frames "
+                                    "look open inside a blink); 0 = at the first open frame")
     max_uncued_blinks: int = _f(3, "blinks outside every reaction window tolerated "
                                    "(spontaneous blinks); one more fails the run ...")
     uncued_per_s: float = _f(0.0, "... plus this many per second since the first cue's window "
@@ -316,14 +316,14 @@ def _ear(face: FaceDetail, params: Mapping[str, Any], context: Context
 # -- hardened helpers ------------------------------------------------------------------------
 
 def _run(context: Context) -> BlinkRun | None:
-    return context.get(_RUN)
+    return context.get(RUN_KEY)
 
 
 def _start_run(params: Mapping[str, Any], frame: FrameInput, context: Context
                ) -> StepResult | None:
     """Create the run state on the first frame; check the params the rules need."""
     cfg: BlinkConfig = context.config
-    if _RUN in context:
+    if RUN_KEY in context:
         return None
     if cfg.cue_timing and not params.get("cuesMs"):
         return Fail("blink.no_cues", "cue_timing is on but the challenge params carry no cue "
@@ -332,74 +332,8 @@ def _start_run(params: Mapping[str, Any], frame: FrameInput, context: Context
     if cfg.parallax_check and params.get("turn") not in TURNS:
         return Fail("blink.no_turn_param", "parallax_check is on but the challenge params carry "
                                            "no head turn (turn: LEFT or RIGHT)")
-    context[_RUN] = BlinkRun.from_params(frame.timestamp, params)
+    context[RUN_KEY] = BlinkRun.from_params(frame.timestamp, params)
     return None
-
-
-def _frame_rate(params: Mapping[str, Any], frame: FrameInput, context: Context
-                ) -> StepResult | None:
-    """``blink.frame_rate`` when the stream is slower than the ``minFps`` the client was told."""
-    cfg: BlinkConfig = context.config
-    run = _run(context)
-    if run is None:
-        return None
-    run.note_frame(frame.timestamp)
-    wanted = float(params.get("minFps", cfg.min_fps) or 0.0)
-    if wanted <= 0 or len(run.timestamps) < cfg.fps_frames:
-        return None
-    fps = measured_fps(run.timestamps)
-    if fps is not None and fps < wanted * (1.0 - cfg.fps_tolerance):
-        return Fail("blink.frame_rate", f"the camera sends {fps:.1f} frames per second; this "
-                                        f"challenge needs at least {wanted:g} (params minFps)")
-    return None
-
-
-def _track_turn(params: Mapping[str, Any], face: FaceDetail, context: Context,
-                run: BlinkRun) -> None:
-    """Collect the nose parallax of frames turned toward ``params['turn']``."""
-    cfg: BlinkConfig = context.config
-    if not cfg.parallax_check or run.reference is None or run.reference_yaw is None:
-        return
-    pose = face.pose
-    if pose is None or pose.yaw is None:
-        return
-    turned = (pose.yaw - run.reference_yaw) * turn_sign(params["turn"])
-    if turned < cfg.turn_min_yaw:
-        return
-    run.turn_seen = True
-    p = nose_parallax(run.reference, face, params["imageWidth"], params["imageHeight"])
-    if p is not None:
-        run.turn_parallax.append(p)
-        context.record(turn_yaw=turned, parallax=p)
-
-
-def _turn_result(context: Context, run: BlinkRun) -> StepResult | None:
-    """``None`` when the turn showed a head's parallax (or is not asked), else the failure."""
-    cfg: BlinkConfig = context.config
-    if not cfg.parallax_check:
-        return None
-    if len(run.turn_parallax) >= cfg.parallax_frames:
-        median = float(np.median(run.turn_parallax))
-        if median >= cfg.min_parallax:
-            return None
-        return Fail("blink.parallax", f"the turned face moved like a flat picture (nose "
-                                      f"parallax {median:.3f} < {cfg.min_parallax:g} face widths)")
-    if not run.turn_seen:
-        return Fail("blink.no_turn", f"the head was not turned {cfg.turn_min_yaw:g} degrees "
-                                     f"toward the {context.params['turn'].lower()} before the cues")
-    return Fail("blink.parallax_unavailable", f"fewer than {cfg.parallax_frames} turned frames "
-                                              "carried the landmarks needed for the parallax")
-
-
-def _success(context: Context, run: BlinkRun | None, message: str) -> StepResult:
-    if run is not None:
-        result = _turn_result(context, run)
-        if result is not None:
-            return result
-    final = before_success(context)
-    if final is not None:
-        return final
-    return Success("blink.ok", message)
 
 
 # -- states ----------------------------------------------------------------------------------
@@ -409,7 +343,7 @@ def face_state(params: Mapping[str, Any], frame: FrameInput, context: Context) -
     """Wait for a frame with exactly one face (several faces fail the run)."""
     cfg: BlinkConfig = context.config
     if cfg.hardened:
-        result = _start_run(params, frame, context) or _frame_rate(params, frame, context)
+        result = _start_run(params, frame, context) or frame_rate(params, frame, context)
         if result is not None:
             return result
     n = len(frame.faces)
@@ -424,7 +358,7 @@ def face_state(params: Mapping[str, Any], frame: FrameInput, context: Context) -
 def baseline_state(params: Mapping[str, Any], frame: FrameInput, context: Context) -> StepResult:
     """Measure the open-eye EAR over the first ``baseline_frames`` usable frames."""
     cfg: BlinkConfig = context.config
-    result = _frame_rate(params, frame, context)
+    result = frame_rate(params, frame, context)
     if result is not None:
         return result
     run = _run(context)
@@ -511,36 +445,9 @@ def blink_state(params: Mapping[str, Any], frame: FrameInput, context: Context) 
         context.record(blinks=count)
         context.score = count / wanted
         if count >= wanted:
-            return _success(context, None, f"{count} blinks in {elapsed / 1000:.1f} s")
+            return succeed(context, None, f"{count} blinks in {elapsed / 1000:.1f} s")
         return Continue("blink.counted", f"blink {count} of {wanted}")
     return Continue("blink.open", f"{count} of {wanted} blinks")
-
-
-def _missed_cue(params: Mapping[str, Any], context: Context, run: BlinkRun,
-                now: int) -> StepResult | None:
-    """``blink.missed_cue`` once a cue's window has passed with no blink answering it."""
-    low, high = (int(v) for v in params["reactionMs"])
-    slack = _frame_slack(params, context, run)
-    pending = None if run.closed_since is None else run.elapsed(run.closed_since)
-    for k, cue in enumerate(run.cues):
-        if run.answered[k] or now <= cue + high + slack:
-            continue
-        if pending is not None and low <= pending - cue <= high + slack:
-            continue  # its closure started in the window; it is confirmed when the eyes open
-        return Fail("blink.missed_cue", f"no blink {low}-{high} ms after cue {k + 1} of "
-                                        f"{len(run.cues)} (shown at {cue / 1000:.1f} s; one "
-                                        f"frame interval, {slack:.0f} ms, allowed on top)")
-    return None
-
-
-def _frame_slack(params: Mapping[str, Any], context: Context, run: BlinkRun) -> float:
-    """One frame interval (ms): the first closed frame comes up to that long after the lids
-    closed. The session's own median interval, at most that of the slowest accepted rate."""
-    cfg: BlinkConfig = context.config
-    wanted = float(params.get("minFps", cfg.min_fps) or 0.0)
-    slowest = 1000.0 / (wanted * (1.0 - cfg.fps_tolerance)) if wanted > 0 else 250.0
-    fps = measured_fps(run.timestamps)
-    return slowest if fps is None else min(1000.0 / fps, slowest)
 
 
 def _face_of(frame: FrameInput, context: Context, run: BlinkRun
@@ -562,29 +469,17 @@ def _face_of(frame: FrameInput, context: Context, run: BlinkRun
     return _one_face(frame, context)
 
 
-def _turned_away(face: FaceDetail, context: Context, run: BlinkRun) -> bool:
-    """Whether the face is turned more than ``closure_max_turn`` from the baseline frames."""
-    cfg: BlinkConfig = context.config
-    pose = face.pose
-    if cfg.closure_max_turn <= 0 or pose is None:
-        return False
-    for now, ref in ((pose.yaw, run.reference_yaw), (pose.pitch, run.reference_pitch)):
-        if now is not None and ref is not None and abs(now - ref) > cfg.closure_max_turn:
-            return True
-    return False
-
-
 def _hardened_blink(params: Mapping[str, Any], frame: FrameInput, context: Context,
                     run: BlinkRun) -> StepResult:
     """The blink state of the hardened rules (see the module docstring)."""
     cfg: BlinkConfig = context.config
-    result = _frame_rate(params, frame, context)
+    result = frame_rate(params, frame, context)
     if result is not None:
         return result
     now = run.elapsed(frame.timestamp)
     wanted = len(run.cues) if cfg.cue_timing else int(params["blinks"])
     if cfg.cue_timing:
-        result = _missed_cue(params, context, run, now)
+        result = missed_cue(params, context, run, now)
         if result is not None:
             return result
     else:
@@ -595,19 +490,20 @@ def _hardened_blink(params: Mapping[str, Any], frame: FrameInput, context: Conte
     face, result = _face_of(frame, context, run)
     if result is not None or face is None:
         return result or Continue()
-    _track_turn(params, face, context, run)
+    track_turn(params, face, context, run)
     ear, result = _ear(face, params, context)
     if result is not None:
         return result
     if ear is None:
         return Continue("blink.rotated", "head turned too far to measure the eyes")
-    if run.closure is not None and run.closed_since is None and _turned_away(face, context, run):
-        return Continue("blink.turned", "head turned away from where the open eyes were "
-                                        "measured; eyes not measured")
     if run.closure is not None:
-        state, rel = run.closure.update(ear, eyes_closed_probability(face), frame.timestamp)
+        away = turned_away(face, ear, frame.timestamp, context, run)
+        if away:
+            context.record(turned_away=True)
+        state, rel = run.closure.update(ear, eyes_closed_probability(face), frame.timestamp,
+                                        learn=not away)
         if state == "rebaselined":
-            run.closed_since = None
+            run.closed_since, run.reopened_at, run.pieces = None, None, []
             context.record(ear_ratio=rel, eye_state=state)
             return Continue("blink.rebaselined", "the eyes stayed narrower than the open-eye "
                                                  "baseline for longer than a blink: new baseline")
@@ -616,60 +512,4 @@ def _hardened_blink(params: Mapping[str, Any], frame: FrameInput, context: Conte
         state = ("closed" if rel < cfg.close_ratio else "open" if rel > cfg.open_ratio
                  else "between")
     context.record(ear_ratio=rel, blinks=run.blinks, eye_state=state)
-    if state == "closed":
-        if run.closed_since is None:
-            if run.last_closed is not None and cfg.blink_merge_ms > 0 and \
-                    run.open_frames <= 1 and \
-                    frame.timestamp - run.last_closed <= cfg.blink_merge_ms:
-                run.last_closed = int(frame.timestamp)  # the same blink, seen open in between
-                return Continue("blink.same_blink", "eyes closed again right after a blink: "
-                                                    "the same blink (a glare or jitter frame "
-                                                    "looked open)")
-            run.closed_since = frame.timestamp
-        run.last_closed = int(frame.timestamp)
-        run.open_frames = 0
-        return Continue("blink.closed", "eyes closed")
-    if state == "open":
-        run.open_frames += 1
-    if state != "open" or run.closed_since is None:
-        return Continue("blink.open", f"{run.blinks} of {wanted} blinks")
-    onset_ts, run.closed_since = run.closed_since, None
-    if frame.timestamp - onset_ts > cfg.max_closed_s * 1000:
-        return Continue("blink.long_closure", "eyes were closed too long for a blink")
-    if cfg.cue_timing:
-        low, high = (int(v) for v in params["reactionMs"])
-        onset = run.elapsed(onset_ts)
-        k = match_cue(onset, run.cues, run.answered, low, high + _frame_slack(params, context,
-                                                                               run))
-        if k is None and onset < run.cues[0] + low:
-            return Continue("blink.before_cues", "a blink before the first cue; it does not "
-                                                 "count")
-        if k is None:
-            run.uncued += 1
-            context.record(uncued_blinks=run.uncued)
-            allowed = uncued_allowed(cfg.max_uncued_blinks, cfg.uncued_per_s,
-                                     onset - run.cues[0] - low)
-            if run.uncued > allowed:
-                return Fail("blink.uncued_blinks", f"{run.uncued} blinks outside the "
-                                                   f"{low}-{high} ms after the cues (at most "
-                                                   f"{allowed} allowed by then)")
-            return Continue("blink.uncued", "a blink that follows no cue; it does not count")
-        run.answered[k] = True
-        run.blinks = sum(run.answered)
-        run.latencies.append(onset - run.cues[k])
-        context.record(reaction_ms=onset - run.cues[k])
-        spread = max(run.latencies) - min(run.latencies)
-        allowed = cfg.max_reaction_spread_ms + _frame_slack(params, context, run)
-        if cfg.max_reaction_spread_ms > 0 and spread > allowed:
-            return Fail("blink.reaction_spread", f"the blinks followed their cues after "
-                                                 f"{min(run.latencies)}-{max(run.latencies)} ms:"
-                                                 f" one person's reactions differ by less than "
-                                                 f"{allowed:.0f} ms")
-    else:
-        run.blinks += 1
-    context.record(blinks=run.blinks)
-    context.score = run.blinks / wanted
-    if run.blinks >= wanted:
-        return _success(context, run, f"{run.blinks} blinks" + (
-            " on cue" if cfg.cue_timing else ""))
-    return Continue("blink.counted", f"blink {run.blinks} of {wanted}")
+    return eye_event(state, params, frame, context, run, wanted)

@@ -162,9 +162,13 @@ class ClosureDetector:
             self.open_samples.append(float(ear))
             del self.open_samples[:-self.window]
 
-    def update(self, ear: float, closed_p: float | None,
-               timestamp: float | None = None) -> tuple[str, float]:
-        """Classify one frame; returns the class and the EAR relative to the baseline."""
+    def update(self, ear: float, closed_p: float | None, timestamp: float | None = None,
+               *, learn: bool = True) -> tuple[str, float]:
+        """Classify one frame; returns the class and the EAR relative to the baseline.
+
+        ``learn=False`` (a frame in another pose than the baseline's): classify it, but let it
+        move neither the baseline, the spread nor the too-long-low clock.
+        """
         base = self.baseline
         rel = ear / base if base > 0 else 1.0
         by_ear = rel < self.partial_close_ratio and base - ear > self.close_sigmas * self.spread
@@ -174,10 +178,11 @@ class ClosureDetector:
         by_attr = (closed_p is not None and closed_p * 100.0 >= self.eyes_closed_confidence
                    and rel < self.open_ratio)
         if rel >= self.open_ratio:
-            self.low_run.clear()
-            self._keep(ear, is_open=True)
+            if learn:
+                self.low_run.clear()
+                self._keep(ear, is_open=True)
             return "open", rel
-        if timestamp is not None:
+        if timestamp is not None and learn:
             self.low_run.append((float(timestamp), float(ear)))
             if self.low_run[-1][0] - self.low_run[0][0] > self.max_low_ms:
                 self.seed([e for _, e in self.low_run])
@@ -185,7 +190,8 @@ class ClosureDetector:
                 return "rebaselined", rel
         if by_ear or by_attr:
             return "closed", rel
-        self._keep(ear, is_open=False)
+        if learn:
+            self._keep(ear, is_open=False)
         return "between", rel
 
 
@@ -200,12 +206,19 @@ class BlinkRun:
     closure: ClosureDetector | None = None
     closed_since: int | None = None
     last_closed: int | None = None
-    open_frames: int = 0
+    #: timestamps of the first closed frame of each piece of the current blink
+    pieces: list[int] = field(default_factory=list)
+    #: the first open frame after the current blink's last closed frame
+    reopened_at: int | None = None
     blinks: int = 0
     uncued: int = 0
     reference: FaceDetail | None = None
     reference_yaw: float | None = None
     reference_pitch: float | None = None
+    #: (yaw, pitch) where the open-eye baseline was measured (closure_max_turn)
+    eye_pose: tuple[float, float] | None = None
+    #: (timestamp, EAR, yaw, pitch) of the frames turned away from ``eye_pose``, while steady
+    away: list[tuple[int, float, float, float]] = field(default_factory=list)
     last_face_ms: int | None = None
     turn_parallax: list[float] = field(default_factory=list)
     turn_seen: bool = False
