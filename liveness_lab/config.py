@@ -113,7 +113,8 @@ _HARDENED: dict[str, dict[str, Any]] = {
               # issue 11c: the chance a recording made for other cues passes <= 1 %
               # (bench/blink_cue_chance.py); one person's reactions are consistent; the open-eye
               # baseline only from the pose it was measured in; face-less time in ms
-              "first_cue_jitter_s": 3.0, "cue_gap_max_s": 4.4, "reaction_max_ms": 1200,
+              "first_cue_jitter_s": 3.0, "cue_gap_min_s": 1.8, "cue_gap_max_s": 4.6,
+              "reaction_max_ms": 1200,
               "max_reaction_spread_ms": 500.0,
               "closure_max_turn": 8.0, "open_veto_confidence": 95.0, "deep_ratio": 0.7,
               "max_missing_ms": 500.0, "uncued_per_s": 0.15, "blink_merge_ms": 300.0},

@@ -52,8 +52,8 @@ import numpy as np
 from ..errors import ConfigError
 from ..evidence import Evidence, Need
 from ..faces import FaceDetail
-from .blink_rules import (RUN_KEY, eye_event, frame_rate, missed_cue, succeed, track_turn,
-                          turned_away)
+from .blink_rules import (RUN_KEY, eye_event, frame_rate, missed_cue, reaction_spread, succeed,
+                          track_turn, turned_away)
 from .blink_signal import (TURNS, BlinkRun, ClosureDetector, cue_schedule,
                            eyes_closed_probability)
 from .checks import SessionChecksConfig, observe_face, skip_missing_face
@@ -140,6 +140,9 @@ class BlinkConfig(SessionChecksConfig):
                                     "for this long (ms) after its last closed frame; a closure "
                                     "before that is the same blink (glare or jitter frames "
                                     "look open inside a blink); 0 = at the first open frame")
+    max_missed_cues: int = _f(0, "cues that may go unanswered (a blink between two frames of a "
+                                 "slow camera, a glare frame); the run succeeds once all the "
+                                 "others are answered")
     max_uncued_blinks: int = _f(3, "blinks outside every reaction window tolerated "
                                    "(spontaneous blinks); one more fails the run ...")
     uncued_per_s: float = _f(0.0, "... plus this many per second since the first cue's window "
@@ -203,6 +206,9 @@ class BlinkConfig(SessionChecksConfig):
             raise ConfigError(f"blink_merge_ms must be >= 0, got {self.blink_merge_ms!r}")
         if self.uncued_per_s < 0:
             raise ConfigError(f"uncued_per_s must be >= 0, got {self.uncued_per_s!r}")
+        if not 0 <= self.max_missed_cues < self.min_blinks:
+            raise ConfigError(f"need 0 <= max_missed_cues < min_blinks, got "
+                              f"{self.max_missed_cues!r} and {self.min_blinks!r}")
         if self.max_uncued_blinks < 0:
             raise ConfigError(f"max_uncued_blinks must be >= 0, got {self.max_uncued_blinks!r}")
         if self.turn_min_yaw <= 0 or self.min_parallax < 0 or self.parallax_frames < 1:
@@ -477,9 +483,11 @@ def _hardened_blink(params: Mapping[str, Any], frame: FrameInput, context: Conte
     if result is not None:
         return result
     now = run.elapsed(frame.timestamp)
-    wanted = len(run.cues) if cfg.cue_timing else int(params["blinks"])
+    wanted = (max(1, len(run.cues) - cfg.max_missed_cues) if cfg.cue_timing
+              else int(params["blinks"]))
     if cfg.cue_timing:
-        result = missed_cue(params, context, run, now)
+        result = missed_cue(params, context, run, now) or reaction_spread(params, context,
+                                                                          run, now)
         if result is not None:
             return result
     else:

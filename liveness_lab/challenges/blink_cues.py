@@ -25,12 +25,11 @@ from typing import Any, Mapping, Sequence, TYPE_CHECKING
 
 import numpy as np
 
-from .blink_signal import match_cue
 
 if TYPE_CHECKING:  # pragma: no cover
     from .blink import BlinkConfig
 
-__all__ = ["answer_window", "cues_answered", "uncued_allowed", "CueReplayEstimate", "replay_pass_probability"]
+__all__ = ["answer_window", "cues_answered", "uncued_allowed", "window_of", "consistent_choice", "CueReplayEstimate", "replay_pass_probability"]
 
 
 def answer_window(cue_ms: float, low_ms: float, high_ms: float,
@@ -49,33 +48,82 @@ def answer_window(cue_ms: float, low_ms: float, high_ms: float,
 
 def cues_answered(closures_ms: Sequence[float], cues_ms: Sequence[int], low_ms: float,
                   high_ms: float, max_uncued: int, interval_ms: float = 0.0,
-                  max_spread_ms: float | None = None, uncued_per_s: float = 0.0) -> bool:
+                  max_spread_ms: float | None = None, uncued_per_s: float = 0.0,
+                  max_missed: int = 0) -> bool:
     """Whether blinks first seen closed at ``closures_ms`` (sorted, ms since the first frame)
-    answer every cue without more than ``max_uncued`` uncued blinks: the server's rule, on a
-    whole session at once.
+    pass the server's cue rule, decided as the server decides it, in time order: success once
+    all cues but ``max_missed`` are answered; failure once more than ``max_missed`` windows have
+    passed unanswered or more than the allowed uncued blinks were seen
+    (:func:`uncued_allowed`; a second blink in a window counts as uncued too). With
+    ``max_spread_ms``, success also needs one blink per cue whose latencies lie within
+    ``max_spread_ms`` + ``interval_ms`` (:func:`consistent_choice`: any blink of a window may
+    be the one that answers it).
 
     >>> cues_answered([3400, 6500], [3000, 6000], 150, 1000, 0)
     True
     >>> cues_answered([1000, 3400, 5000, 6500], [3000, 6000], 150, 1000, 0)  # 5000 uncued
     False
+    >>> cues_answered([6500], [3000, 6000], 150, 1000, 0, max_missed=1)
+    True
     """
-    answered = [False] * len(cues_ms)
-    latencies: list[float] = []
+    candidates: list[list[float]] = [[] for _ in cues_ms]
+    need = len(cues_ms) - max_missed
     uncued = 0
     opens = cues_ms[0] + low_ms if len(cues_ms) else 0.0
+    spread = None if max_spread_ms is None else max_spread_ms + interval_ms
     for t in closures_ms:
-        k = match_cue(t, cues_ms, answered, low_ms, high_ms + interval_ms)
-        if k is not None:
-            answered[k] = True
-            latencies.append(t - cues_ms[k])
-            if max_spread_ms is not None and \
-                    max(latencies) - min(latencies) > max_spread_ms + interval_ms:
-                return False
-        elif t >= opens:
-            uncued += 1
+        expired = sum(1 for k, c in enumerate(cues_ms)
+                      if not candidates[k] and t > c + high_ms + interval_ms)
+        if expired > max_missed:
+            return False
+        k = window_of(t, cues_ms, low_ms, high_ms + interval_ms)
+        if (k is None and t >= opens) or (k is not None and candidates[k]):
+            uncued += 1       # outside every window, or a second blink in one
             if uncued > uncued_allowed(max_uncued, uncued_per_s, t - opens):
                 return False
-    return all(answered)
+        if k is not None:
+            candidates[k].append(t - cues_ms[k])
+            if consistent_choice(candidates, spread, need) is not None:
+                return True
+    return False
+
+
+def window_of(t_ms: float, cues_ms: Sequence[int], low_ms: float, high_ms: float) -> int | None:
+    """Index of the cue whose window ``[cue + low, cue + high]`` holds ``t_ms``, or ``None``
+    (windows do not overlap: cue gaps are longer than the window).
+
+    >>> window_of(3400, [3000, 6000], 150, 1000), window_of(5000, [3000, 6000], 150, 1000)
+    (0, None)
+    """
+    for k, cue in enumerate(cues_ms):
+        if low_ms <= t_ms - cue <= high_ms:
+            return k
+    return None
+
+
+def consistent_choice(candidates: Sequence[Sequence[float]], max_spread_ms: float | None,
+                      need: int) -> list[float] | None:
+    """One latency (ms after its cue) per answered cue, all within ``max_spread_ms`` of each
+    other, for at least ``need`` cues; ``None`` when no such choice exists. ``candidates[k]``
+    are the latencies of the blinks seen in cue *k*'s window: a spontaneous blink right after
+    a cue must not stand in for the person's own, later, response.
+
+    >>> consistent_choice([[160, 870], [650], [700]], 500, 3)
+    [870, 650, 700]
+    >>> consistent_choice([[160], [650], [700]], 500, 3) is None
+    True
+    """
+    answered = [list(c) for c in candidates if c]
+    if len(answered) < need:
+        return None
+    if max_spread_ms is None:
+        return [c[0] for c in answered]
+    for lo in sorted({v for c in answered for v in c}):
+        picks = [min((v for v in c if lo <= v <= lo + max_spread_ms), default=None,
+                     key=lambda v: v - lo) for c in answered]
+        if sum(p is not None for p in picks) >= need:
+            return [p for p in picks if p is not None]
+    return None
 
 
 def uncued_allowed(max_uncued: int, per_s: float, elapsed_ms: float) -> int:
@@ -159,7 +207,8 @@ def replay_pass_probability(config: "BlinkConfig", *, samples: int = 4000, seed:
         limit = config.max_uncued_blinks
         spread = config.max_reaction_spread_ms or None
         per_s = config.uncued_per_s
-        if cues_answered(list(seen), cues, low, high, limit, interval, spread, per_s):
+        missed = config.max_missed_cues
+        if cues_answered(list(seen), cues, low, high, limit, interval, spread, per_s, missed):
             hits_start += 1
             hits_best += 1
             continue
@@ -167,7 +216,7 @@ def replay_pass_probability(config: "BlinkConfig", *, samples: int = 4000, seed:
         # set of answered cues changes: try each (and just inside each window's end)
         for shift in {c + e - b for c in cues for b in seen for e in (low, high + interval)}:
             moved = seen + shift
-            if cues_answered(list(moved[moved >= 0]), cues, low, high, limit, interval, spread, per_s):
+            if cues_answered(list(moved[moved >= 0]), cues, low, high, limit, interval, spread, per_s, missed):
                 hits_best += 1
                 break
     p0, p1 = hits_start / samples, hits_best / samples

@@ -19,8 +19,8 @@ from typing import Any, Mapping, TYPE_CHECKING
 import numpy as np
 
 from ..faces import FaceDetail
-from .blink_cues import uncued_allowed
-from .blink_signal import BlinkRun, match_cue, measured_fps, turn_sign
+from .blink_cues import consistent_choice, uncued_allowed, window_of
+from .blink_signal import BlinkRun, measured_fps, turn_sign
 from .checks import before_success, nose_parallax
 from .framework import Context, Continue, Fail, FrameInput, Step, StepResult, Success
 
@@ -93,16 +93,51 @@ def missed_cue(params: Mapping[str, Any], context: Context, run: BlinkRun,
     """``blink.missed_cue`` once a cue's window has passed with no blink answering it."""
     low, high = (int(v) for v in params["reactionMs"])
     slack = frame_slack(params, context, run)
+    cfg: "BlinkConfig" = context.config
     pending = [] if run.closed_since is None else [run.elapsed(p) for p in run.pieces]
+    missed = []
     for k, cue in enumerate(run.cues):
         if run.answered[k] or now <= cue + high + slack:
             continue
         if any(low <= p - cue <= high + slack for p in pending):
             continue  # its closure started in the window; it is confirmed when the eyes open
+        missed.append(k)
+    if len(missed) > cfg.max_missed_cues:
+        k = missed[-1]
+        allowed = (f"; {cfg.max_missed_cues} may be missed" if cfg.max_missed_cues else "")
         return Fail("blink.missed_cue", f"no blink {low}-{high} ms after cue {k + 1} of "
-                                        f"{len(run.cues)} (shown at {cue / 1000:.1f} s; one "
-                                        f"frame interval, {slack:.0f} ms, allowed on top)")
+                                        f"{len(run.cues)} (shown at {run.cues[k] / 1000:.1f} s;"
+                                        f" one frame interval, {slack:.0f} ms, allowed on top"
+                                        f"{allowed})")
     return None
+
+
+def _spread_allowed(params: Mapping[str, Any], context: Context, run: BlinkRun) -> float | None:
+    cfg: "BlinkConfig" = context.config
+    if cfg.max_reaction_spread_ms <= 0:
+        return None
+    return cfg.max_reaction_spread_ms + frame_slack(params, context, run)
+
+
+def reaction_spread(params: Mapping[str, Any], context: Context, run: BlinkRun,
+                    now: int) -> StepResult | None:
+    """``blink.reaction_spread`` once every window is over and the answering blinks cannot be
+    chosen within ``max_reaction_spread_ms`` (+ one frame interval) of each other."""
+    cfg: "BlinkConfig" = context.config
+    low, high = (int(v) for v in params["reactionMs"])
+    spread = _spread_allowed(params, context, run)
+    need = max(1, len(run.cues) - cfg.max_missed_cues)
+    if spread is None or not run.cues or run.closed_since is not None \
+            or sum(run.answered) < need \
+            or now <= run.cues[-1] + high + frame_slack(params, context, run):
+        return None   # not over yet, a blink still pending, or a cue missed (missed_cue's)
+    if consistent_choice(run.candidates, spread, need):
+        return None
+    lat = [v for c in run.candidates for v in c]
+    return Fail("blink.reaction_spread", f"the blinks followed their cues after "
+                                         f"{min(lat, default=0)}-{max(lat, default=0)} ms: one "
+                                         f"person's reactions differ by less than "
+                                         f"{spread:.0f} ms")
 
 
 def frame_slack(params: Mapping[str, Any], context: Context, run: BlinkRun) -> float:
@@ -207,14 +242,14 @@ def _finish_blink(params: Mapping[str, Any], context: Context, run: BlinkRun,
         slack = frame_slack(params, context, run)
         onset, k = run.elapsed(onset_ts), None
         for piece in pieces:       # the closure of any piece of the blink may answer a cue
-            k = match_cue(run.elapsed(piece), run.cues, run.answered, low, high + slack)
+            k = window_of(run.elapsed(piece), run.cues, low, high + slack)
             if k is not None:
                 onset = run.elapsed(piece)
                 break
         if k is None and onset < run.cues[0] + low:
             return Continue("blink.before_cues", "a blink before the first cue; it does not "
                                                  "count")
-        if k is None:
+        if k is None or run.candidates[k]:   # a second blink in a window counts as uncued
             run.uncued += 1
             context.record(uncued_blinks=run.uncued)
             allowed = uncued_allowed(cfg.max_uncued_blinks, cfg.uncued_per_s,
@@ -223,18 +258,18 @@ def _finish_blink(params: Mapping[str, Any], context: Context, run: BlinkRun,
                 return Fail("blink.uncued_blinks", f"{run.uncued} blinks outside the "
                                                    f"{low}-{high} ms after the cues (at most "
                                                    f"{allowed} allowed by then)")
-            return Continue("blink.uncued", "a blink that follows no cue; it does not count")
+            if k is None:
+                return Continue("blink.uncued", "a blink that follows no cue; it does not "
+                                                "count")
+        run.candidates[k].append(onset - run.cues[k])
         run.answered[k] = True
         run.blinks = sum(run.answered)
-        run.latencies.append(onset - run.cues[k])
         context.record(reaction_ms=onset - run.cues[k])
-        spread = max(run.latencies) - min(run.latencies)
-        allowed = cfg.max_reaction_spread_ms + frame_slack(params, context, run)
-        if cfg.max_reaction_spread_ms > 0 and spread > allowed:
-            return Fail("blink.reaction_spread", f"the blinks followed their cues after "
-                                                 f"{min(run.latencies)}-{max(run.latencies)} ms:"
-                                                 f" one person's reactions differ by less than "
-                                                 f"{allowed:.0f} ms")
+        if run.blinks >= wanted and consistent_choice(
+                run.candidates, _spread_allowed(params, context, run), wanted) is None:
+            return Continue("blink.inconsistent", "the blinks so far followed their cues after "
+                                                  "too different times; a later blink may "
+                                                  "still answer")
     else:
         run.blinks += 1
     context.record(blinks=run.blinks)

@@ -222,7 +222,8 @@ class BlinkRun:
     last_face_ms: int | None = None
     turn_parallax: list[float] = field(default_factory=list)
     turn_seen: bool = False
-    latencies: list[int] = field(default_factory=list)
+    #: latencies (ms after the cue) of the blinks seen in each cue's window
+    candidates: list[list[int]] = field(default_factory=list)
 
     def note_frame(self, timestamp: int, keep: int = 30) -> None:
         self.timestamps.append(int(timestamp))
@@ -235,4 +236,5 @@ class BlinkRun:
     @classmethod
     def from_params(cls, t0: int, params: Mapping[str, Any]) -> "BlinkRun":
         cues = [int(c) for c in params.get("cuesMs") or ()]
-        return cls(t0=int(t0), cues=cues, answered=[False] * len(cues))
+        return cls(t0=int(t0), cues=cues, answered=[False] * len(cues),
+                   candidates=[[] for _ in cues])

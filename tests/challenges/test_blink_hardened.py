@@ -163,7 +163,7 @@ def test_cue_params_are_random_and_well_spaced():
         assert len(cues) == p["blinks"] and 4 <= p["blinks"] <= 5
         assert 3500 <= cues[0] <= 6500
         gaps = [b - a for a, b in zip(cues, cues[1:])]
-        assert all(1600 <= g <= 4400 for g in gaps)
+        assert all(1800 <= g <= 4600 for g in gaps)
         assert p["reactionMs"] == [150, 1200] and p["minFps"] == 5.0
         assert p["windowMs"] >= cues[-1] + 1200
         seen_turns.add(p["turn"])
@@ -203,6 +203,7 @@ def test_simulated_people_answer_the_cues_and_eye_hole_prints_fail():
     assert "blink.ok" not in holes and set(holes) <= {"blink.parallax", "blink.no_turn",
                                                        "blink.parallax_unavailable",
                                                        "blink.missed_cue",
+                                                       "blink.reaction_spread",
                                                        "blink.uncued_blinks"}, holes
     assert any(c in ("blink.parallax", "blink.no_turn") for c in holes), holes
 
@@ -310,3 +311,23 @@ def test_face_less_time_is_bounded_in_ms():
     gap = session(ON_CUE, missing=tuple(range(40, 47)))  # 700 ms without a face
     v = run(gap)
     assert v.code == "blink.no_face" and "ms" in v.reason
+
+
+def test_a_spontaneous_blink_right_after_a_cue_does_not_stand_in_for_the_response():
+    # the person answers every cue after ~900 ms; a spontaneous blink 160 ms after cue 2
+    response = [c + 900 for c in CUES]
+    frames = session(response + [CUES[1] + 160])
+    assert run(frames).success
+    # had the early blink been taken as cue 2's answer, the latencies would differ by 700 ms
+    assert run(session([CUES[0] + 900, CUES[1] + 160, CUES[2] + 900])).code == \
+        "blink.reaction_spread"
+
+
+def test_max_missed_cues_lets_one_cue_go_unanswered():
+    two = [CUES[0] + 300, CUES[2] + 300]        # no blink after cue 2
+    assert run(session(two)).code == "blink.missed_cue"
+    assert run(session(two), sets=["blink.max_missed_cues=1"]).success
+    assert run(session([CUES[0] + 300]), sets=["blink.max_missed_cues=1"]).code == \
+        "blink.missed_cue"
+    with pytest.raises(ConfigError, match="max_missed_cues"):
+        BlinkConfig(max_missed_cues=2, min_blinks=2)
