@@ -108,7 +108,7 @@ _HARDENED: dict[str, dict[str, Any]] = {
     # BLINK (issue 11): closure detection for 5-30 fps cameras, a minimum frame rate told to
     # the client, cue-timed blinks and a slight head turn whose nose parallax shows a 3D face
     "BLINK": {"adaptive_closure": True, "baseline_frames": 5, "min_fps": 5.0,
-              "cue_timing": True, "min_blinks": 4, "max_blinks": 5, "parallax_check": True,
+              "cue_timing": True, "min_blinks": 5, "max_blinks": 5, "parallax_check": True,
               "state_timeout_s": 30.0, "max_missing_faces": 6,
               # issue 11c: the chance a recording made for other cues passes <= 1 %
               # (bench/blink_cue_chance.py); one person's reactions are consistent; the open-eye

@@ -29,7 +29,8 @@ import numpy as np
 if TYPE_CHECKING:  # pragma: no cover
     from .blink import BlinkConfig
 
-__all__ = ["answer_window", "cues_answered", "uncued_allowed", "window_of", "consistent_choice", "CueReplayEstimate", "replay_pass_probability"]
+__all__ = ["answer_window", "cues_answered", "uncued_allowed", "window_of", "consistent_choice",
+           "CueReplayEstimate", "replay_pass_probability"]
 
 
 def answer_window(cue_ms: float, low_ms: float, high_ms: float,
@@ -162,8 +163,8 @@ def _recording(rng: np.random.Generator, cues: Sequence[int], length_ms: float,
     out = [c + median * float(np.exp(rng.normal(0.0, 0.2))) + float(rng.uniform(40.0, 120.0))
            for c in cues]
     out += list(rng.uniform(0.0, length_ms, rng.poisson(spontaneous_per_s * length_ms / 1000)))
-    seen = np.sort(np.asarray(out, float)) + rng.uniform(0.0, interval_ms)
-    return seen
+    seen = np.asarray(out, float) + rng.uniform(0.0, interval_ms, len(out))
+    return np.sort(seen)
 
 
 def replay_pass_probability(config: "BlinkConfig", *, samples: int = 4000, seed: int = 0,
@@ -208,7 +209,8 @@ def replay_pass_probability(config: "BlinkConfig", *, samples: int = 4000, seed:
         spread = config.max_reaction_spread_ms or None
         per_s = config.uncued_per_s
         missed = config.max_missed_cues
-        if cues_answered(list(seen), cues, low, high, limit, interval, spread, per_s, missed):
+        if cues_answered(list(seen), cues, low, high, limit, interval, spread, per_s,
+                         missed):
             hits_start += 1
             hits_best += 1
             continue
@@ -216,7 +218,8 @@ def replay_pass_probability(config: "BlinkConfig", *, samples: int = 4000, seed:
         # set of answered cues changes: try each (and just inside each window's end)
         for shift in {c + e - b for c in cues for b in seen for e in (low, high + interval)}:
             moved = seen + shift
-            if cues_answered(list(moved[moved >= 0]), cues, low, high, limit, interval, spread, per_s, missed):
+            if cues_answered(list(moved[moved >= 0]), cues, low, high, limit, interval, spread,
+                             per_s, missed):
                 hits_best += 1
                 break
     p0, p1 = hits_start / samples, hits_best / samples
