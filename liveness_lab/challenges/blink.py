@@ -34,6 +34,14 @@ The hardened profiles (``rekognition``, ``recommended``) switch on four rules
   cannot. Natural head sway alone (about a degree) moves the nose by less
   than DetectFaces' landmark jitter, hence the requested turn.
 
+Issue 11c tuned these to the physics of blinks and cameras: the open-eye baseline is
+measured only in its own pose, a confident ``EyesOpen`` vetoes shallow EAR dips, a blink ends
+once the eyes stay open ``blink_merge_ms``, the reaction window gets one frame interval of
+slack, blinks before the first cue are free, one person's latencies must be consistent
+(``max_reaction_spread_ms``), and the chance that a recording made for other cues passes is
+computed by :func:`~liveness_lab.challenges.blink_cues.replay_pass_probability`
+(``docs/hardening.md``).
+
 What it does not stop: a live video of the victim doing this very response
 (a screen shows a real head's projection, blinks on cue and parallax included).
 
