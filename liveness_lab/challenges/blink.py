@@ -34,6 +34,14 @@ The hardened profiles (``rekognition``, ``recommended``) switch on four rules
   cannot. Natural head sway alone (about a degree) moves the nose by less
   than DetectFaces' landmark jitter, hence the requested turn.
 
+Issue 11c tuned these to the physics of blinks and cameras: the open-eye baseline is
+measured only in its own pose, a confident ``EyesOpen`` vetoes shallow EAR dips, a blink ends
+once the eyes stay open ``blink_merge_ms``, the reaction window gets one frame interval of
+slack, blinks before the first cue are free, one person's latencies must be consistent
+(``max_reaction_spread_ms``), and the chance that a recording made for other cues passes is
+computed by :func:`~liveness_lab.challenges.blink_cues.replay_pass_probability`
+(``docs/hardening.md``).
+
 What it does not stop: a live video of the victim doing this very response
 (a screen shows a real head's projection, blinks on cue and parallax included).
 
@@ -52,17 +60,18 @@ import numpy as np
 from ..errors import ConfigError
 from ..evidence import Evidence, Need
 from ..faces import FaceDetail
+from .blink_rules import (RUN_KEY, eye_event, frame_rate, missed_cue, reaction_spread, succeed,
+                          track_turn, turned_away)
 from .blink_signal import (TURNS, BlinkRun, ClosureDetector, cue_schedule,
-                           eyes_closed_probability, match_cue, measured_fps, turn_sign)
-from .checks import SessionChecksConfig, before_success, nose_parallax
+                           eyes_closed_probability)
+from .checks import SessionChecksConfig
 from .framework import (image_size, ChallengeRandom, ChallengeType, Context, Continue, Fail, FrameInput, Next,
-                        StepResult, Success)
+                        StepResult)
 from .framework import IMAGE_SIZE_SCHEMA, Param
 from .one_face import one_face
 
 __all__ = ["BLINK", "BlinkConfig", "blink_params", "eye_aspect_ratio"]
 
-_RUN = "blink.run"
 
 
 def _f(default: Any, help: str) -> Any:
@@ -102,6 +111,19 @@ class BlinkConfig(SessionChecksConfig):
                                              "confidence (0..100) is a closed frame when the EAR "
                                              "is below open_ratio")
     baseline_window: int = _f(15, "adaptive: open frames in the running baseline")
+    open_veto_confidence: float = _f(101.0, "adaptive: EyesOpen true with at least this "
+                                            "confidence (0..100) vetoes a closure seen in the "
+                                            "EAR alone unless it is below deep_ratio; above "
+                                            "100 = off")
+    deep_ratio: float = _f(0.5, "adaptive: an EAR below this fraction of the baseline is a "
+                                "closure whatever EyesOpen says")
+    closure_max_turn: float = _f(0.0, "adaptive: frames whose yaw or pitch differ from the "
+                                      "pose of the open-eye baseline by more than this "
+                                      "(degrees) do not move the running baseline (the EAR "
+                                      "changes with the pose); a new steady pose gets a new "
+                                      "baseline; 0 = off")
+    max_missing_ms: float = _f(0.0, "if > 0, instead of max_missing_faces: the longest "
+                                    "face-less time (ms) skipped; 0 = count frames")
     # -- frame rate
     min_fps: float = _f(0.0, "slowest frame rate accepted (told to the client as minFps); "
                              "0 = no check")
@@ -119,8 +141,21 @@ class BlinkConfig(SessionChecksConfig):
     reaction_min_ms: int = _f(150, "a blink's closure must be seen at least this long after "
                                    "its cue (faster is anticipation, not a reaction) ...")
     reaction_max_ms: int = _f(1000, "... and at most this long after it")
+    max_reaction_spread_ms: float = _f(0.0, "the reaction times of the answering blinks may "
+                                            "differ by at most this (ms) plus one frame "
+                                            "interval: one person's reactions vary by tens of "
+                                            "percent, not by the whole window; 0 = off")
+    blink_merge_ms: float = _f(0.0, "adaptive: a blink is over once the eyes have looked open "
+                                    "for this long (ms) after its last closed frame; a closure "
+                                    "before that is the same blink (glare or jitter frames "
+                                    "look open inside a blink); 0 = at the first open frame")
+    max_missed_cues: int = _f(0, "cues that may go unanswered (a blink between two frames of a "
+                                 "slow camera, a glare frame); the run succeeds once all the "
+                                 "others are answered")
     max_uncued_blinks: int = _f(3, "blinks outside every reaction window tolerated "
-                                   "(spontaneous blinks); one more fails the run")
+                                   "(spontaneous blinks); one more fails the run ...")
+    uncued_per_s: float = _f(0.0, "... plus this many per second since the first cue's window "
+                                  "opened (spontaneous blinks go on while people wait)")
     # -- 3D consistency around the eyes
     parallax_check: bool = _f(False, "ask for a slight head turn before the first cue; the "
                                      "turned frames must show nose parallax (a flat face with "
@@ -147,6 +182,12 @@ class BlinkConfig(SessionChecksConfig):
             raise ConfigError("max_closed_s and max_rotation must be > 0, min_baseline_ear >= 0")
         if self.max_missing_faces < 0:
             raise ConfigError(f"max_missing_faces must be >= 0, got {self.max_missing_faces!r}")
+        if self.max_missing_ms < 0 or self.closure_max_turn < 0:
+            raise ConfigError(f"max_missing_ms and closure_max_turn must be >= 0, got "
+                              f"{self.max_missing_ms!r} and {self.closure_max_turn!r}")
+        if not 0 < self.deep_ratio <= self.partial_close_ratio:
+            raise ConfigError(f"need 0 < deep_ratio <= partial_close_ratio, got "
+                              f"{self.deep_ratio!r} and {self.partial_close_ratio!r}")
         if not 0 < self.partial_close_ratio <= self.open_ratio:
             raise ConfigError(f"need 0 < partial_close_ratio <= open_ratio, got "
                               f"{self.partial_close_ratio!r} and {self.open_ratio!r}")
@@ -167,6 +208,16 @@ class BlinkConfig(SessionChecksConfig):
             raise ConfigError(f"need reaction_max_ms / 1000 <= cue_gap_min_s <= "
                               f"cue_gap_max_s (reaction windows must not overlap), got "
                               f"{self.cue_gap_min_s!r} and {self.cue_gap_max_s!r}")
+        if self.max_reaction_spread_ms < 0:
+            raise ConfigError(f"max_reaction_spread_ms must be >= 0, got "
+                              f"{self.max_reaction_spread_ms!r}")
+        if self.blink_merge_ms < 0:
+            raise ConfigError(f"blink_merge_ms must be >= 0, got {self.blink_merge_ms!r}")
+        if self.uncued_per_s < 0:
+            raise ConfigError(f"uncued_per_s must be >= 0, got {self.uncued_per_s!r}")
+        if not 0 <= self.max_missed_cues < self.min_blinks:
+            raise ConfigError(f"need 0 <= max_missed_cues < min_blinks, got "
+                              f"{self.max_missed_cues!r} and {self.min_blinks!r}")
         if self.max_uncued_blinks < 0:
             raise ConfigError(f"max_uncued_blinks must be >= 0, got {self.max_uncued_blinks!r}")
         if self.turn_min_yaw <= 0 or self.min_parallax < 0 or self.parallax_frames < 1:
@@ -250,7 +301,11 @@ def eye_aspect_ratio(face: FaceDetail, image_width: float = 1.0,
 
 
 def _one_face(frame: FrameInput, context: Context) -> tuple[FaceDetail | None, StepResult | None]:
-    return one_face(frame, context, "blink", max_missing_faces=context.config.max_missing_faces)
+    cfg: BlinkConfig = context.config
+    # max_missing_ms > 0: the face-less time is bounded in ms (a count of frames would allow
+    # 200 ms at 30 fps and 1.2 s at 5 fps)
+    return one_face(frame, context, "blink", max_missing_faces=cfg.max_missing_faces,
+                    max_missing_ms=cfg.max_missing_ms)
 
 
 def _ear(face: FaceDetail, params: Mapping[str, Any], context: Context
@@ -273,14 +328,14 @@ def _ear(face: FaceDetail, params: Mapping[str, Any], context: Context
 # -- hardened helpers ------------------------------------------------------------------------
 
 def _run(context: Context) -> BlinkRun | None:
-    return context.get(_RUN)
+    return context.get(RUN_KEY)
 
 
 def _start_run(params: Mapping[str, Any], frame: FrameInput, context: Context
                ) -> StepResult | None:
     """Create the run state on the first frame; check the params the rules need."""
     cfg: BlinkConfig = context.config
-    if _RUN in context:
+    if RUN_KEY in context:
         return None
     if cfg.cue_timing and not params.get("cuesMs"):
         return Fail("blink.no_cues", "cue_timing is on but the challenge params carry no cue "
@@ -289,74 +344,8 @@ def _start_run(params: Mapping[str, Any], frame: FrameInput, context: Context
     if cfg.parallax_check and params.get("turn") not in TURNS:
         return Fail("blink.no_turn_param", "parallax_check is on but the challenge params carry "
                                            "no head turn (turn: LEFT or RIGHT)")
-    context[_RUN] = BlinkRun.from_params(frame.timestamp, params)
+    context[RUN_KEY] = BlinkRun.from_params(frame.timestamp, params)
     return None
-
-
-def _frame_rate(params: Mapping[str, Any], frame: FrameInput, context: Context
-                ) -> StepResult | None:
-    """``blink.frame_rate`` when the stream is slower than the ``minFps`` the client was told."""
-    cfg: BlinkConfig = context.config
-    run = _run(context)
-    if run is None:
-        return None
-    run.note_frame(frame.timestamp)
-    wanted = float(params.get("minFps", cfg.min_fps) or 0.0)
-    if wanted <= 0 or len(run.timestamps) < cfg.fps_frames:
-        return None
-    fps = measured_fps(run.timestamps)
-    if fps is not None and fps < wanted * (1.0 - cfg.fps_tolerance):
-        return Fail("blink.frame_rate", f"the camera sends {fps:.1f} frames per second; this "
-                                        f"challenge needs at least {wanted:g} (params minFps)")
-    return None
-
-
-def _track_turn(params: Mapping[str, Any], face: FaceDetail, context: Context,
-                run: BlinkRun) -> None:
-    """Collect the nose parallax of frames turned toward ``params['turn']``."""
-    cfg: BlinkConfig = context.config
-    if not cfg.parallax_check or run.reference is None or run.reference_yaw is None:
-        return
-    pose = face.pose
-    if pose is None or pose.yaw is None:
-        return
-    turned = (pose.yaw - run.reference_yaw) * turn_sign(params["turn"])
-    if turned < cfg.turn_min_yaw:
-        return
-    run.turn_seen = True
-    p = nose_parallax(run.reference, face, params["imageWidth"], params["imageHeight"])
-    if p is not None:
-        run.turn_parallax.append(p)
-        context.record(turn_yaw=turned, parallax=p)
-
-
-def _turn_result(context: Context, run: BlinkRun) -> StepResult | None:
-    """``None`` when the turn showed a head's parallax (or is not asked), else the failure."""
-    cfg: BlinkConfig = context.config
-    if not cfg.parallax_check:
-        return None
-    if len(run.turn_parallax) >= cfg.parallax_frames:
-        median = float(np.median(run.turn_parallax))
-        if median >= cfg.min_parallax:
-            return None
-        return Fail("blink.parallax", f"the turned face moved like a flat picture (nose "
-                                      f"parallax {median:.3f} < {cfg.min_parallax:g} face widths)")
-    if not run.turn_seen:
-        return Fail("blink.no_turn", f"the head was not turned {cfg.turn_min_yaw:g} degrees "
-                                     f"toward the {context.params['turn'].lower()} before the cues")
-    return Fail("blink.parallax_unavailable", f"fewer than {cfg.parallax_frames} turned frames "
-                                              "carried the landmarks needed for the parallax")
-
-
-def _success(context: Context, run: BlinkRun | None, message: str) -> StepResult:
-    if run is not None:
-        result = _turn_result(context, run)
-        if result is not None:
-            return result
-    final = before_success(context)
-    if final is not None:
-        return final
-    return Success("blink.ok", message)
 
 
 # -- states ----------------------------------------------------------------------------------
@@ -366,7 +355,7 @@ def face_state(params: Mapping[str, Any], frame: FrameInput, context: Context) -
     """Wait for a frame with exactly one face (several faces fail the run)."""
     cfg: BlinkConfig = context.config
     if cfg.hardened:
-        result = _start_run(params, frame, context) or _frame_rate(params, frame, context)
+        result = _start_run(params, frame, context) or frame_rate(params, frame, context)
         if result is not None:
             return result
     n = len(frame.faces)
@@ -381,9 +370,10 @@ def face_state(params: Mapping[str, Any], frame: FrameInput, context: Context) -
 def baseline_state(params: Mapping[str, Any], frame: FrameInput, context: Context) -> StepResult:
     """Measure the open-eye EAR over the first ``baseline_frames`` usable frames."""
     cfg: BlinkConfig = context.config
-    result = _frame_rate(params, frame, context)
+    result = frame_rate(params, frame, context)
     if result is not None:
         return result
+    run = _run(context)
     face, result = _one_face(frame, context)
     if result is not None or face is None:
         return result or Continue()
@@ -395,11 +385,13 @@ def baseline_state(params: Mapping[str, Any], frame: FrameInput, context: Contex
     samples = context.setdefault("blink.baseline_samples", [])
     samples.append(ear)
     del samples[:-cfg.baseline_frames]  # a sliding window of the last frames
-    run = _run(context)
     if run is not None:
         yaws = context.setdefault("blink.baseline_yaws", [])
         yaws.append(face.pose.yaw if face.pose is not None else None)
         del yaws[:-cfg.baseline_frames]
+        pitches = context.setdefault("blink.baseline_pitches", [])
+        pitches.append(face.pose.pitch if face.pose is not None else None)
+        del pitches[:-cfg.baseline_frames]
     if len(samples) < cfg.baseline_frames:
         return Continue("blink.baseline", f"measuring open eyes ({len(samples)} of "
                                           f"{cfg.baseline_frames})")
@@ -413,10 +405,15 @@ def baseline_state(params: Mapping[str, Any], frame: FrameInput, context: Contex
         run.reference = face
         known = [y for y in context["blink.baseline_yaws"] if y is not None]
         run.reference_yaw = float(np.median(known)) if known else None
+        known = [p for p in context["blink.baseline_pitches"] if p is not None]
+        run.reference_pitch = float(np.median(known)) if known else None
         if cfg.adaptive_closure:
             run.closure = ClosureDetector(cfg.partial_close_ratio, cfg.open_ratio,
                                           cfg.close_sigmas, cfg.min_spread_ratio,
-                                          cfg.eyes_closed_confidence, cfg.baseline_window)
+                                          cfg.eyes_closed_confidence, cfg.baseline_window,
+                                          open_veto_confidence=cfg.open_veto_confidence,
+                                          deep_ratio=cfg.deep_ratio,
+                                          max_low_ms=1000.0 * cfg.max_closed_s)
             run.closure.seed([s for s in samples if s >= cfg.open_ratio * baseline])
     return Next("blink.baseline_done", f"open-eye baseline {baseline:.3f}")
 
@@ -459,37 +456,24 @@ def blink_state(params: Mapping[str, Any], frame: FrameInput, context: Context) 
         context.record(blinks=count)
         context.score = count / wanted
         if count >= wanted:
-            return _success(context, None, f"{count} blinks in {elapsed / 1000:.1f} s")
+            return succeed(context, None, f"{count} blinks in {elapsed / 1000:.1f} s")
         return Continue("blink.counted", f"blink {count} of {wanted}")
     return Continue("blink.open", f"{count} of {wanted} blinks")
-
-
-def _missed_cue(params: Mapping[str, Any], context: Context, run: BlinkRun,
-                now: int) -> StepResult | None:
-    """``blink.missed_cue`` once a cue's window has passed with no blink answering it."""
-    low, high = (int(v) for v in params["reactionMs"])
-    pending = None if run.closed_since is None else run.elapsed(run.closed_since)
-    for k, cue in enumerate(run.cues):
-        if run.answered[k] or now <= cue + high:
-            continue
-        if pending is not None and low <= pending - cue <= high:
-            continue  # its closure started in the window; it is confirmed when the eyes open
-        return Fail("blink.missed_cue", f"no blink {low}-{high} ms after cue {k + 1} of "
-                                        f"{len(run.cues)} (shown at {cue / 1000:.1f} s)")
-    return None
 
 
 def _hardened_blink(params: Mapping[str, Any], frame: FrameInput, context: Context,
                     run: BlinkRun) -> StepResult:
     """The blink state of the hardened rules (see the module docstring)."""
     cfg: BlinkConfig = context.config
-    result = _frame_rate(params, frame, context)
+    result = frame_rate(params, frame, context)
     if result is not None:
         return result
     now = run.elapsed(frame.timestamp)
-    wanted = len(run.cues) if cfg.cue_timing else int(params["blinks"])
+    wanted = (max(1, len(run.cues) - cfg.max_missed_cues) if cfg.cue_timing
+              else int(params["blinks"]))
     if cfg.cue_timing:
-        result = _missed_cue(params, context, run, now)
+        result = missed_cue(params, context, run, now) or reaction_spread(params, context,
+                                                                          run, now)
         if result is not None:
             return result
     else:
@@ -500,46 +484,26 @@ def _hardened_blink(params: Mapping[str, Any], frame: FrameInput, context: Conte
     face, result = _one_face(frame, context)
     if result is not None or face is None:
         return result or Continue()
-    _track_turn(params, face, context, run)
+    track_turn(params, face, context, run)
     ear, result = _ear(face, params, context)
     if result is not None:
         return result
     if ear is None:
         return Continue("blink.rotated", "head turned too far to measure the eyes")
     if run.closure is not None:
-        state, rel = run.closure.update(ear, eyes_closed_probability(face))
+        away = turned_away(face, ear, frame.timestamp, context, run)
+        if away:
+            context.record(turned_away=True)
+        state, rel = run.closure.update(ear, eyes_closed_probability(face), frame.timestamp,
+                                        learn=not away)
+        if state == "rebaselined":
+            run.closed_since, run.reopened_at, run.pieces = None, None, []
+            context.record(ear_ratio=rel, eye_state=state)
+            return Continue("blink.rebaselined", "the eyes stayed narrower than the open-eye "
+                                                 "baseline for longer than a blink: new baseline")
     else:
         rel = ear / context["blink.baseline"]
         state = ("closed" if rel < cfg.close_ratio else "open" if rel > cfg.open_ratio
                  else "between")
     context.record(ear_ratio=rel, blinks=run.blinks, eye_state=state)
-    if state == "closed":
-        if run.closed_since is None:
-            run.closed_since = frame.timestamp
-        return Continue("blink.closed", "eyes closed")
-    if state != "open" or run.closed_since is None:
-        return Continue("blink.open", f"{run.blinks} of {wanted} blinks")
-    onset_ts, run.closed_since = run.closed_since, None
-    if frame.timestamp - onset_ts > cfg.max_closed_s * 1000:
-        return Continue("blink.long_closure", "eyes were closed too long for a blink")
-    if cfg.cue_timing:
-        low, high = (int(v) for v in params["reactionMs"])
-        k = match_cue(run.elapsed(onset_ts), run.cues, run.answered, low, high)
-        if k is None:
-            run.uncued += 1
-            context.record(uncued_blinks=run.uncued)
-            if run.uncued > cfg.max_uncued_blinks:
-                return Fail("blink.uncued_blinks", f"{run.uncued} blinks outside the "
-                                                   f"{low}-{high} ms after the cues (at most "
-                                                   f"{cfg.max_uncued_blinks} allowed)")
-            return Continue("blink.uncued", "a blink that follows no cue; it does not count")
-        run.answered[k] = True
-        run.blinks = sum(run.answered)
-    else:
-        run.blinks += 1
-    context.record(blinks=run.blinks)
-    context.score = run.blinks / wanted
-    if run.blinks >= wanted:
-        return _success(context, run, f"{run.blinks} blinks" + (
-            " on cue" if cfg.cue_timing else ""))
-    return Continue("blink.counted", f"blink {run.blinks} of {wanted}")
+    return eye_event(state, params, frame, context, run, wanted)

@@ -113,8 +113,17 @@ def measured_fps(timestamps: Sequence[int]) -> float | None:
 class ClosureDetector:
     """Frame-by-frame eye closure against the session's own open-eye EAR (see the module doc).
 
-    ``update(ear, closed_p)`` returns ``"closed"``, ``"open"`` or ``"between"`` (neither:
-    the lids are partly down but not enough to call it a closure, or not yet back up).
+    ``update(ear, closed_p, timestamp)`` returns ``"closed"``, ``"open"`` or ``"between"``
+    (neither: the lids are partly down but not enough to call it a closure, or not yet back
+    up). The spread is measured on every frame not called closed (open *and* between), so
+    the lower tail of the detector's jitter is not cut off at ``open_ratio``. With
+    ``open_veto_confidence`` <= 100, ``EyesOpen`` true with at least that confidence vetoes
+    an EAR-only closure unless the EAR is below ``deep_ratio`` of the baseline (a frame whose
+    lids are really half down is rarely called open with such confidence, while landmark
+    jitter on a still print is). A run of frames below ``open_ratio`` longer than
+    ``max_low_ms`` is no blink: the lids have a new resting level (a squint, a pose or light
+    change), and the baseline restarts from those frames (``update`` then returns
+    ``"rebaselined"``) instead of waiting forever for an opening that never comes.
     """
 
     partial_close_ratio: float
@@ -123,11 +132,17 @@ class ClosureDetector:
     min_spread_ratio: float
     eyes_closed_confidence: float
     window: int
+    open_veto_confidence: float = 101.0
+    deep_ratio: float = 0.5
+    max_low_ms: float = float("inf")
     open_samples: list[float] = field(default_factory=list)
+    spread_samples: list[float] = field(default_factory=list)
+    low_run: list[tuple[float, float]] = field(default_factory=list)
 
     def seed(self, samples: Sequence[float]) -> None:
         """Start the running baseline from the baseline state's open-eye samples."""
         self.open_samples = [float(s) for s in samples][-self.window:]
+        self.spread_samples = list(self.open_samples)
 
     @property
     def baseline(self) -> float:
@@ -135,24 +150,48 @@ class ClosureDetector:
 
     @property
     def spread(self) -> float:
-        """Robust frame-to-frame spread of open-eye EAR (1.4826 MAD), floored."""
-        s = np.asarray(self.open_samples, dtype=float)
+        """Robust frame-to-frame spread of the EAR of frames not closed (1.4826 MAD), floored."""
+        s = np.asarray(self.spread_samples, dtype=float)
         mad = 1.4826 * float(np.median(np.abs(s - np.median(s)))) if len(s) >= 5 else 0.0
         return max(mad, self.min_spread_ratio * self.baseline)
 
-    def update(self, ear: float, closed_p: float | None) -> tuple[str, float]:
-        """Classify one frame; returns the class and the EAR relative to the baseline."""
+    def _keep(self, ear: float, *, is_open: bool) -> None:
+        self.spread_samples.append(float(ear))
+        del self.spread_samples[:-2 * self.window]
+        if is_open:
+            self.open_samples.append(float(ear))
+            del self.open_samples[:-self.window]
+
+    def update(self, ear: float, closed_p: float | None, timestamp: float | None = None,
+               *, learn: bool = True) -> tuple[str, float]:
+        """Classify one frame; returns the class and the EAR relative to the baseline.
+
+        ``learn=False`` (a frame in another pose than the baseline's): classify it, but let it
+        move neither the baseline, the spread nor the too-long-low clock.
+        """
         base = self.baseline
         rel = ear / base if base > 0 else 1.0
         by_ear = rel < self.partial_close_ratio and base - ear > self.close_sigmas * self.spread
+        if by_ear and closed_p is not None and rel >= self.deep_ratio \
+                and (1.0 - closed_p) * 100.0 >= self.open_veto_confidence:
+            by_ear = False  # EyesOpen is sure the eyes are open and the dip is shallow
         by_attr = (closed_p is not None and closed_p * 100.0 >= self.eyes_closed_confidence
                    and rel < self.open_ratio)
+        if rel >= self.open_ratio:
+            if learn:
+                self.low_run.clear()
+                self._keep(ear, is_open=True)
+            return "open", rel
+        if timestamp is not None and learn:
+            self.low_run.append((float(timestamp), float(ear)))
+            if self.low_run[-1][0] - self.low_run[0][0] > self.max_low_ms:
+                self.seed([e for _, e in self.low_run])
+                self.low_run.clear()
+                return "rebaselined", rel
         if by_ear or by_attr:
             return "closed", rel
-        if rel >= self.open_ratio:
-            self.open_samples.append(float(ear))
-            del self.open_samples[:-self.window]
-            return "open", rel
+        if learn:
+            self._keep(ear, is_open=False)
         return "between", rel
 
 
@@ -167,12 +206,23 @@ class BlinkRun:
     closure: ClosureDetector | None = None
     closed_since: int | None = None
     last_closed: int | None = None
+    #: timestamps of the first closed frame of each piece of the current blink
+    pieces: list[int] = field(default_factory=list)
+    #: the first open frame after the current blink's last closed frame
+    reopened_at: int | None = None
     blinks: int = 0
     uncued: int = 0
     reference: FaceDetail | None = None
     reference_yaw: float | None = None
+    reference_pitch: float | None = None
+    #: (yaw, pitch) where the open-eye baseline was measured (closure_max_turn)
+    eye_pose: tuple[float, float] | None = None
+    #: (timestamp, EAR, yaw, pitch) of the frames turned away from ``eye_pose``, while steady
+    away: list[tuple[int, float, float, float]] = field(default_factory=list)
     turn_parallax: list[float] = field(default_factory=list)
     turn_seen: bool = False
+    #: latencies (ms after the cue) of the blinks seen in each cue's window
+    candidates: list[list[int]] = field(default_factory=list)
 
     def note_frame(self, timestamp: int, keep: int = 30) -> None:
         self.timestamps.append(int(timestamp))
@@ -185,4 +235,5 @@ class BlinkRun:
     @classmethod
     def from_params(cls, t0: int, params: Mapping[str, Any]) -> "BlinkRun":
         cues = [int(c) for c in params.get("cuesMs") or ()]
-        return cls(t0=int(t0), cues=cues, answered=[False] * len(cues))
+        return cls(t0=int(t0), cues=cues, answered=[False] * len(cues),
+                   candidates=[[] for _ in cues])

@@ -165,6 +165,13 @@ PLAIN_TEXT: dict[str, Plain] = {
     "blink.parallax": Plain("Your face turned like a flat picture",
                             "Turn your own head a little to the side shown, then back."),
     "blink.parallax_unavailable": Plain("The turn of your head could not be measured", _DATA),
+    # BLINK for real cameras (issue 11c)
+    "blink.rebaselined": Plain("Your open eyes measured again",
+                               "Keep your eyes open and look at the screen."),
+    "blink.before_cues": Plain("A blink before the first signal", "Wait for the flash."),
+    "blink.reopening": Plain("Eyes opening", "Keep them open until the next flash."),
+    "blink.reaction_spread": Plain("Your blinks did not follow the signals evenly",
+                                   "Blink right after each flash, every time."),
     # -- HEAD_TURN ----------------------------------------------------------------------------
     "head_turn.no_face": Plain("No face found", "Look straight at the camera in good light."),
     "head_turn.several_faces": _ONE,

@@ -53,7 +53,7 @@ def test_session_files_carry_detectfaces_fields_only(dataset):
     face = doc["frames"][0]["faces"][0]
     assert set(face) == {"BoundingBox", "Smile", "EyesOpen", "MouthOpen", "Landmarks", "Pose",
                          "Quality", "Confidence", "EyeDirection"}
-    assert doc["challenge"]["params"]["blinks"] in (2, 3, 4)
+    assert doc["challenge"]["params"]["blinks"] in (2, 3, 4, 5)  # hardened BLINK: 4-5 cues
 
 
 def test_generation_is_deterministic_for_a_seed():

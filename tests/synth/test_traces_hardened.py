@@ -117,6 +117,23 @@ def test_blink_bona_fide_closes_the_eyes_and_a_photo_does_not():
     assert min(ratios) > 0.7 * np.median(ratios)
 
 
+def test_cued_blink_people_vary_like_the_physics_narrow_eyes_and_glare():
+    sessions = [sim("BLINK", seed=s) for s in range(60)]
+    narrow = [s for s in sessions if s.metadata["narrow_eyes"] < 1.0]
+    glare = [s for s in sessions if s.metadata["glare_frames"] > 0]
+    assert 3 <= len(narrow) <= 25 and 2 <= len(glare) <= 20      # 20 % and 15 % of people
+    assert all(0.55 <= s.metadata["narrow_eyes"] <= 0.75 for s in narrow)
+
+    def open_ear(s):
+        return float(np.median([eye_aspect_ratio(f.faces[0], 640, 480)
+                                for f in s.frames if f.faces]))
+    wide = [open_ear(s) for s in sessions if s.metadata["narrow_eyes"] == 1.0]
+    assert np.median([open_ear(s) for s in narrow]) < 0.8 * np.median(wide)
+    assert all(0 < s.metadata["glare_frames"] <= 0.45 * len(s.frames) for s in glare)
+    reactions = [r for s in sessions for r in s.metadata["cue_reactions_s"]]
+    assert min(reactions) < 0.25 and max(reactions) > 0.6          # 150-600 ms and slower
+
+
 def test_head_turn_bona_fide_follows_the_sequence_with_the_yaw_and_pitch_signs():
     s = sim("HEAD_TURN", seed=2)
     yaws = [f.faces[0].pose.yaw for f in s.frames if f.faces]
