@@ -4,6 +4,12 @@ The data helpers live in :mod:`liveness_lab.ui.explorer_data`. The verifier,
 the frames and the traces are a fragment (``st.fragment``): a threshold edit or
 a scrub reruns that part only, not the page; the frame scrubber is a nested
 fragment with play / step buttons.
+
+What an edit re-runs is kept small: everything that does not depend on the edit is
+computed once per open session and kept in this browser session's state (the unedited
+verdict, the face track, the face-track charts as Vega-Lite specs, the drawn frames), so
+an edit re-verifies the one session with the edited thresholds and rebuilds only what
+follows the edited verdict (its badge, the state chart and the trace table).
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ import json
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import streamlit as st
 
@@ -27,10 +33,35 @@ SESSION_KEY = "explorer.session"
 IMAGES_KEY = "explorer.images"
 
 
+TOKEN_KEY = "explorer.session_token"
+
+
 def _set_session(session: Any, images: Mapping[int, bytes] | None = None) -> None:
     st.session_state[SESSION_KEY] = session
     st.session_state[IMAGES_KEY] = dict(images or {})
     st.session_state["explorer.frame"] = 0
+    # a new token for every session put on the page: what was computed for the last one
+    # (the memos below) is never shown for this one
+    st.session_state[TOKEN_KEY] = st.session_state.get(TOKEN_KEY, 0) + 1
+    st.session_state.pop("explorer.memo", None)
+
+
+def _memo(name: str, key: Any, build: Callable[[], Any], limit: int = 32) -> Any:
+    """``build()``, computed once per open session and ``key`` (kept in the browser session).
+
+    At most ``limit`` values per ``name`` are kept (the oldest is dropped first).
+    """
+    memo = st.session_state.setdefault("explorer.memo", {})
+    token = st.session_state.get(TOKEN_KEY, 0)
+    if memo.get("token") != token:
+        memo.clear()
+        memo["token"] = token
+    values = memo.setdefault(name, {})
+    if key not in values:
+        if len(values) >= limit:
+            values.pop(next(iter(values)))
+        values[key] = build()
+    return values[key]
 
 
 def _open_dataset() -> None:
@@ -229,20 +260,20 @@ def _config_editor(ctype: Any, profile: str) -> tuple[dict[str, Any], dict[str, 
     return base, values
 
 
+def _edit_key(profile: str, changed: Mapping[str, Any]) -> tuple[str, str]:
+    return profile, json.dumps(dict(changed), sort_keys=True, default=str)
+
+
 def _verdicts(session: Any, profile: str, ctype_name: str,
               changed: Mapping[str, Any]) -> tuple[Any, Any]:
-    """(seed verdict, edited verdict), memoized per session, profile and edit."""
-    memo = st.session_state.setdefault("explorer.verdicts", {})
-    key = (session.id, st.session_state.get("explorer.loaded_from"), profile,
-           json.dumps(dict(changed), sort_keys=True, default=str))
-    if key not in memo:
-        if len(memo) > 64:
-            memo.clear()
-        baseline = verify_with(session, "seed", {})
-        edited = baseline if profile == "seed" and not changed else \
-            verify_with(session, profile, {ctype_name: dict(changed)} if changed else {})
-        memo[key] = (baseline, edited)
-    return memo[key]
+    """(seed verdict, edited verdict) of the open session: the seed verdict is computed once
+    per session, the edited one once per profile and edit."""
+    baseline = _memo("baseline", "seed", lambda: verify_with(session, "seed", {}), limit=1)
+    if profile == "seed" and not changed:
+        return baseline, baseline
+    edited = _memo("edited", _edit_key(profile, changed), lambda: verify_with(
+        session, profile, {ctype_name: dict(changed)} if changed else {}))
+    return baseline, edited
 
 
 @st.fragment
@@ -285,23 +316,11 @@ def _frame_view(session: Any, images: Mapping[int, bytes], trace: Any) -> None:
 
 
 def _draw_frame(session: Any, images: Mapping[int, bytes], trace: Any, i: int) -> None:
-    from ..drawing import draw_frame
-
     frames = session.frames
     frame = frames[i]
     t0 = min(f.timestamp for f in frames)
-    data: Any = images.get(i)
-    if data is None:
-        path = session.image_path(frame)
-        data = path.read_bytes() if path is not None and path.is_file() else None
     c1, c2 = st.columns([3, 2])
-    try:
-        img = draw_frame(data, frame.faces, session.params)
-        caption = f"frame {i} · t = {(frame.timestamp - t0) / 1000:.2f} s · " + (
-            "no image: landmarks on a blank canvas" if data is None else "image with landmarks")
-    except ValueError as e:
-        img = draw_frame(None, frame.faces, session.params)
-        caption = f"frame {i}: the image does not decode ({e}); blank canvas"
+    img, caption = _memo("frame", i, lambda: _drawn_frame(session, images, i, t0), limit=48)
     c1.image(img, caption=caption, width="stretch")
     with c2:
         if frame.faces is None:
@@ -334,6 +353,25 @@ def _draw_frame(session: Any, images: Mapping[int, bytes], trace: Any, i: int) -
                             f"{humanize_times(str(r.get('message')), t0)}")
 
 
+def _drawn_frame(session: Any, images: Mapping[int, bytes], i: int, t0: int) -> tuple[Any, str]:
+    """Frame ``i`` drawn with the challenge's boxes and its faces' landmarks, and its caption."""
+    from ..drawing import draw_frame
+
+    frame = session.frames[i]
+    data: Any = images.get(i)
+    if data is None:
+        path = session.image_path(frame)
+        data = path.read_bytes() if path is not None and path.is_file() else None
+    try:
+        img = draw_frame(data, frame.faces, session.params)
+        caption = f"frame {i} · t = {(frame.timestamp - t0) / 1000:.2f} s · " + (
+            "no image: landmarks on a blank canvas" if data is None else "image with landmarks")
+    except ValueError as e:
+        img = draw_frame(None, frame.faces, session.params)
+        caption = f"frame {i}: the image does not decode ({e}); blank canvas"
+    return img, caption
+
+
 def _session_view(session: Any, images: Mapping[int, bytes]) -> None:
     from ...challenges.registry import default_registry
     from ...errors import UnknownChallengeType
@@ -350,7 +388,7 @@ def _session_view(session: Any, images: Mapping[int, bytes]) -> None:
         from ...analyzers import DEFAULT_ANALYZER
         if st.button(f"Analyze them with the {DEFAULT_ANALYZER} analyzer",
                      key="explorer.analyze", icon=":material/face:"):
-            st.session_state[SESSION_KEY] = _analyze_missing(session, images)
+            _set_session(_analyze_missing(session, images), images)
             st.rerun()
         _frame_view(session, images, trace_table([]))
         return
@@ -398,20 +436,25 @@ def _analysis(session: Any, images: Mapping[int, bytes], ctype: Any) -> None:
         st.caption(f"This {session.label.replace('_', ' ')} session is "
                    f"{'accepted' if edited.success else 'rejected'}: an error of the challenge "
                    "under this configuration.")
-    trace = trace_table(edited.trace.to_records(), t0=t0)
+    edit = _edit_key(profile, changed)
+    trace = _memo("trace", edit, lambda: trace_table(edited.trace.to_records(), t0=t0))
     st.subheader("Frames")
     _frame_view(session, images, trace)
     st.subheader("Traces")
-    track = face_track([(f.timestamp, f.faces) for f in frames],
-                       session.params.get("imageWidth") or 640,
-                       session.params.get("imageHeight") or 480, t0=t0)
-    try:
-        cfg = resolve_configs(profile, overrides={ctype.name: changed} if changed
-                              else {}).for_type(ctype).to_dict()
-    except ConfigError:
-        cfg = None
-    trace_section(trace, track, session.params, challenge_type=ctype.name, config=cfg,
-                  key="explorer-trace")
+    track = _memo("track", "track", lambda: face_track(
+        [(f.timestamp, f.faces) for f in frames], session.params.get("imageWidth") or 640,
+        session.params.get("imageHeight") or 480, t0=t0), limit=1)
+
+    def config() -> dict[str, Any] | None:
+        try:
+            return resolve_configs(profile, overrides={ctype.name: changed} if changed
+                                   else {}).for_type(ctype).to_dict()
+        except ConfigError:
+            return None
+
+    trace_section(trace, track, session.params, challenge_type=ctype.name,
+                  config=_memo("config", edit, config), key="explorer-trace",
+                  memo=_memo("charts", "charts", dict, limit=1))
     dataset = st.session_state.get("explorer.dataset")
     if st.session_state.get("explorer.loaded_from") == dataset and dataset:
         _dataset_rerun(dataset, ctype.name, profile, changed)
