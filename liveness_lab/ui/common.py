@@ -175,10 +175,17 @@ def profile_banner(link: Any, *, key: str = "profile") -> str | None:
     return profile
 
 
+#: The tabs of :func:`trace_section` that show the face track (what the analyzer saw), and
+#: those that show what the verifier did with it.
+TRACK_TABS = ("Nose vs target", "Head pose", "Eyes and mouth")
+VERIFIER_TABS = ("States", "Trace table")
+
+
 def trace_section(trace: Any, track: Any, params: Mapping[str, Any], *,
                   challenge_type: str, config: Mapping[str, Any] | None = None,
                   key: str = "trace", mirror: bool = False,
-                  memo: MutableMapping[Any, Any] | None = None) -> None:
+                  memo: MutableMapping[Any, Any] | None = None,
+                  tabs: Sequence[str] | None = None) -> None:
     """The landmark traces: nose vs target, head pose, eyes and mouth, states, the table.
 
     Parameters
@@ -199,13 +206,16 @@ def trace_section(trace: Any, track: Any, params: Mapping[str, Any], *,
         draw and kept as Vega-Lite specs, so a redraw re-sends the same spec instead of
         rebuilding and validating the Altair chart. The state chart and the table follow
         ``trace`` and are always drawn from it.
+    tabs:
+        Only these tabs (:data:`TRACK_TABS`, :data:`VERIFIER_TABS`), in the usual order;
+        ``None``: all of them.
     """
     from . import charts
 
     config = config or {}
     tolerance = config.get("nose_box_tolerance")
     rotation = config.get("rotation_threshold")
-    order = tab_order(challenge_type, params)
+    order = [t for t in tab_order(challenge_type, params) if tabs is None or t in tabs]
     shown = dict(zip(order, st.tabs(order)))
     if "Nose vs target" in shown:
         with shown["Nose vs target"]:
@@ -222,31 +232,35 @@ def trace_section(trace: Any, track: Any, params: Mapping[str, Any], *,
                     _show_chart(path)
                 if xy is not None:
                     _show_chart(xy)
-    with shown["Head pose"]:
-        chart = _chart(memo, ("pose", rotation),
-                       lambda: charts.head_pose_chart(track, rotation_threshold=rotation))
-        if chart is None:
-            st.info("No head pose in the analyzed frames.")
-        else:
-            _show_chart(chart)
-    with shown["Eyes and mouth"]:
-        chart = _chart(memo, ("attributes",), lambda: charts.attributes_chart(track))
-        if chart is None:
-            st.info("No eyes or mouth estimates in the analyzed frames (the 5-point local "
-                    "analyzer does not estimate them).")
-        else:
-            _show_chart(chart)
-    with shown["States"]:
-        chart = charts.state_timeline_chart(trace)
-        if chart is None:
-            st.info("The verifier saw no frame.")
-        else:
-            _show_chart(chart if memo is None else _spec(chart))
-            from .tracks import state_summary
-            st.dataframe(state_summary(trace), hide_index=True, width="stretch")
-    with shown["Trace table"]:
-        st.dataframe(display_trace(trace), hide_index=True, width="stretch",
-                     key=f"{key}-table")
+    if "Head pose" in shown:
+        with shown["Head pose"]:
+            chart = _chart(memo, ("pose", rotation),
+                           lambda: charts.head_pose_chart(track, rotation_threshold=rotation))
+            if chart is None:
+                st.info("No head pose in the analyzed frames.")
+            else:
+                _show_chart(chart)
+    if "Eyes and mouth" in shown:
+        with shown["Eyes and mouth"]:
+            chart = _chart(memo, ("attributes",), lambda: charts.attributes_chart(track))
+            if chart is None:
+                st.info("No eyes or mouth estimates in the analyzed frames (the 5-point local "
+                        "analyzer does not estimate them).")
+            else:
+                _show_chart(chart)
+    if "States" in shown:
+        with shown["States"]:
+            chart = charts.state_timeline_chart(trace)
+            if chart is None:
+                st.info("The verifier saw no frame.")
+            else:
+                _show_chart(chart if memo is None else _spec(chart))
+                from .tracks import state_summary
+                st.dataframe(state_summary(trace), hide_index=True, width="stretch")
+    if "Trace table" in shown:
+        with shown["Trace table"]:
+            st.dataframe(display_trace(trace), hide_index=True, width="stretch",
+                         key=f"{key}-table")
 
 
 def _chart(memo: MutableMapping[Any, Any] | None, key: Any, build: Callable[[], Any]) -> Any:

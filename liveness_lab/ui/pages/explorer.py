@@ -22,10 +22,11 @@ from typing import Any, Callable, Mapping
 
 import streamlit as st
 
-from ..common import (app_settings, error_box, history, page_header, trace_section,
-                      verdict_badge)
+from ..common import (TRACK_TABS, VERIFIER_TABS, app_settings, error_box, history,
+                      page_header, trace_section, verdict_badge)
 from ..explorer_data import config_overrides, find_datasets, threshold_groups, verify_with
 from ..tracks import face_track, trace_table
+from ._explorer_rerun import dataset_rerun
 
 __all__ = ["render"]
 
@@ -34,6 +35,11 @@ IMAGES_KEY = "explorer.images"
 
 
 TOKEN_KEY = "explorer.session_token"
+#: the thresholds the face-track charts draw; their values for the current edit, and those
+#: the charts on the page were drawn with; False once a full page run has finished (later
+#: runs of the verifier's fragment alone then compare the two)
+DRAWN_THRESHOLDS = ("nose_box_tolerance", "rotation_threshold")
+DRAWN_KEY, SHOWN_KEY, FULL_RUN_KEY = "explorer.drawn", "explorer.shown", "explorer.full_run"
 
 
 def _set_session(session: Any, images: Mapping[int, bytes] | None = None) -> None:
@@ -353,8 +359,11 @@ def _draw_frame(session: Any, images: Mapping[int, bytes], trace: Any, i: int) -
                             f"{humanize_times(str(r.get('message')), t0)}")
 
 
-def _drawn_frame(session: Any, images: Mapping[int, bytes], i: int, t0: int) -> tuple[Any, str]:
-    """Frame ``i`` drawn with the challenge's boxes and its faces' landmarks, and its caption."""
+def _drawn_frame(session: Any, images: Mapping[int, bytes], i: int, t0: int) -> tuple[bytes, str]:
+    """Frame ``i`` drawn with the challenge's boxes and its faces' landmarks (JPEG bytes: the
+    same frame is the same image file to the browser), and its caption."""
+    import cv2
+
     from ..drawing import draw_frame
 
     frame = session.frames[i]
@@ -369,7 +378,9 @@ def _drawn_frame(session: Any, images: Mapping[int, bytes], i: int, t0: int) -> 
     except ValueError as e:
         img = draw_frame(None, frame.faces, session.params)
         caption = f"frame {i}: the image does not decode ({e}); blank canvas"
-    return img, caption
+    ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(img, cv2.COLOR_RGB2BGR),
+                            [cv2.IMWRITE_JPEG_QUALITY, 90])
+    return (jpeg.tobytes() if ok else img), caption
 
 
 def _session_view(session: Any, images: Mapping[int, bytes]) -> None:
@@ -398,6 +409,7 @@ def _session_view(session: Any, images: Mapping[int, bytes]) -> None:
         error_box(str(e), hint="Install the plugin that defines this challenge type.")
         return
     _analysis(session, images, ctype)
+    _face_track_view(session, ctype)
 
 
 @st.fragment
@@ -438,12 +450,6 @@ def _analysis(session: Any, images: Mapping[int, bytes], ctype: Any) -> None:
                    "under this configuration.")
     edit = _edit_key(profile, changed)
     trace = _memo("trace", edit, lambda: trace_table(edited.trace.to_records(), t0=t0))
-    st.subheader("Frames")
-    _frame_view(session, images, trace)
-    st.subheader("Traces")
-    track = _memo("track", "track", lambda: face_track(
-        [(f.timestamp, f.faces) for f in frames], session.params.get("imageWidth") or 640,
-        session.params.get("imageHeight") or 480, t0=t0), limit=1)
 
     def config() -> dict[str, Any] | None:
         try:
@@ -452,91 +458,49 @@ def _analysis(session: Any, images: Mapping[int, bytes], ctype: Any) -> None:
         except ConfigError:
             return None
 
-    trace_section(trace, track, session.params, challenge_type=ctype.name,
-                  config=_memo("config", edit, config), key="explorer-trace",
-                  memo=_memo("charts", "charts", dict, limit=1))
+    drawn = {k: (_memo("config", edit, config) or {}).get(k) for k in DRAWN_THRESHOLDS}
+    st.session_state[DRAWN_KEY] = drawn
+    if st.session_state.get(FULL_RUN_KEY) is False and st.session_state.get(SHOWN_KEY) != drawn:
+        # the face-track charts, outside this fragment, draw one of the edited thresholds
+        st.rerun(scope="app")
+    st.subheader("Frames")
+    _frame_view(session, images, trace)
+    st.subheader("What the verifier did")
+    trace_section(trace, None, session.params, challenge_type=ctype.name, key="explorer-trace",
+                  tabs=VERIFIER_TABS, memo={})
     dataset = st.session_state.get("explorer.dataset")
     if st.session_state.get("explorer.loaded_from") == dataset and dataset:
-        _dataset_rerun(dataset, ctype.name, profile, changed)
+        dataset_rerun(dataset, ctype.name, profile, changed)
 
 
-@st.cache_resource(max_entries=4, show_spinner=False)
-def _cached_sessions(dataset: str, challenge_type: str, stamp: float) -> list[Any]:
-    """The dataset's sessions of one type, parsed once per manifest version (``stamp``)."""
-    from ..explorer_data import load_sessions
+def _face_track_view(session: Any, ctype: Any) -> None:
+    """The face-track charts (what the analyzer saw, with the thresholds they draw).
 
-    return load_sessions(dataset, challenge_type=challenge_type)
-
-
-def _dataset_rerun(dataset: str, ctype_name: str, profile: str,
-                   changed: Mapping[str, Any]) -> None:
-    """Re-run the edited thresholds over every session of the dataset, with progress."""
-    from ..explorer_data import misclassified, rerun_sessions, rerun_summary
-    from ...errors import ConfigError, SessionFormatError
-
-    st.subheader("The whole dataset")
-    key = (dataset, ctype_name, profile, json.dumps(dict(changed), sort_keys=True, default=str))
-    results = st.session_state.setdefault("explorer.reruns", {})
-    edit = ", ".join(f"{k}={v}" for k, v in changed.items()) or "no edit"
-    if st.button(f"Re-run {profile} ({edit}) over every {ctype_name} session of the dataset",
-                 key="explorer.rerun", icon=":material/replay:"):
-        bar = st.progress(0.0, text="Reading the sessions…")
-        try:
-            stamp = (Path(dataset) / "manifest.csv").stat().st_mtime
-            sessions = _cached_sessions(dataset, ctype_name, stamp)
-            t_start = time.perf_counter()
-
-            def tick(done: int, total: int) -> None:
-                bar.progress(done / max(total, 1) / 2,
-                             text=f"Unedited profile: {done} of {total} sessions")
-
-            base = rerun_sessions(sessions, profile=profile, progress=tick)
-
-            def tick2(done: int, total: int) -> None:
-                bar.progress(0.5 + done / max(total, 1) / 2,
-                             text=f"Edited thresholds: {done} of {total} sessions")
-
-            table = rerun_sessions(sessions, profile=profile,
-                                   overrides={ctype_name: dict(changed)} if changed else {},
-                                   baseline=base, progress=tick2)
-        except (ConfigError, SessionFormatError, OSError) as e:
-            bar.empty()
-            error_box(f"The re-run stopped: {e}")
-            return
-        bar.empty()
-        results.clear()
-        results[key] = (table, time.perf_counter() - t_start)
-    if key not in results:
-        st.caption("Re-run these thresholds over every session of this type in the dataset, "
-                   "and list the misclassified ones.")
-        return
-    table, seconds = results[key]
-    summary = rerun_summary(table)
-    m = st.columns(4)
-    m[0].metric("Sessions", summary["sessions"], help=f"re-run in {seconds:.1f} s")
-    m[1].metric("Attacks accepted", summary["attacks_accepted"])
-    m[2].metric("Bona fide rejected", summary["bona_fide_rejected"])
-    m[3].metric("Decisions changed by the edit", summary["changed"],
-                delta=summary["misclassified"] - summary["baseline_misclassified"],
-                delta_color="inverse", help="delta: misclassified sessions against the "
-                                            "unedited profile")
-    only = st.toggle("Only misclassified sessions", value=True, key="explorer.only_wrong")
-    shown = misclassified(table) if only else table
-    st.dataframe(shown, hide_index=True, width="stretch", height=240,
-                 key="explorer.rerun_table")
-    if len(shown):
-        sid = st.selectbox("Open one of them", list(shown["session_id"]),
-                           key="explorer.rerun_open")
-        if st.button("Open this session", key="explorer.rerun_go",
-                     icon=":material/open_in_new:"):
-            st.session_state["explorer.pending_session"] = sid
-            for k in ("explorer.f_label", "explorer.f_species", "explorer.f_type"):
-                st.session_state.pop(k, None)
-            st.rerun(scope="app")
+    Outside the verifier's fragment: an edit does not redraw them, unless it changes a
+    threshold they draw (the fragment then reruns the page).
+    """
+    frames = session.sorted_frames()
+    t0 = frames[0].timestamp if frames else None
+    drawn = st.session_state.get(DRAWN_KEY) or {}
+    track = _memo("track", "track", lambda: face_track(
+        [(f.timestamp, f.faces) for f in frames], session.params.get("imageWidth") or 640,
+        session.params.get("imageHeight") or 480, t0=t0), limit=1)
+    st.subheader("Face track")
+    trace_section(None, track, session.params, challenge_type=ctype.name, config=drawn,
+                  tabs=TRACK_TABS, memo=_memo("charts", "charts", dict, limit=1))
+    st.session_state[SHOWN_KEY] = drawn
 
 
 def render() -> None:
     """The Session explorer page."""
+    st.session_state[FULL_RUN_KEY] = True
+    try:
+        _render()
+    finally:
+        st.session_state[FULL_RUN_KEY] = False
+
+
+def _render() -> None:
     page_header("Session explorer",
                 "Open a dataset, a session file or a live challenge; scrub through its frames "
                 "with the landmarks drawn; change the profile or any threshold and see the "
