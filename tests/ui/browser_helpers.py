@@ -128,7 +128,10 @@ class Studio:
                    LIVENESS_DATA_DIR=str(self.data_dir), LIVENESS_APP_PROJECT_DIR=str(self.root),
                    PYTHONPATH=str(ui_helpers.REPO),
                    # many challenges from one address in a few minutes: no lockout here
-                   LIVENESS_MAX_FAILED_VERIFIES="0", LIVENESS_CREATE_RATE_PER_MINUTE="0")
+                   LIVENESS_MAX_FAILED_VERIFIES="0", LIVENESS_CREATE_RATE_PER_MINUTE="0",
+                   # on a busy machine the secure default's analysis of a 30 s capture (a face
+                   # descriptor per frame) outlasts the 180 s default challenge lifetime
+                   LIVENESS_TOKEN_TTL_S="900")
         if self.app_profile:
             env["LIVENESS_APP_PROFILE"] = self.app_profile
         env["LIVENESS_ANALYZER"] = self.analyzer
@@ -187,7 +190,7 @@ def face_rig():
 
 
 def offline_verdict(challenge_type: str, params: dict, frames: list[tuple[int, np.ndarray]],
-             studio: "Studio"):
+                    studio: "Studio"):
     """The verdict of the rendered frames with the service's analyzer, as it sees them."""
     from liveness_lab.analyzers import create_analyzer
     from liveness_lab.challenges import default_registry
@@ -228,15 +231,69 @@ def still_video(path: Path, seconds: float = 6.0) -> np.ndarray:
     return img
 
 
+#: bits of the frame index stamped into a video's top-left corner (blocks of MARK_PX pixels)
+MARK_BITS, MARK_PX = 9, 16
+
+
+def write_marked_y4m(path: Path, images: list[np.ndarray]) -> None:
+    """Write ``images`` as the fake camera's looping video, each stamped with its index.
+
+    The index is drawn in binary as black / white blocks along the top-left corner (far
+    from the face), so :func:`run_in_browser` can start the capture at a chosen frame of
+    the video (``start_frame``) by reading what the camera shows.
+    """
+    from liveness_lab.synth.video import write_y4m
+
+    if len(images) >= 2 ** MARK_BITS:
+        raise ValueError(f"at most {2 ** MARK_BITS - 1} frames can be marked")
+    marked = []
+    for i, img in enumerate(images):
+        img = img.copy()
+        for b in range(MARK_BITS):
+            img[:MARK_PX, b * MARK_PX:(b + 1) * MARK_PX] = 255 if i >> b & 1 else 0
+        marked.append(img)
+    write_y4m(path, marked, FPS)
+
+
+#: JS, run in the capture component: wait until the camera shows frame ``target`` of the
+#: marked video (or one after), then press "I'm ready"; returns the frame index seen then
+_CLICK_AT_FRAME = """([target, bits, px]) => new Promise((resolve, reject) => {
+  const video = document.querySelector("video");
+  const canvas = document.createElement("canvas");
+  const ctx = canvas.getContext("2d", {willReadFrequently: true});
+  const t0 = Date.now();
+  const tick = () => {
+    if (Date.now() - t0 > 60000) { reject(new Error("the marked frame never came")); return; }
+    if (document.getElementById("ready").hidden) {
+      reject(new Error("the capture started before frame " + target + " was shown"));
+      return;
+    }
+    if (video && video.videoWidth) {
+      canvas.width = bits * px; canvas.height = px;
+      ctx.drawImage(video, 0, 0, bits * px, px, 0, 0, bits * px, px);
+      const row = ctx.getImageData(0, px >> 1, bits * px, 1).data;
+      let index = 0;
+      for (let b = 0; b < bits; b++) if (row[4 * (b * px + (px >> 1))] > 128) index |= 1 << b;
+      if (index === target || index === target + 1) {
+        document.getElementById("ready-go").click();
+        resolve(index);
+        return;
+      }
+    }
+    setTimeout(tick, 5);
+  };
+  tick();
+})"""
+
+
 #: rendered head pose per HEAD_TURN direction (the local analyzer measures about 2/3 of it)
 TURN_POSES = {"LEFT": (35.0, 0.0), "UP": (0.0, 25.0), "DOWN": (0.0, -25.0),
-               "RIGHT": (-35.0, 0.0)}
+              "RIGHT": (-35.0, 0.0)}
 
 
 def head_turn_video(sequence: list[str], path: Path) -> list[tuple[int, np.ndarray]]:
     """The head turning through ``sequence`` (centre between turns), looping; returns one pass."""
     from liveness_lab.synth.render import HeadPose
-    from liveness_lab.synth.video import write_y4m
 
     rig = face_rig()
     poses: list[tuple[float, float]] = [(0.0, 0.0)] * int(3 * FPS)
@@ -252,9 +309,77 @@ def head_turn_video(sequence: list[str], path: Path) -> list[tuple[int, np.ndarr
         if pose not in cache:
             cache[pose] = rig.render(HeadPose(*pose))
         images.append(cache[pose])
-    write_y4m(path, images, FPS)
+    write_marked_y4m(path, images)
     start = 1_700_000_000_000
     return [(start + round(1000 * i / FPS), img) for i, img in enumerate(images)]
+
+
+def close_eyes(img: np.ndarray, landmarks: np.ndarray, amount: float = 1.0) -> np.ndarray:
+    """``img`` with both eyes closed by ``amount`` (0 open .. 1 shut): skin from above each eye
+    drawn down over it (the upper lid), and at 1 a lash line along the lower lid.
+
+    ``landmarks`` are the frame's 68 dlib landmarks (:meth:`HeadRig.landmarks`). The mesh
+    analyzer reads a shut eye as ``EyesOpen`` false (eye aspect ratio under its threshold).
+    """
+    import cv2
+
+    out = img.astype(np.float32)
+    for eye in (landmarks[36:42], landmarks[42:48]):
+        eye = np.asarray(eye, dtype=np.float64)
+        centre = eye.mean(axis=0)
+        width = float(np.linalg.norm(eye[3] - eye[0]))
+        outline = centre + (eye - centre) * [1.25, 1.9]       # the eye and its lids
+        mask = np.zeros(img.shape[:2], np.uint8)
+        cv2.fillPoly(mask, [np.round(outline).astype(np.int32)], 255)
+        soft = cv2.GaussianBlur(mask, (0, 0), 0.12 * width).astype(np.float32)[..., None] / 255
+        lid = np.roll(img, int(round(0.45 * width)), axis=0).astype(np.float32)
+        out = out * (1 - soft * amount) + lid * (soft * amount)
+        if amount >= 1:
+            lash = np.vstack([eye[0], eye[5], eye[4], eye[3]]) + [0, -0.05 * width]
+            cv2.polylines(out, [np.round(lash).astype(np.int32)], False, (60, 45, 40),
+                          max(1, int(width * 0.06)), cv2.LINE_AA)
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def blink_video(params: dict, path: Path, lead_s: float) -> list[tuple[int, np.ndarray]]:
+    """A person doing a cue-timed BLINK (params with ``cuesMs`` and ``turn``), looping.
+
+    Times count from ``lead_s`` into the video, where the capture is to start (its first
+    frame is the cues' time zero): centred, the small head turn ``turn`` asks for and back
+    (0.5..1.9 s, before the first cue), then a blink starting 600 ms after each cue (inside
+    the 150..1000 ms reaction window however the capture's start falls on a frame), 330 ms shut. Returns the frames from the
+    capture start, with their times.
+    """
+    from liveness_lab.synth.render import HeadPose
+
+    rig = face_rig()
+    yaw = {"LEFT": 25.0, "RIGHT": -25.0}[params["turn"]]  # the subject's own side
+    end_s = lead_s + params["cuesMs"][-1] / 1000 + 2.5
+    n = int(round(end_s * FPS))
+    blinks = [lead_s + c / 1000 + 0.6 for c in params["cuesMs"]]
+    cache: dict[tuple[float, float], np.ndarray] = {}
+    images = []
+    for i in range(n):
+        t = i / FPS - lead_s
+        turn = float(np.clip(min((t - 0.5) / 0.4, (1.9 - t) / 0.4), 0.0, 1.0))
+        closed = 0.0
+        for b in blinks:
+            dt = i / FPS - b
+            if 0 <= dt < 0.33:
+                closed = 1.0
+            elif -1 / FPS <= dt < 0 or 0.33 <= dt < 0.33 + 1 / FPS:
+                closed = 0.5
+        key = (round(yaw * turn, 3), closed)
+        if key not in cache:
+            pose = HeadPose(yaw=key[0])
+            img = rig.render(pose)
+            cache[key] = close_eyes(img, rig.landmarks(pose), closed) if closed else img
+        images.append(cache[key])
+    write_marked_y4m(path, images)
+    first = int(round(lead_s * FPS))
+    start = 1_700_000_000_000
+    return [(start + round(1000 * (i - first) / FPS), img)
+            for i, img in enumerate(images) if i >= first]
 
 
 def launch(p: Any, studio: Studio, video: Path | None, name: str, viewport: dict) -> Any:
@@ -291,6 +416,24 @@ def _choose(page: Any, challenge_type: str) -> None:
     page.locator("[role='option']", has_text=re.compile(rf"^{challenge_type}\b")).first.click()
 
 
+def _set_capture_options(page: Any, **values: int) -> None:
+    """Set sliders of the page's "Capture options" by their label (keyboard, as a user)."""
+    page.get_by_text("Capture options").first.click()
+    for label, value in values.items():
+        box = page.locator("[data-testid='stSlider']", has_text=label).first
+        thumb = box.locator("input[type=range]").first   # Streamlit's (visually hidden) range
+        thumb.wait_for(state="attached", timeout=30_000)
+        for _ in range(80):
+            now = int(thumb.evaluate("e => e.value") or 0)
+            if now == value:
+                break
+            thumb.focus()
+            page.keyboard.press("ArrowLeft" if now > value else "ArrowRight")
+            page.wait_for_timeout(150)
+        else:
+            raise AssertionError(f"could not set {label!r} to {value}")
+
+
 def check_no_epoch_times(page: Any) -> str:
     """Expand every "Technical details", then assert no epoch timestamp is on the page."""
     for exp in page.locator("[data-testid='stExpander'] summary",
@@ -309,12 +452,20 @@ def check_no_epoch_times(page: Any) -> str:
 
 
 def run_in_browser(studio: Studio, video: Path, name: str, challenge_type: str, *,
-                    viewport: dict = DESKTOP, prepare: Callable[[], dict] | None = None,
-                    wait_hint: str | None = None) -> dict:
+                   viewport: dict = DESKTOP, prepare: Callable[[], dict] | None = None,
+                   wait_hint: str | None = None, start_frame: int | None = None,
+                   verdict_timeout_s: float = 120, fps: int | None = None,
+                   max_seconds: int | None = None) -> dict:
     """Open the Live page with ``video`` as the webcam, run one challenge, return what was seen.
 
     ``prepare`` runs once the page is up (and the service URL known), before Start;
-    it returns the params the challenge will get.
+    it returns the params the challenge will get. ``start_frame``: "I'm ready" is pressed
+    when the camera shows that frame of a video written by :func:`write_marked_y4m` (the
+    capture's first frame is then that one, or up to about 0.2 s later); without it, at once.
+    ``verdict_timeout_s``: how long the verdict may take once the capture runs (the service
+    analyzes every frame up to the deciding one; on a busy machine it falls far behind).
+    ``fps``, ``max_seconds``: frames per second and time limit chosen in the page's "Capture
+    options" (default 12 and 30).
     """
     from playwright.sync_api import sync_playwright
 
@@ -340,6 +491,9 @@ def run_in_browser(studio: Studio, video: Path, name: str, challenge_type: str, 
             before = studio.frame_files()
             if challenge_type != "NOSE":
                 _choose(page, challenge_type)
+            options = {"Frames per second": fps, "Time limit (s)": max_seconds}
+            if any(v is not None for v in options.values()):
+                _set_capture_options(page, **{k: v for k, v in options.items() if v is not None})
             page.get_by_role("button", name="Start challenge").click()
             capture = page.frame_locator("iframe[title*='liveness_capture']")
             # the instructions are on the video before anything is captured
@@ -355,8 +509,16 @@ def run_in_browser(studio: Studio, video: Path, name: str, challenge_type: str, 
                 seen["sidebar_open"] = sidebar.count() > 0 and sidebar.first.is_visible() and \
                     (sidebar.first.bounding_box() or {}).get("width", 0) > 50
             page.screenshot(path=str(ARTIFACTS / f"{name}-instructions.png"), full_page=True)
-            capture.locator("#ready-go").click()
+            if start_frame is None:
+                capture.locator("#ready-go").click()
+            else:
+                frame = page.locator("iframe[title*='liveness_capture']").element_handle() \
+                    .content_frame()
+                seen["start_frame"] = frame.evaluate(_CLICK_AT_FRAME,
+                                                     [start_frame, MARK_BITS, MARK_PX])
             capture.locator("#stats[data-sent]").wait_for(timeout=30_000)
+            # the instructions leave the video once the capture runs
+            capture.locator("#ready").wait_for(state="hidden", timeout=10_000)
             if wait_hint:
                 capture.locator(f"#hint[data-hint='{wait_hint}']").wait_for(timeout=30_000)
                 seen["hint"] = capture.locator("#hint").inner_text()
@@ -370,7 +532,7 @@ def run_in_browser(studio: Studio, video: Path, name: str, challenge_type: str, 
                 seen["cues_shown"] = capture.locator("#cue").get_attribute("data-shown")
             page.screenshot(path=str(ARTIFACTS / f"{name}-capturing.png"), full_page=True)
             badge = page.locator("[data-testid=ll-verdict]").first
-            badge.wait_for(timeout=120_000)
+            seen["retries"] = _wait_for_verdict(page, badge, verdict_timeout_s)
             seen["verdict"] = badge.get_attribute("data-verdict")
             seen["code"] = badge.get_attribute("data-code")
             seen["headline"] = page.locator("[data-testid=ll-headline]").first.inner_text()
@@ -381,12 +543,32 @@ def run_in_browser(studio: Studio, video: Path, name: str, challenge_type: str, 
                                         has_text="Frames sent").inner_text()
             seen["text"] = check_no_epoch_times(page)
             page.screenshot(path=str(ARTIFACTS / f"{name}-verdict.png"), full_page=True)
+        except Exception:
+            page.screenshot(path=str(ARTIFACTS / f"{name}-failure.png"), full_page=True)
+            raise
         finally:
             context.close()
     after = studio.frame_files()
     seen["frames"] = {k: v for k, v in after.items() if k not in before}
     seen["console"] = console
     return seen
+
+
+def _wait_for_verdict(page: Any, badge: Any, timeout_s: float) -> int:
+    """Wait for the verdict badge, pressing "Retry verification" as a user would when the
+    service answered that it is still analyzing (it waits ``verify_timeout_s``, 60 s by
+    default, for the frames the verdict needs); returns how many retries it took."""
+    retry = page.get_by_role("button", name="Retry verification")
+    deadline = time.monotonic() + timeout_s
+    retries = 0
+    while time.monotonic() < deadline:
+        if badge.is_visible():
+            return retries
+        if retry.count() and retry.first.is_visible() and retry.first.is_enabled():
+            retry.first.click()
+            retries += 1
+        page.wait_for_timeout(500)
+    raise AssertionError(f"no verdict in {timeout_s:g} s ({retries} retries)")
 
 
 def check_run(seen: dict, challenge_type: str) -> None:

@@ -12,11 +12,13 @@ the service's API until the next one of that type has them (the draws are the
 same as the service's).
 
 Scenarios: NOSE (head turn passes, moved photo fails), POSE (the still photo
-passes a pose it shows, on a 390 px phone screen; fails a smile), BLINK (a still
-face fails), HEAD_TURN (a wrong first turn fails), the photo fallback and About.
-Not covered (the renderer cannot show them to the local analyzer clearly enough):
-a BLINK pass (no eyelid animation) and a HEAD_TURN pass (see below). Each run checks that frames reached the service, the
-plain-words result (headline and next step from
+passes a pose it shows, on a 390 px phone screen; fails a smile), BLINK (a person
+turning as asked and blinking after each flash passes, a still face fails),
+HEAD_TURN (the asked sequence passes, a wrong first turn fails), the photo
+fallback and About. Where the timing matters (BLINK's cues count from the first
+frame sent), the capture starts at a known frame of the video (its index is drawn
+in a corner; see :func:`browser_helpers.write_marked_y4m`). Each run checks that
+frames reached the service, the plain-words result (headline and next step from
 :mod:`liveness_lab.ui.plain_words`), that no epoch timestamp appears anywhere on
 the page (technical details expanded), and the traces. The Live page never offers
 the test plugins. Screenshots go to ``test-artifacts/ui/``.
@@ -27,12 +29,13 @@ the decisions rest on evidence the system really has.
 
 from __future__ import annotations
 
+import math
 import re
 
 import pytest
 
-from browser_helpers import (ARTIFACTS, CHROMIUM, DESKTOP, EPOCH_MS, PHONE, Studio,
-                             check_no_epoch_times, check_run, head_turn_video, launch,
+from browser_helpers import (ARTIFACTS, CHROMIUM, DESKTOP, EPOCH_MS, FPS, PHONE, Studio,
+                             blink_video, check_no_epoch_times, check_run, head_turn_video, launch,
                              nose_video, offline_verdict, read_service_url, run_in_browser,
                              still_video)
 from liveness_lab.ui.hints import HINTS
@@ -166,12 +169,77 @@ def test_blink_a_still_face_fails(studio, tmp_path):
     check_run(seen, "BLINK")
 
 
+@pytest.mark.timeout(1200)
+def test_blink_on_cue_passes(studio, tmp_path):
+    """The secure default's cue-timed BLINK: the small head turn it asks for, then a blink
+    0.6 s after each flash (the page shows the flashes at the cue times counted from the
+    first frame sent; the capture starts at a known frame of the video, so the rendered
+    blinks follow the flashes the page shows). At 6 frames per second, chosen in the page's
+    capture options: the secure default's identity check has the service compute a face
+    descriptor per frame, and at 12 a busy machine falls minutes behind; the time limit is
+    the challenge's window plus 3 s (the service analyzes every frame sent when the
+    analyzed ones have not decided yet)."""
+    params = studio.peek_where("BLINK")
+    assert params.get("cuesMs") and params.get("turn"), params  # the hardened BLINK
+    video = tmp_path / "blink-on-cue.y4m"
+    lead_s = 2.0
+    frames = blink_video(params, video, lead_s)
+    for sent in (frames[::2], frames[1::2]):   # 6 of the video's 12 frames a second
+        offline = offline_verdict("BLINK", params, sent, studio)
+        assert offline.code == "blink.ok", offline
+    seen = run_in_browser(studio, video, "blink-on-cue-pass", "BLINK",
+                          prepare=lambda: studio.next_params("BLINK"),
+                          start_frame=round(lead_s * FPS), verdict_timeout_s=900, fps=6,
+                          max_seconds=math.ceil(params["windowMs"] / 1000) + 3)
+    assert seen["params"] == params
+    assert f"({len(params['cuesMs'])} flashes)" in seen["ready_text"], seen["ready_text"]
+    assert int(seen["cues_shown"]) >= 1
+    assert seen["verdict"] == "PASS", seen
+    assert seen["code"] == "blink.ok" and seen["headline"] == "You passed", seen
+    _check_run_started_at(seen, round(lead_s * FPS))
+    check_run(seen, "BLINK")
+
+
+def _check_run_started_at(seen: dict, frame: int) -> None:
+    """ "I'm ready" was pressed while the camera showed the video's ``frame`` (or the next)."""
+    assert seen["start_frame"] in (frame, frame + 1), seen["start_frame"]
+
+
 # -- HEAD_TURN ---------------------------------------------------------------------------------
 
-# A HEAD_TURN *pass* is not rendered: the local analyzer measures the rendered head's turns
-# at about 0.55 of their rendered angle (LEFT 18..23 degrees against the 20 degree threshold,
-# RIGHT and DOWN short of theirs), so a pass would hinge on a degree. UP (pitch about +22
-# against 15) is clear, so the fail path turns UP when the sequence starts elsewhere.
+# The mesh analyzer measures the rendered head's turns short of their rendered angle: LEFT
+# (yaw +35) about 26 degrees, UP and DOWN (pitch +-25) about 25 and 17 from the resting pose,
+# against thresholds of 20 and 15 degrees; RIGHT (yaw -35) only about 20, so a pass with a
+# RIGHT turn would hinge on a fraction of a degree and the pass path draws a sequence without.
+# The fail path turns UP (clear) when the sequence starts elsewhere.
+
+def _turnable(params: dict) -> bool:
+    return "RIGHT" not in params["sequence"]
+
+
+@pytest.mark.timeout(1200)
+def test_head_turn_the_asked_sequence_passes(studio, tmp_path):
+    """Under the secure default, at 6 frames per second (see the BLINK pass); the capture
+    starts 1.5 s into the video's 3 s centred lead."""
+    params = studio.peek_where("HEAD_TURN", _turnable)
+    video = tmp_path / "sequence.y4m"
+    start = int(1.5 * FPS)
+    frames = head_turn_video(params["sequence"], video)[start:]
+    for sent in (frames[::2], frames[1::2]):   # 6 of the video's 12 frames a second
+        offline = offline_verdict("HEAD_TURN", params, sent, studio)
+        assert offline.code == "head_turn.ok", offline
+    seen = run_in_browser(studio, video, "head-turn-pass", "HEAD_TURN",
+                          prepare=lambda: studio.params_where("HEAD_TURN", _turnable),
+                          start_frame=start, verdict_timeout_s=900, fps=6,
+                          max_seconds=math.ceil(1.5 + 2.2 * len(params["sequence"])) + 3)
+    assert seen["params"] == params
+    words = {"LEFT": "to your left", "UP": "up", "DOWN": "down"}
+    assert all(words[d] in seen["ready_text"] for d in params["sequence"]), seen["ready_text"]
+    assert seen["verdict"] == "PASS", seen
+    assert seen["code"] == "head_turn.ok" and seen["headline"] == "You passed", seen
+    _check_run_started_at(seen, start)
+    check_run(seen, "HEAD_TURN")
+
 
 def test_head_turn_a_wrong_first_turn_fails(studio, tmp_path):
     def starts_elsewhere(p: dict) -> bool:
