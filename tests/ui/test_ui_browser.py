@@ -17,7 +17,7 @@ turning as asked and blinking after each flash passes, a still face fails),
 HEAD_TURN (the asked sequence passes, a wrong first turn fails), the photo
 fallback and About. Where the timing matters (BLINK's cues count from the first
 frame sent), the capture starts at a known frame of the video (its index is drawn
-in a corner; see :func:`browser_helpers.write_marked_y4m`). Each run checks that
+in a corner; see :func:`browser_videos.write_marked_y4m`). Each run checks that
 frames reached the service, the plain-words result (headline and next step from
 :mod:`liveness_lab.ui.plain_words`), that no epoch timestamp appears anywhere on
 the page (technical details expanded), and the traces. The Live page never offers
@@ -35,9 +35,10 @@ import re
 import pytest
 
 from browser_helpers import (ARTIFACTS, CHROMIUM, DESKTOP, EPOCH_MS, FPS, PHONE, Studio,
-                             blink_video, check_no_epoch_times, check_run, head_turn_video, launch,
-                             nose_video, offline_verdict, read_service_url, run_in_browser,
-                             still_video)
+                             check_no_epoch_times, check_run, launch, read_service_url,
+                             run_in_browser)
+from browser_videos import (blink_video, head_turn_video, nose_video, offline_verdict,
+                            still_video)
 from liveness_lab.ui.hints import HINTS
 from liveness_lab.ui.plain_words import plain_words
 
