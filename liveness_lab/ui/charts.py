@@ -179,7 +179,11 @@ def state_timeline_chart(trace: "pd.DataFrame") -> "alt.LayerChart | None":
     if not len(trace) or "state" not in trace.columns:
         return None
     order = list(dict.fromkeys(trace["state"].astype(str)))
-    data = trace.assign(state=trace["state"].astype(str))
+    # only the columns drawn: the trace's other columns (the type's per-frame records) would
+    # be sanitized and sent with the chart for nothing (ten times the cost of the chart)
+    used = [c for c in ("frame_index", "t_s", "state", "result", "code", "message")
+            if c in trace.columns]
+    data = trace[used].assign(state=trace["state"].astype(str))
     y = alt.Y("state:N", sort=order, title="state")
     x = alt.X("t_s:Q", title="time since first frame (s)")
     line = alt.Chart(data).mark_line(interpolate="step-after", color="#cbd5e1").encode(x=x, y=y)

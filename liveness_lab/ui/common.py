@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import atexit
 import html
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, MutableMapping, Sequence
 
 import streamlit as st
 
@@ -175,9 +175,17 @@ def profile_banner(link: Any, *, key: str = "profile") -> str | None:
     return profile
 
 
+#: The tabs of :func:`trace_section` that show the face track (what the analyzer saw), and
+#: those that show what the verifier did with it.
+TRACK_TABS = ("Nose vs target", "Head pose", "Eyes and mouth")
+VERIFIER_TABS = ("States", "Trace table")
+
+
 def trace_section(trace: Any, track: Any, params: Mapping[str, Any], *,
                   challenge_type: str, config: Mapping[str, Any] | None = None,
-                  key: str = "trace", mirror: bool = False) -> None:
+                  key: str = "trace", mirror: bool = False,
+                  memo: MutableMapping[Any, Any] | None = None,
+                  tabs: Sequence[str] | None = None) -> None:
     """The landmark traces: nose vs target, head pose, eyes and mouth, states, the table.
 
     Parameters
@@ -192,49 +200,97 @@ def trace_section(trace: Any, track: Any, params: Mapping[str, Any], *,
         The type's thresholds (``nose_box_tolerance``, ``rotation_threshold``) to draw.
     mirror:
         Draw the nose path mirrored, as the (mirrored) camera preview showed it.
+    memo:
+        A cache owned by the caller for *one* ``track`` and ``params`` (the explorer keeps
+        one per open session): the face-track charts are built once per threshold they
+        draw and kept as Vega-Lite specs, so a redraw re-sends the same spec instead of
+        rebuilding and validating the Altair chart. The state chart and the table follow
+        ``trace`` and are always drawn from it.
+    tabs:
+        Only these tabs (:data:`TRACK_TABS`, :data:`VERIFIER_TABS`), in the usual order;
+        ``None``: all of them.
     """
     from . import charts
 
     config = config or {}
     tolerance = config.get("nose_box_tolerance")
-    order = tab_order(challenge_type, params)
+    rotation = config.get("rotation_threshold")
+    order = [t for t in tab_order(challenge_type, params) if tabs is None or t in tabs]
     shown = dict(zip(order, st.tabs(order)))
     if "Nose vs target" in shown:
         with shown["Nose vs target"]:
-            path = charts.nose_path_chart(track, params, tolerance=tolerance, mirror=mirror)
-            xy = charts.nose_vs_target_chart(track, params, tolerance=tolerance)
+            path = _chart(memo, ("nose_path", tolerance, mirror),
+                          lambda: charts.nose_path_chart(track, params, tolerance=tolerance,
+                                                         mirror=mirror))
+            xy = _chart(memo, ("nose_xy", tolerance),
+                        lambda: charts.nose_vs_target_chart(track, params, tolerance=tolerance))
             if path is None and xy is None:
                 st.info(f"No nose positions to plot ({challenge_type} has no nose target, or no "
                         "face was analyzed).")
             else:
                 if path is not None:
-                    st.altair_chart(path, width="stretch")
+                    _show_chart(path)
                 if xy is not None:
-                    st.altair_chart(xy, width="stretch")
-    with shown["Head pose"]:
-        chart = charts.head_pose_chart(track, rotation_threshold=config.get("rotation_threshold"))
-        if chart is None:
-            st.info("No head pose in the analyzed frames.")
-        else:
-            st.altair_chart(chart, width="stretch")
-    with shown["Eyes and mouth"]:
-        chart = charts.attributes_chart(track)
-        if chart is None:
-            st.info("No eyes or mouth estimates in the analyzed frames (the 5-point local "
-                    "analyzer does not estimate them).")
-        else:
-            st.altair_chart(chart, width="stretch")
-    with shown["States"]:
-        chart = charts.state_timeline_chart(trace)
-        if chart is None:
-            st.info("The verifier saw no frame.")
-        else:
-            st.altair_chart(chart, width="stretch")
-            from .tracks import state_summary
-            st.dataframe(state_summary(trace), hide_index=True, width="stretch")
-    with shown["Trace table"]:
-        st.dataframe(display_trace(trace), hide_index=True, width="stretch",
-                     key=f"{key}-table")
+                    _show_chart(xy)
+    if "Head pose" in shown:
+        with shown["Head pose"]:
+            chart = _chart(memo, ("pose", rotation),
+                           lambda: charts.head_pose_chart(track, rotation_threshold=rotation))
+            if chart is None:
+                st.info("No head pose in the analyzed frames.")
+            else:
+                _show_chart(chart)
+    if "Eyes and mouth" in shown:
+        with shown["Eyes and mouth"]:
+            chart = _chart(memo, ("attributes",), lambda: charts.attributes_chart(track))
+            if chart is None:
+                st.info("No eyes or mouth estimates in the analyzed frames (the 5-point local "
+                        "analyzer does not estimate them).")
+            else:
+                _show_chart(chart)
+    if "States" in shown:
+        with shown["States"]:
+            chart = charts.state_timeline_chart(trace)
+            if chart is None:
+                st.info("The verifier saw no frame.")
+            else:
+                _show_chart(chart if memo is None else _spec(chart))
+                from .tracks import state_summary
+                st.dataframe(state_summary(trace), hide_index=True, width="stretch")
+    if "Trace table" in shown:
+        with shown["Trace table"]:
+            st.dataframe(display_trace(trace), hide_index=True, width="stretch",
+                         key=f"{key}-table")
+
+
+def _chart(memo: MutableMapping[Any, Any] | None, key: Any, build: Callable[[], Any]) -> Any:
+    """``build()`` (an Altair chart or ``None``); with a ``memo``, its Vega-Lite spec, built once."""
+    if memo is None:
+        return build()
+    if key not in memo:
+        chart = build()
+        memo[key] = None if chart is None else _spec(chart)
+    return memo[key]
+
+
+def _spec(chart: Any) -> dict[str, Any]:
+    """The Vega-Lite spec of an Altair chart of :mod:`liveness_lab.ui.charts`.
+
+    Converted as ``st.altair_chart`` does (Altair's "none" theme: no default view size), but
+    without re-validating the spec against the Vega-Lite schema on every redraw (the chart
+    builders' output is validated by their tests).
+    """
+    import altair as alt
+
+    with alt.theme.enable("none"):
+        return chart.to_dict(validate=False)
+
+
+def _show_chart(chart: Any) -> None:
+    if isinstance(chart, Mapping):
+        st.vega_lite_chart(spec=dict(chart), width="stretch")
+    else:
+        st.altair_chart(chart, width="stretch")
 
 
 def tab_order(challenge_type: str, params: Mapping[str, Any]) -> list[str]:

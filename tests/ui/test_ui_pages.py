@@ -4,14 +4,13 @@ The capture component only runs in a browser (``test_ui_browser.py``); here its
 part is played by the test: frames (with simulated faces) are sent to the
 service as the component would, and the component's end-of-run summary is put
 in the page's state. Everything after that - verification, the verdict, the
-traces, saving a recording - runs as in the app.
+traces, saving a recording - runs as in the app. The Session explorer's tests are in
+``test_ui_explorer_page.py``; the fixtures in ``conftest.py``.
 """
 
 from __future__ import annotations
 
 import hashlib
-import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -20,52 +19,11 @@ from builders import make_face
 from streamlit.testing.v1 import AppTest
 
 import ui_helpers
-from liveness_lab.sessions import read_manifest, write_dataset
+from liveness_lab.sessions import read_manifest
 from liveness_lab.ui.flow import apply_capture_summary
 from liveness_lab.ui.navigation import PAGE_SPECS
 from liveness_lab.ui.service_link import InProcessService
-
-TIMEOUT = 60
-
-
-@pytest.fixture(scope="module")
-def service(tmp_path_factory):
-    """The app's challenge service for these tests (recorded analyzer: frames carry faces)."""
-    svc = InProcessService(ui_helpers.recorded_settings(tmp_path_factory.mktemp("svc"))).start()
-    ui_helpers.IN_PROCESS = svc
-    yield svc
-    ui_helpers.IN_PROCESS = None
-    svc.stop()
-
-
-@pytest.fixture()
-def project(tmp_path, monkeypatch):
-    """A project directory for the app (reports, datasets, mlflow.db), remote-service mode off."""
-    monkeypatch.delenv("LIVENESS_APP_SERVICE_URL", raising=False)
-    monkeypatch.setenv("LIVENESS_APP_PROJECT_DIR", str(tmp_path))
-    return tmp_path
-
-
-def page(name: str, *, in_process: bool = True) -> AppTest:
-    script = ui_helpers.page_script(name, in_process="IN_PROCESS" if in_process else None)
-    return AppTest.from_string(script, default_timeout=TIMEOUT)
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-def verdicts(at: AppTest) -> list[str]:
-    """The ``data-verdict`` of every verdict badge on the page."""
-    out = []
-    for h in at.get("html"):
-        if 'data-testid="ll-verdict"' in h.value:
-            out.append(h.value.split('data-verdict="', 1)[1].split('"', 1)[0])
-    return out
-
-
-def no_exception(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
+from page_helpers import TIMEOUT, no_exception, now_ms, page, verdicts
 
 
 # -- the app ---------------------------------------------------------------------------------
@@ -336,108 +294,6 @@ def test_record_saves_a_labelled_session(service, project, monkeypatch, remote):
     assert at.selectbox(key="record.species").value == "print_moved"
 
 
-# -- session explorer --------------------------------------------------------------------------
-
-def _dataset(root: Path) -> Path:
-    from liveness_lab.challenges import SeededRandom, default_registry
-    from liveness_lab.sessions import Frame, Session
-
-    nose = default_registry().get("NOSE")
-    params = nose.generate_params({"imageWidth": 640, "imageHeight": 480}, rng=SeededRandom(3))
-    sessions = []
-    for sid, species in (("bf-1", None), ("at-1", "print_moved")):
-        frames = ui_helpers.simulated_frames("NOSE", params, start_ms=1_700_000_000_000,
-                                             species=species)
-        sessions.append(Session(sid, "NOSE", params, tuple(Frame(ts, faces) for ts, faces in
-                                                           frames),
-                                "attack" if species else "bona_fide", species))
-    return write_dataset(root / "datasets" / "sim", sessions)
-
-
-def test_explorer_reruns_the_verifier_with_edited_thresholds(service, project):
-    _dataset(project)
-    at = page("explorer")
-    at.run()
-    no_exception(at)
-    assert at.selectbox(key="explorer.dataset_choice").value.endswith("sim")
-    assert at.selectbox(key="explorer.session_id").value == "bf-1"
-    assert verdicts(at) == ["PASS", "PASS"]  # seed profile, and the same unedited
-    assert len(at.get("vega_lite_chart")) >= 3
-    key = "explorer.cfg.seed.NOSE.min_dist"
-    assert at.number_input(key=key).value == pytest.approx(0.1)
-    at.number_input(key=key).set_value(5.0).run()
-    no_exception(at)
-    assert verdicts(at) == ["PASS", "FAIL"]
-    assert any("changes the decision" in i.value for i in at.info)
-    # the first frame: landmarks on a blank canvas (no image) and the verifier's steps there
-    assert "blank canvas" in at.image[0].captions[0]
-    assert any("`face_state` → **next**" in m.value for m in at.markdown)
-    slider = at.slider(key="explorer.frame")
-    slider.set_value(slider.max).run()
-    assert at.image[0].captions[0].startswith(f"frame {int(slider.max)} ")
-    assert " s · " in at.image[0].captions[0]  # seconds since the start, not epoch ms
-    at.button(key="explorer.prev").click().run()
-    assert at.image[0].captions[0].startswith(f"frame {int(slider.max) - 1} ")
-    # thresholds by step, typed: the enumeration is a choice, not free text
-    assert at.selectbox(key="explorer.cfg.seed.NOSE.multiple_faces").options == ["first", "fail"]
-    # the edited thresholds over the whole dataset: the bona fide session is now rejected
-    at.button(key="explorer.rerun").click().run()
-    no_exception(at)
-    metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Sessions"] == "2" and metrics["Bona fide rejected"] == "1"
-    table = next(d.value for d in at.dataframe if "misclassified" in d.value.columns)
-    assert list(table["session_id"]) == ["bf-1"] and bool(table["misclassified"].iloc[0])
-    # filter the manifest to the attack
-    at.multiselect(key="explorer.f_label").set_value(["attack"]).run()
-    assert at.selectbox(key="explorer.session_id").value == "at-1"
-
-
-def test_explorer_opens_a_session_file_and_analyzes_image_frames(service, project, monkeypatch):
-    from liveness_lab.sessions import Frame, Session, write_session
-
-    folder = project / "one"
-    (folder / "frames").mkdir(parents=True)
-    (folder / "frames" / "1.jpg").write_bytes(ui_helpers.jpeg(32, 24))
-    params = {"imageWidth": 32, "imageHeight": 24, "pose": {"eyes": "OPEN", "mouth": "CLOSED"}}
-    write_session(Session("img-1", "POSE", params, (Frame(1000, None, "frames/1.jpg"),),
-                          "bona_fide"), folder / "session.json")
-    at = page("explorer")
-    at.run()
-    at.button_group(key="explorer.source").set_value("Session file").run()
-    at.text_input(key="explorer.file_path").set_value(str(folder / "session.json")).run()
-    no_exception(at)
-    assert any("have no recorded faces" in w.value for w in at.warning)
-    assert at.image[0].captions[0].endswith("image with landmarks")
-
-    class NoFace:
-        def analyze(self, image):
-            return []
-
-        def close(self):
-            pass
-
-    monkeypatch.setattr("liveness_lab.analyzers.create_analyzer", lambda name, **kw: NoFace())
-    at.button(key="explorer.analyze").click().run()
-    no_exception(at)
-    assert verdicts(at) == ["FAIL", "FAIL"]  # analyzed: no face in the picture
-
-
-def test_explorer_opens_a_live_challenge(service, project):
-    ch = ui_helpers.create_challenge(service.url, "NOSE")
-    frames = ui_helpers.simulated_frames("NOSE", ch["params"], start_ms=now_ms())
-    ui_helpers.push_frames(service.url, ch, frames)
-    at = page("explorer")
-    at.session_state["studio.history"] = [{"id": ch["id"], "token": ch["token"], "type": "NOSE",
-                                           "params": ch["params"], "in_process": True,
-                                           "verdict": {"success": True}}]
-    at.session_state["explorer.open_live"] = ch["id"]
-    at.run()
-    no_exception(at)
-    assert at.button_group(key="explorer.source").value == "Live challenge"
-    assert verdicts(at) == ["PASS", "PASS"]
-    assert at.image[0].captions[0].endswith("image with landmarks")
-
-
 # -- evaluation dashboard ----------------------------------------------------------------------
 
 def _results_table() -> pd.DataFrame:
@@ -540,17 +396,6 @@ def test_about_shows_the_service_and_types(service, project):
     types = at.dataframe[1].value
     assert {"NOSE", "POSE"} <= set(types["type"])
     assert "seed" in set(at.dataframe[-2].value["profile"])
-
-
-def test_explorer_opens_a_recording_from_the_record_page(service, project):
-    folder = _dataset(project)
-    at = page("explorer")
-    at.session_state["explorer.open_dataset"] = {"folder": str(folder), "session": "at-1"}
-    at.run()
-    no_exception(at)
-    assert at.button_group(key="explorer.source").value == "Dataset"
-    assert at.selectbox(key="explorer.session_id").value == "at-1"
-    assert at.session_state["explorer.session"].id == "at-1"
 
 
 def test_the_studio_names_the_missing_evidence_instead_of_starting(project, monkeypatch):

@@ -4,6 +4,12 @@ The data helpers live in :mod:`liveness_lab.ui.explorer_data`. The verifier,
 the frames and the traces are a fragment (``st.fragment``): a threshold edit or
 a scrub reruns that part only, not the page; the frame scrubber is a nested
 fragment with play / step buttons.
+
+What an edit re-runs is kept small: everything that does not depend on the edit is
+computed once per open session and kept in this browser session's state (the unedited
+verdict, the face track, the face-track charts as Vega-Lite specs, the drawn frames), so
+an edit re-verifies the one session with the edited thresholds and rebuilds only what
+follows the edited verdict (its badge, the state chart and the trace table).
 """
 
 from __future__ import annotations
@@ -12,14 +18,15 @@ import json
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import streamlit as st
 
-from ..common import (app_settings, error_box, history, page_header, trace_section,
-                      verdict_badge)
+from ..common import (TRACK_TABS, VERIFIER_TABS, app_settings, error_box, history,
+                      page_header, trace_section, verdict_badge)
 from ..explorer_data import config_overrides, find_datasets, threshold_groups, verify_with
 from ..tracks import face_track, trace_table
+from ._explorer_rerun import dataset_rerun
 
 __all__ = ["render"]
 
@@ -27,10 +34,40 @@ SESSION_KEY = "explorer.session"
 IMAGES_KEY = "explorer.images"
 
 
+TOKEN_KEY = "explorer.session_token"
+#: the thresholds the face-track charts draw; their values for the current edit, and those
+#: the charts on the page were drawn with; False once a full page run has finished (later
+#: runs of the verifier's fragment alone then compare the two)
+DRAWN_THRESHOLDS = ("nose_box_tolerance", "rotation_threshold")
+DRAWN_KEY, SHOWN_KEY, FULL_RUN_KEY = "explorer.drawn", "explorer.shown", "explorer.full_run"
+
+
 def _set_session(session: Any, images: Mapping[int, bytes] | None = None) -> None:
     st.session_state[SESSION_KEY] = session
     st.session_state[IMAGES_KEY] = dict(images or {})
     st.session_state["explorer.frame"] = 0
+    # a new token for every session put on the page: what was computed for the last one
+    # (the memos below) is never shown for this one
+    st.session_state[TOKEN_KEY] = st.session_state.get(TOKEN_KEY, 0) + 1
+    st.session_state.pop("explorer.memo", None)
+
+
+def _memo(name: str, key: Any, build: Callable[[], Any], limit: int = 32) -> Any:
+    """``build()``, computed once per open session and ``key`` (kept in the browser session).
+
+    At most ``limit`` values per ``name`` are kept (the oldest is dropped first).
+    """
+    memo = st.session_state.setdefault("explorer.memo", {})
+    token = st.session_state.get(TOKEN_KEY, 0)
+    if memo.get("token") != token:
+        memo.clear()
+        memo["token"] = token
+    values = memo.setdefault(name, {})
+    if key not in values:
+        if len(values) >= limit:
+            values.pop(next(iter(values)))
+        values[key] = build()
+    return values[key]
 
 
 def _open_dataset() -> None:
@@ -229,20 +266,20 @@ def _config_editor(ctype: Any, profile: str) -> tuple[dict[str, Any], dict[str, 
     return base, values
 
 
+def _edit_key(profile: str, changed: Mapping[str, Any]) -> tuple[str, str]:
+    return profile, json.dumps(dict(changed), sort_keys=True, default=str)
+
+
 def _verdicts(session: Any, profile: str, ctype_name: str,
               changed: Mapping[str, Any]) -> tuple[Any, Any]:
-    """(seed verdict, edited verdict), memoized per session, profile and edit."""
-    memo = st.session_state.setdefault("explorer.verdicts", {})
-    key = (session.id, st.session_state.get("explorer.loaded_from"), profile,
-           json.dumps(dict(changed), sort_keys=True, default=str))
-    if key not in memo:
-        if len(memo) > 64:
-            memo.clear()
-        baseline = verify_with(session, "seed", {})
-        edited = baseline if profile == "seed" and not changed else \
-            verify_with(session, profile, {ctype_name: dict(changed)} if changed else {})
-        memo[key] = (baseline, edited)
-    return memo[key]
+    """(seed verdict, edited verdict) of the open session: the seed verdict is computed once
+    per session, the edited one once per profile and edit."""
+    baseline = _memo("baseline", "seed", lambda: verify_with(session, "seed", {}), limit=1)
+    if profile == "seed" and not changed:
+        return baseline, baseline
+    edited = _memo("edited", _edit_key(profile, changed), lambda: verify_with(
+        session, profile, {ctype_name: dict(changed)} if changed else {}))
+    return baseline, edited
 
 
 @st.fragment
@@ -285,23 +322,11 @@ def _frame_view(session: Any, images: Mapping[int, bytes], trace: Any) -> None:
 
 
 def _draw_frame(session: Any, images: Mapping[int, bytes], trace: Any, i: int) -> None:
-    from ..drawing import draw_frame
-
     frames = session.frames
     frame = frames[i]
     t0 = min(f.timestamp for f in frames)
-    data: Any = images.get(i)
-    if data is None:
-        path = session.image_path(frame)
-        data = path.read_bytes() if path is not None and path.is_file() else None
     c1, c2 = st.columns([3, 2])
-    try:
-        img = draw_frame(data, frame.faces, session.params)
-        caption = f"frame {i} · t = {(frame.timestamp - t0) / 1000:.2f} s · " + (
-            "no image: landmarks on a blank canvas" if data is None else "image with landmarks")
-    except ValueError as e:
-        img = draw_frame(None, frame.faces, session.params)
-        caption = f"frame {i}: the image does not decode ({e}); blank canvas"
+    img, caption = _memo("frame", i, lambda: _drawn_frame(session, images, i, t0), limit=48)
     c1.image(img, caption=caption, width="stretch")
     with c2:
         if frame.faces is None:
@@ -334,6 +359,30 @@ def _draw_frame(session: Any, images: Mapping[int, bytes], trace: Any, i: int) -
                             f"{humanize_times(str(r.get('message')), t0)}")
 
 
+def _drawn_frame(session: Any, images: Mapping[int, bytes], i: int, t0: int) -> tuple[bytes, str]:
+    """Frame ``i`` drawn with the challenge's boxes and its faces' landmarks (JPEG bytes: the
+    same frame is the same image file to the browser), and its caption."""
+    import cv2
+
+    from ..drawing import draw_frame
+
+    frame = session.frames[i]
+    data: Any = images.get(i)
+    if data is None:
+        path = session.image_path(frame)
+        data = path.read_bytes() if path is not None and path.is_file() else None
+    try:
+        img = draw_frame(data, frame.faces, session.params)
+        caption = f"frame {i} · t = {(frame.timestamp - t0) / 1000:.2f} s · " + (
+            "no image: landmarks on a blank canvas" if data is None else "image with landmarks")
+    except ValueError as e:
+        img = draw_frame(None, frame.faces, session.params)
+        caption = f"frame {i}: the image does not decode ({e}); blank canvas"
+    ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(img, cv2.COLOR_RGB2BGR),
+                            [cv2.IMWRITE_JPEG_QUALITY, 90])
+    return (jpeg.tobytes() if ok else img), caption
+
+
 def _session_view(session: Any, images: Mapping[int, bytes]) -> None:
     from ...challenges.registry import default_registry
     from ...errors import UnknownChallengeType
@@ -350,7 +399,7 @@ def _session_view(session: Any, images: Mapping[int, bytes]) -> None:
         from ...analyzers import DEFAULT_ANALYZER
         if st.button(f"Analyze them with the {DEFAULT_ANALYZER} analyzer",
                      key="explorer.analyze", icon=":material/face:"):
-            st.session_state[SESSION_KEY] = _analyze_missing(session, images)
+            _set_session(_analyze_missing(session, images), images)
             st.rerun()
         _frame_view(session, images, trace_table([]))
         return
@@ -360,6 +409,7 @@ def _session_view(session: Any, images: Mapping[int, bytes]) -> None:
         error_box(str(e), hint="Install the plugin that defines this challenge type.")
         return
     _analysis(session, images, ctype)
+    _face_track_view(session, ctype)
 
 
 @st.fragment
@@ -398,102 +448,59 @@ def _analysis(session: Any, images: Mapping[int, bytes], ctype: Any) -> None:
         st.caption(f"This {session.label.replace('_', ' ')} session is "
                    f"{'accepted' if edited.success else 'rejected'}: an error of the challenge "
                    "under this configuration.")
-    trace = trace_table(edited.trace.to_records(), t0=t0)
+    edit = _edit_key(profile, changed)
+    trace = _memo("trace", edit, lambda: trace_table(edited.trace.to_records(), t0=t0))
+
+    def config() -> dict[str, Any] | None:
+        try:
+            return resolve_configs(profile, overrides={ctype.name: changed} if changed
+                                   else {}).for_type(ctype).to_dict()
+        except ConfigError:
+            return None
+
+    drawn = {k: (_memo("config", edit, config) or {}).get(k) for k in DRAWN_THRESHOLDS}
+    st.session_state[DRAWN_KEY] = drawn
+    if st.session_state.get(FULL_RUN_KEY) is False and st.session_state.get(SHOWN_KEY) != drawn:
+        # the face-track charts, outside this fragment, draw one of the edited thresholds
+        st.rerun(scope="app")
     st.subheader("Frames")
     _frame_view(session, images, trace)
-    st.subheader("Traces")
-    track = face_track([(f.timestamp, f.faces) for f in frames],
-                       session.params.get("imageWidth") or 640,
-                       session.params.get("imageHeight") or 480, t0=t0)
-    try:
-        cfg = resolve_configs(profile, overrides={ctype.name: changed} if changed
-                              else {}).for_type(ctype).to_dict()
-    except ConfigError:
-        cfg = None
-    trace_section(trace, track, session.params, challenge_type=ctype.name, config=cfg,
-                  key="explorer-trace")
+    st.subheader("What the verifier did")
+    trace_section(trace, None, session.params, challenge_type=ctype.name, key="explorer-trace",
+                  tabs=VERIFIER_TABS, memo={})
     dataset = st.session_state.get("explorer.dataset")
     if st.session_state.get("explorer.loaded_from") == dataset and dataset:
-        _dataset_rerun(dataset, ctype.name, profile, changed)
+        dataset_rerun(dataset, ctype.name, profile, changed)
 
 
-@st.cache_resource(max_entries=4, show_spinner=False)
-def _cached_sessions(dataset: str, challenge_type: str, stamp: float) -> list[Any]:
-    """The dataset's sessions of one type, parsed once per manifest version (``stamp``)."""
-    from ..explorer_data import load_sessions
+def _face_track_view(session: Any, ctype: Any) -> None:
+    """The face-track charts (what the analyzer saw, with the thresholds they draw).
 
-    return load_sessions(dataset, challenge_type=challenge_type)
-
-
-def _dataset_rerun(dataset: str, ctype_name: str, profile: str,
-                   changed: Mapping[str, Any]) -> None:
-    """Re-run the edited thresholds over every session of the dataset, with progress."""
-    from ..explorer_data import misclassified, rerun_sessions, rerun_summary
-    from ...errors import ConfigError, SessionFormatError
-
-    st.subheader("The whole dataset")
-    key = (dataset, ctype_name, profile, json.dumps(dict(changed), sort_keys=True, default=str))
-    results = st.session_state.setdefault("explorer.reruns", {})
-    edit = ", ".join(f"{k}={v}" for k, v in changed.items()) or "no edit"
-    if st.button(f"Re-run {profile} ({edit}) over every {ctype_name} session of the dataset",
-                 key="explorer.rerun", icon=":material/replay:"):
-        bar = st.progress(0.0, text="Reading the sessions…")
-        try:
-            stamp = (Path(dataset) / "manifest.csv").stat().st_mtime
-            sessions = _cached_sessions(dataset, ctype_name, stamp)
-            t_start = time.perf_counter()
-
-            def tick(done: int, total: int) -> None:
-                bar.progress(done / max(total, 1) / 2,
-                             text=f"Unedited profile: {done} of {total} sessions")
-
-            base = rerun_sessions(sessions, profile=profile, progress=tick)
-
-            def tick2(done: int, total: int) -> None:
-                bar.progress(0.5 + done / max(total, 1) / 2,
-                             text=f"Edited thresholds: {done} of {total} sessions")
-
-            table = rerun_sessions(sessions, profile=profile,
-                                   overrides={ctype_name: dict(changed)} if changed else {},
-                                   baseline=base, progress=tick2)
-        except (ConfigError, SessionFormatError, OSError) as e:
-            bar.empty()
-            error_box(f"The re-run stopped: {e}")
-            return
-        bar.empty()
-        results.clear()
-        results[key] = (table, time.perf_counter() - t_start)
-    if key not in results:
-        st.caption("Re-run these thresholds over every session of this type in the dataset, "
-                   "and list the misclassified ones.")
-        return
-    table, seconds = results[key]
-    summary = rerun_summary(table)
-    m = st.columns(4)
-    m[0].metric("Sessions", summary["sessions"], help=f"re-run in {seconds:.1f} s")
-    m[1].metric("Attacks accepted", summary["attacks_accepted"])
-    m[2].metric("Bona fide rejected", summary["bona_fide_rejected"])
-    m[3].metric("Decisions changed by the edit", summary["changed"],
-                delta=summary["misclassified"] - summary["baseline_misclassified"],
-                delta_color="inverse", help="delta: misclassified sessions against the "
-                                            "unedited profile")
-    only = st.toggle("Only misclassified sessions", value=True, key="explorer.only_wrong")
-    shown = misclassified(table) if only else table
-    st.dataframe(shown, hide_index=True, width="stretch", height=240,
-                 key="explorer.rerun_table")
-    if len(shown):
-        sid = st.selectbox("Open one of them", list(shown["session_id"]),
-                           key="explorer.rerun_open")
-        if st.button("Open this session", key="explorer.rerun_go",
-                     icon=":material/open_in_new:"):
-            st.session_state["explorer.pending_session"] = sid
-            for k in ("explorer.f_label", "explorer.f_species", "explorer.f_type"):
-                st.session_state.pop(k, None)
-            st.rerun(scope="app")
+    Outside the verifier's fragment: an edit does not redraw them, unless it changes a
+    threshold they draw (the fragment then reruns the page).
+    """
+    frames = session.sorted_frames()
+    t0 = frames[0].timestamp if frames else None
+    drawn = st.session_state.get(DRAWN_KEY) or {}
+    track = _memo("track", "track", lambda: face_track(
+        [(f.timestamp, f.faces) for f in frames], session.params.get("imageWidth") or 640,
+        session.params.get("imageHeight") or 480, t0=t0), limit=1)
+    st.subheader("Face track")
+    trace_section(None, track, session.params, challenge_type=ctype.name, config=drawn,
+                  tabs=TRACK_TABS, memo=_memo("charts", "charts", dict, limit=1))
+    st.session_state[SHOWN_KEY] = drawn
 
 
 def render() -> None:
     """The Session explorer page."""
+    st.session_state[FULL_RUN_KEY] = True
+    try:
+        _render()
+    finally:
+        st.session_state[FULL_RUN_KEY] = False
+
+
+def _render() -> None:
     page_header("Session explorer",
                 "Open a dataset, a session file or a live challenge; scrub through its frames "
                 "with the landmarks drawn; change the profile or any threshold and see the "
