@@ -298,6 +298,8 @@ def nose_state(params: Mapping[str, Any], frame: FrameInput, context: Context) -
         return result
     if "original_face" not in context:  # its landmarks are read at the target, if ever
         context["original_face"] = face
+        # the original framework's context key, which plugins read (a reference: no cost)
+        context["original_landmarks"] = face.landmarks
         context["nose_trajectory"] = []
     width, height = params["imageWidth"], params["imageHeight"]
 

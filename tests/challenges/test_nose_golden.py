@@ -252,3 +252,36 @@ def test_params_follow_the_original_rules():
     assert set(p) == set(NOSE_PARAMS)
     assert default_registry().get("nose").generate_params(
         {"imageWidth": "480", "imageHeight": "480"})["areaWidth"] == 270
+
+
+def test_a_plugin_wrapping_nose_state_reads_the_original_context_keys():
+    """Plugins written for the original read ``context["original_landmarks"]`` at success."""
+    from liveness_lab.challenges import ChallengeRegistry, ChallengeType, Step
+    from liveness_lab.challenges.nose import NoseConfig, area_state, face_state, nose_params, \
+        nose_state
+    from liveness_lab.config import resolve_configs
+    from liveness_lab.verify import verify_session
+
+    seen = {}
+    wrapped = ChallengeType("NOSE_WRAPPED", config_class=NoseConfig)
+    wrapped.params(nose_params)
+    wrapped.state(first=True, next_state="area_state", name="face_state")(face_state)
+    wrapped.state(next_state="nose_state", name="area_state")(area_state)
+
+    @wrapped.state(name="nose_state")
+    def nose_and_look(params, frame, context):
+        result = nose_state(params, frame, context)
+        if result.step is Step.SUCCESS:
+            seen["landmarks"] = context["original_landmarks"]
+        return result
+
+    registry = ChallengeRegistry()
+    for name in default_registry().names():
+        registry.register(default_registry().get(name))
+    registry.register(wrapped)
+    session = make_session("NOSE_WRAPPED", dict(NOSE_PARAMS), nose_frames())
+    v = verify_session(session, configs=resolve_configs("seed", registry=registry),
+                       registry=registry)
+    assert v.success, v.reason
+    frames = [faces[0].landmarks for _, faces in nose_frames()]
+    assert seen["landmarks"] in frames[:-1]  # the first nose-state face, not the last one
