@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 import warnings
-from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -27,6 +26,7 @@ from .checks import SessionChecksConfig, before_success, nose_parallax
 from .framework import (image_size, ChallengeRandom, ChallengeType, Context, Continue, Fail, FrameInput, Next,
                         StepResult, Success)
 from .framework import IMAGE_SIZE_SCHEMA, Param
+from .nose_histogram import _histogram_distance_xy
 from .nose_motion import aimed_start, area_toward_targets, observe_still, parallax_needed
 from .one_face import one_face
 from .nose_targets import (MAX_NOSE_TARGETS, box_beside_centre, client_target_count,
@@ -556,73 +556,3 @@ def _trajectory_error(trajectory: list[tuple[float, float]], along_chord: bool =
     if residuals.size == 0:
         return None
     return math.sqrt(float(residuals[0]) / len(trajectory))
-
-
-def _histogram_distance(first: tuple, current: tuple, width: int, height: int, bins: int) -> float:
-    """Euclidean distance of the normalised ``bins`` x ``bins`` landmark histograms (pixels)."""
-    return _histogram_distance_xy(([lm.x for lm in first], [lm.y for lm in first]),
-                                  ([lm.x for lm in current], [lm.y for lm in current]),
-                                  width, height, bins)
-
-
-def _histogram_distance_xy(first: tuple[list, list], current: tuple[list, list], width: int,
-                           height: int, bins: int) -> float:
-    """:func:`_histogram_distance` of landmarks given as ``(xs, ys)`` lists (image ratios,
-    :meth:`~liveness_lab.faces.FaceDetail.landmark_xy`)."""
-    if not first[0] or not current[0]:
-        return math.nan
-    hists = []
-    for lx, ly in (first, current):
-        xs = [width * x for x in lx]
-        ys = [height * y for y in ly]
-        counts = _histogram2d_counts(xs, ys, bins)
-        if counts is None:  # unusual values: numpy decides (and raises) as it always did
-            h, _, _ = np.histogram2d(xs, ys, bins=bins)
-            counts = np.reshape(h, bins ** 2)
-        hists.append(np.asarray(counts, dtype=float) / len(xs))
-    return float(np.linalg.norm(hists[0] - hists[1]))
-
-
-def _histogram_edges(values: list, bins: int) -> list | None:
-    """The bin edges ``np.histogram2d`` computes for one axis (``np.linspace`` over the
-    values' range, widened by 0.5 on each side when it is empty), float for float;
-    ``None`` when numpy would take another branch (non-finite values, a zero step)."""
-    lo, hi = min(values), max(values)
-    if not (math.isfinite(lo) and math.isfinite(hi)):
-        return None
-    if lo == hi:
-        lo, hi = lo - 0.5, hi + 0.5
-    step = (hi - lo) / bins
-    if step == 0:
-        return None
-    edges = [i * step + lo for i in range(bins)]
-    edges.append(hi)
-    if any(a > b for a, b in zip(edges, edges[1:])):
-        return None  # rounding broke the order: numpy's binary search is the reference
-    return edges
-
-
-def _histogram2d_counts(xs: list, ys: list, bins: int) -> list[float] | None:
-    """``np.histogram2d(xs, ys, bins)[0]`` flattened (row-major), the same counts by the same
-    float comparisons without numpy's per-call overhead (a NOSE decision computes two).
-
-    A value falls in bin ``bisect_right(edges, v) - 1`` (numpy's ``searchsorted(...,
-    side="right")``), the last edge closing the last bin. ``None`` (numpy then runs) unless
-    every value is a ``float``.
-    """
-    if not _FLOATS.issuperset(map(type, xs)) or not _FLOATS.issuperset(map(type, ys)):
-        return None
-    ex, ey = _histogram_edges(xs, bins), _histogram_edges(ys, bins)
-    if ex is None or ey is None:
-        return None
-    counts = [0.0] * (bins * bins)
-    last_x, last_y = ex[-1], ey[-1]
-    for x, y in zip(xs, ys):
-        i = bisect_right(ex, x) - (2 if x == last_x else 1)
-        j = bisect_right(ey, y) - (2 if y == last_y else 1)
-        if 0 <= i < bins and 0 <= j < bins:  # numpy drops its outlier bins
-            counts[i * bins + j] += 1.0
-    return counts
-
-
-_FLOATS = frozenset({float})

@@ -15,8 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from liveness_lab.challenges.nose import (_histogram2d_counts, _histogram_distance,
-                                          _histogram_distance_xy)
+from liveness_lab.challenges.nose_histogram import (_histogram2d_counts, _histogram_distance,
+                                                    _histogram_distance_xy)
 from liveness_lab.faces import Landmark
 
 
