@@ -129,10 +129,17 @@ def run_session(svc, stub, frames, compare_responses, *, reference: bytes | None
                            "SimilarityThreshold": 0.0})
     for img, (ts, _) in zip(images, frames):
         svc.put_frame(ch.id, ch.token, ts, b64(img))
-    deadline = time.monotonic() + 20
+    analysed(svc)
+    return ch, svc.verify(ch.id, ch.token)
+
+
+def analysed(svc):
+    """Wait until the background analysis took every uploaded frame: the Stubber answers
+    calls in order, so DetectFaces must be done before verify calls CompareFaces."""
+    deadline = time.monotonic() + 60
     while svc.pool.pending and time.monotonic() < deadline:
         time.sleep(0.01)
-    return ch, svc.verify(ch.id, ch.token)
+    assert not svc.pool.pending, "frames still waiting for analysis after 60 s"
 
 
 def test_the_service_compares_faces_and_passes_the_same_person(tmp_path, client):
@@ -207,6 +214,7 @@ def test_throttled_compare_faces_is_retried_then_a_retryable_503(tmp_path, clien
             stub.add_client_error("compare_faces", "ThrottlingException", "Rate exceeded")
         for img, (ts, _) in zip(images, frames):
             svc.put_frame(ch.id, ch.token, ts, b64(img))
+        analysed(svc)
         with pytest.raises(ServiceUnavailable, match="face comparison failed"):
             svc.verify(ch.id, ch.token)
         assert svc.challenges.get(ch.id).status == "open"  # not consumed: retry later
