@@ -159,6 +159,13 @@ def pooled(by_point: Mapping[str, Mapping[str, Mapping[str, list[int]]]], ctype:
     return k, n
 
 
+def classes(by_point: Mapping[str, Mapping[str, Mapping[str, list[int]]]], ctype: str
+            ) -> list[str]:
+    """The classes seen for one type over the conditions: ``bona_fide`` first, then species."""
+    return sorted({k for t in by_point.values() for k in t.get(ctype, {})},
+                  key=lambda k: (k != "bona_fide", k))
+
+
 def worst(by_point: Mapping[str, Mapping[str, Mapping[str, list[int]]]], ctype: str,
           key: str) -> tuple[str, int, int] | None:
     """The condition with the highest rate of one class: ``(point, k, n)``."""
@@ -194,8 +201,7 @@ def markdown(data: Mapping[str, Any], command: str) -> str:
                   "", "| type | class | pooled | worst condition | aim met |",
                   "| --- | --- | --- | --- | --- |"]
         for ctype in TYPES:
-            keys = sorted({k for t in by_point.values() for k in t.get(ctype, {})},
-                          key=lambda k: (k != "bona_fide", k))
+            keys = classes(by_point, ctype)
             for key in keys:
                 k, n = pooled(by_point, ctype, key)
                 w = worst(by_point, ctype, key)
@@ -214,8 +220,7 @@ def markdown(data: Mapping[str, Any], command: str) -> str:
                 lines.append(f"| {ctype} | {label} | {_ci(k, n)} | {wtxt} | {met} |")
         lines.append("")
         for ctype in TYPES:
-            keys = sorted({k for t in by_point.values() for k in t.get(ctype, {})},
-                          key=lambda k: (k != "bona_fide", k))
+            keys = classes(by_point, ctype)
             if not keys:
                 continue
             lines += [f"{simulator}, {ctype}, per condition (rate and count):", "",
@@ -244,8 +249,7 @@ def draw(data: Mapping[str, Any], path: Path) -> None:
         points = list(by_point)
         for c, ctype in enumerate(TYPES):
             ax = axes[r][c]
-            keys = sorted({k for t in by_point.values() for k in t.get(ctype, {})},
-                          key=lambda k: (k != "bona_fide", k))
+            keys = classes(by_point, ctype)
             for key in keys:
                 ys = []
                 for p in points:

@@ -180,8 +180,7 @@ class BlinkConfig(SessionChecksConfig):
                               f"{self.close_ratio!r} and {self.open_ratio!r}")
         if self.max_closed_s <= 0 or self.max_rotation <= 0 or self.min_baseline_ear < 0:
             raise ConfigError("max_closed_s and max_rotation must be > 0, min_baseline_ear >= 0")
-        if self.max_missing_faces < 0:
-            raise ConfigError(f"max_missing_faces must be >= 0, got {self.max_missing_faces!r}")
+        self._require_non_negative("max_missing_faces")
         if self.max_missing_ms < 0 or self.closure_max_turn < 0:
             raise ConfigError(f"max_missing_ms and closure_max_turn must be >= 0, got "
                               f"{self.max_missing_ms!r} and {self.closure_max_turn!r}")
@@ -208,18 +207,11 @@ class BlinkConfig(SessionChecksConfig):
             raise ConfigError(f"need reaction_max_ms / 1000 <= cue_gap_min_s <= "
                               f"cue_gap_max_s (reaction windows must not overlap), got "
                               f"{self.cue_gap_min_s!r} and {self.cue_gap_max_s!r}")
-        if self.max_reaction_spread_ms < 0:
-            raise ConfigError(f"max_reaction_spread_ms must be >= 0, got "
-                              f"{self.max_reaction_spread_ms!r}")
-        if self.blink_merge_ms < 0:
-            raise ConfigError(f"blink_merge_ms must be >= 0, got {self.blink_merge_ms!r}")
-        if self.uncued_per_s < 0:
-            raise ConfigError(f"uncued_per_s must be >= 0, got {self.uncued_per_s!r}")
+        self._require_non_negative("max_reaction_spread_ms", "blink_merge_ms", "uncued_per_s")
         if not 0 <= self.max_missed_cues < self.min_blinks:
             raise ConfigError(f"need 0 <= max_missed_cues < min_blinks, got "
                               f"{self.max_missed_cues!r} and {self.min_blinks!r}")
-        if self.max_uncued_blinks < 0:
-            raise ConfigError(f"max_uncued_blinks must be >= 0, got {self.max_uncued_blinks!r}")
+        self._require_non_negative("max_uncued_blinks")
         if self.turn_min_yaw <= 0 or self.min_parallax < 0 or self.parallax_frames < 1:
             raise ConfigError("need turn_min_yaw > 0, min_parallax >= 0, parallax_frames >= 1")
 

@@ -64,6 +64,13 @@ class ChallengeConfig:
         if self.state_timeout_s <= 0:
             raise ConfigError(f"state_timeout_s must be > 0, got {self.state_timeout_s!r}")
 
+    def _require_non_negative(self, *names: str) -> None:
+        """Raise for the first of the fields ``names`` that is below 0 (in that order)."""
+        for name in names:
+            value = getattr(self, name)
+            if value < 0:
+                raise ConfigError(f"{name} must be >= 0, got {value!r}")
+
     def evidence_needs(self) -> tuple["Need", ...]:
         """The evidence the enabled checks need (:mod:`liveness_lab.evidence`).
 

@@ -108,8 +108,7 @@ class HeadTurnConfig(SessionChecksConfig):
             raise ConfigError("rest_max_yaw, rest_max_pitch, steady_tolerance and settle_ms "
                               f"must be > 0, got {self.rest_max_yaw!r}, {self.rest_max_pitch!r}, "
                               f"{self.steady_tolerance!r} and {self.settle_ms!r}")
-        if self.max_missing_ms < 0:
-            raise ConfigError(f"max_missing_ms must be >= 0, got {self.max_missing_ms!r}")
+        self._require_non_negative("max_missing_ms")
         if self.wrong_margin < 0 or self.min_parallax < 0 or self.max_missing_faces < 0:
             raise ConfigError("wrong_margin, min_parallax and max_missing_faces must be >= 0")
 

@@ -116,8 +116,7 @@ class NoseConfig(SessionChecksConfig):
         if self.multiple_faces not in ("first", "fail"):
             raise ConfigError(f"multiple_faces must be 'first' or 'fail', got "
                               f"{self.multiple_faces!r}")
-        if self.max_missing_faces < 0:
-            raise ConfigError(f"max_missing_faces must be >= 0, got {self.max_missing_faces!r}")
+        self._require_non_negative("max_missing_faces")
         if not 1 <= self.nose_targets <= MAX_NOSE_TARGETS:
             raise ConfigError(f"nose_targets must be from 1 to {MAX_NOSE_TARGETS}, got "
                               f"{self.nose_targets!r}")

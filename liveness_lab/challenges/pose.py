@@ -107,18 +107,14 @@ class PoseConfig(SessionChecksConfig):
             raise ConfigError(f"frames_required must be >= 1, got {self.frames_required!r}")
         if self.neutral_frames < 1:
             raise ConfigError(f"neutral_frames must be >= 1, got {self.neutral_frames!r}")
-        if self.max_missing_faces < 0:
-            raise ConfigError(f"max_missing_faces must be >= 0, got {self.max_missing_faces!r}")
+        self._require_non_negative("max_missing_faces")
         if not 0 < self.min_gaze_shift <= self.open_max_shift < 0.5:
             raise ConfigError(f"need 0 < min_gaze_shift <= open_max_shift < 0.5 eye widths, got "
                               f"{self.min_gaze_shift!r} and {self.open_max_shift!r}")
         if not 0 <= self.neutral_gaze_window < 0.5:
             raise ConfigError(f"neutral_gaze_window must be in [0, 0.5) eye widths, got "
                               f"{self.neutral_gaze_window!r}")
-        if self.gaze_window_ms < 0:
-            raise ConfigError(f"gaze_window_ms must be >= 0, got {self.gaze_window_ms!r}")
-        if self.glitch_ms < 0:
-            raise ConfigError(f"glitch_ms must be >= 0, got {self.glitch_ms!r}")
+        self._require_non_negative("gaze_window_ms", "glitch_ms")
 
     def evidence_needs(self) -> tuple[Need, ...]:
         return super().evidence_needs() + (
