@@ -26,10 +26,9 @@ as Markdown. ::
 
 from __future__ import annotations
 
-from liveness_lab.evaluation.intervals import wilson_interval
+from liveness_lab.evaluation.intervals import rate_with_interval
 
 import argparse
-import math
 import time
 from pathlib import Path
 
@@ -45,10 +44,7 @@ RUN_NAMES = ("seed rules, original bench [DetectFaces]",
 
 
 def cell(k: int, n: int) -> str:
-    if n == 0:
-        return "-"
-    lo, hi = wilson_interval(k, n)
-    return f"{100 * k / n:.1f}% [{100 * lo:.1f}, {100 * hi:.1f}] ({k}/{n})"
+    return rate_with_interval(k, n, unit="%")
 
 
 def main() -> None:

@@ -16,7 +16,6 @@ from liveness_lab.evaluation.intervals import wilson_interval
 
 import argparse
 import collections
-import math
 import time
 from concurrent.futures import ProcessPoolExecutor
 

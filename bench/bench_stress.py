@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from liveness_lab.evaluation.intervals import wilson_interval  # noqa: E402
+from liveness_lab.evaluation.intervals import rate_with_interval  # noqa: E402
 from liveness_lab.synth.conditions import Conditions  # noqa: E402
 
 TYPES = ("NOSE", "POSE", "BLINK", "HEAD_TURN")
@@ -181,11 +181,6 @@ def _pct(k: int, n: int) -> str:
     return "-" if n == 0 else f"{100 * k / n:.0f} % ({k}/{n})"
 
 
-def _ci(k: int, n: int) -> str:
-    if n == 0:
-        return "-"
-    lo, hi = wilson_interval(k, n)
-    return f"{100 * k / n:.1f} % [{100 * lo:.1f}, {100 * hi:.1f}] ({k}/{n})"
 
 
 def markdown(data: Mapping[str, Any], command: str) -> str:
@@ -217,7 +212,7 @@ def markdown(data: Mapping[str, Any], command: str) -> str:
                     wtxt = "0 at every condition"
                 else:
                     wtxt = f"{_pct(w[1], w[2])} at {w[0]}"
-                lines.append(f"| {ctype} | {label} | {_ci(k, n)} | {wtxt} | {met} |")
+                lines.append(f"| {ctype} | {label} | {rate_with_interval(k, n)} | {wtxt} | {met} |")
         lines.append("")
         for ctype in TYPES:
             keys = classes(by_point, ctype)

@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 
-__all__ = ["wilson_interval", "clopper_pearson_interval", "grouped_bootstrap_draws", "grouped_bootstrap_indices",
+__all__ = ["wilson_interval", "rate_with_interval", "clopper_pearson_interval", "grouped_bootstrap_draws", "grouped_bootstrap_indices",
            "bootstrap_interval"]
 
 #: Resamples whose weights are materialised at once are limited to about this many cells.
@@ -75,6 +75,17 @@ def wilson_interval(successes: int, n: int, *, confidence: float = 0.95) -> tupl
     if k == n:
         high = 1.0
     return (low, high)
+
+
+def rate_with_interval(errors: int, n: int, *, unit: str = " %") -> str:
+    """``"5.0 % [2.2, 11.2] (5/100)"``: the rate, its Wilson 95 % interval and the count.
+
+    ``unit`` goes after the rate (``"%"`` for ``"5.0%"``); ``"-"`` when ``n`` is 0.
+    """
+    if n == 0:
+        return "-"
+    lo, hi = wilson_interval(errors, n)
+    return f"{100 * errors / n:.1f}{unit} [{100 * lo:.1f}, {100 * hi:.1f}] ({errors}/{n})"
 
 
 def clopper_pearson_interval(successes: int, n: int, *, confidence: float = 0.95

@@ -14,7 +14,7 @@ there is no box). The stage keeps the inner analyzer's other fields and any
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 

@@ -110,3 +110,11 @@ def test_bootstrap_dict_statistics_and_undefined_resamples():
     assert out["a"][0] >= 0 and out["a"][1] <= 1
     with pytest.raises(ValueError, match="at least one row"):
         bootstrap_interval(rate, [], n_resamples=10)
+
+
+def test_rate_with_interval_formats_rate_interval_and_count():
+    from liveness_lab.evaluation.intervals import rate_with_interval
+
+    assert rate_with_interval(5, 100) == "5.0 % [2.2, 11.2] (5/100)"
+    assert rate_with_interval(0, 30, unit="%") == "0.0% [0.0, 11.4] (0/30)"
+    assert rate_with_interval(0, 0) == "-"

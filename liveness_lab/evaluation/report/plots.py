@@ -5,10 +5,9 @@ matplotlib (Agg backend) is imported when a plot is drawn, never at import time.
 
 from __future__ import annotations
 
-import math
 import os
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
 from .document import num
 

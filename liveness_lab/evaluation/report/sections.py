@@ -8,7 +8,7 @@ from typing import Any, Mapping, Sequence
 
 from ...errors import ConfigError
 from ..aggregate import session_scores
-from .document import Doc, ci, nan, num, pct, slug, status
+from .document import Doc, ci, nan, num, pct, slug
 from .plots import plot_trace
 
 __all__ = ["dataset_section", "metrics_rows", "operating_rows", "reasons_rows",

@@ -8,8 +8,7 @@ from typing import Any, Mapping
 
 import streamlit as st
 
-from ..common import (app_settings, error_box, page_header, service_link, service_sidebar,
-                      verdict_badge)
+from ..common import app_settings, error_box, page_header, service_link, service_sidebar
 from ..flow import available_types, flow_state, render_flow, reset_flow, start_challenge
 from ..service_link import ServiceLink
 
