@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from liveness_lab.challenges import SeededRandom  # noqa: E402
 from liveness_lab.challenges.blink import blink_params  # noqa: E402
 from liveness_lab.config import resolve_configs  # noqa: E402
-from liveness_lab.evaluation.intervals import wilson_interval  # noqa: E402
+from liveness_lab.evaluation.intervals import rate_with_interval  # noqa: E402
 from liveness_lab.synth.traces import simulate_session  # noqa: E402
 from liveness_lab.verify import verify_session  # noqa: E402
 
@@ -32,11 +32,6 @@ BINS = {
 }
 
 
-def _cell(k: int, n: int) -> str:
-    if n == 0:
-        return "-"
-    lo, hi = wilson_interval(k, n)
-    return f"{100 * k / n:.1f} % [{100 * lo:.1f}, {100 * hi:.1f}] ({k}/{n})"
 
 
 def main() -> None:
@@ -56,16 +51,16 @@ def main() -> None:
         rows.append((s.metadata, v.success, v.code))
     fails = sum(not ok for _, ok, _ in rows)
     print(f"BLINK bona fide, our simulator, profile {args.profile}, {args.sessions} sessions, "
-          f"seed {args.seed}: BPCER {_cell(fails, len(rows))}\n")
+          f"seed {args.seed}: BPCER {rate_with_interval(fails, len(rows))}\n")
     print("| condition | BPCER |\n|---|---|")
     for key, bins in BINS.items():
         for lo, hi in bins:
             sel = [ok for m, ok, _ in rows if m.get(key) is not None and lo <= m[key] < hi]
-            print(f"| {key} [{lo}, {hi}) | {_cell(sum(not ok for ok in sel), len(sel))} |")
+            print(f"| {key} [{lo}, {hi}) | {rate_with_interval(sum(not ok for ok in sel), len(sel))} |")
     for label, test in (("narrow eyes", lambda m: m.get("narrow_eyes", 1.0) < 1.0),
                         ("glasses with glare", lambda m: m.get("glare_frames", 0) > 0)):
         sel = [ok for m, ok, _ in rows if test(m)]
-        print(f"| {label} | {_cell(sum(not ok for ok in sel), len(sel))} |")
+        print(f"| {label} | {rate_with_interval(sum(not ok for ok in sel), len(sel))} |")
     codes = Counter(code for _, ok, code in rows if not ok)
     print(f"\nrejected by: {dict(codes.most_common())}")
 

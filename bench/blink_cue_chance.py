@@ -46,7 +46,7 @@ def main() -> None:
           f"{cfg.first_cue_jitter_s:g} s, gaps {cfg.cue_gap_min_s:g}-{cfg.cue_gap_max_s:g} s, "
           f"reaction {cfg.reaction_min_ms}-{cfg.reaction_max_ms} ms + one frame, spread <= "
           f"{cfg.max_reaction_spread_ms:g} ms, uncued {cfg.max_uncued_blinks} + "
-          f"{cfg.uncued_per_s:g}/s\n")
+          f"{cfg.uncued_per_s:g}/s, {cfg.max_missed_cues} cue(s) may be missed\n")
     print("| recording made for another BLINK challenge | passes |\n|---|---|")
     print(f"| played from its start | {100 * est.from_start:.2f} % (+/- {100 * est.std_error:.2f}"
           f", {est.samples} pairs) |")
@@ -64,7 +64,8 @@ def main() -> None:
             times = np.sort(rng.uniform(0, end, rng.poisson(rate * end / 1000)))
             times = times + rng.uniform(0.0, interval)
             ok += cues_answered(list(times), p["cuesMs"], low, high, cfg.max_uncued_blinks,
-                                interval, cfg.max_reaction_spread_ms or None, cfg.uncued_per_s)
+                                interval, cfg.max_reaction_spread_ms or None, cfg.uncued_per_s,
+                                cfg.max_missed_cues)
         print(f"| {rate:g} | {100 * ok / len(drawn):.2f} % ({ok}/{len(drawn)}) |")
 
 

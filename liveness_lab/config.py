@@ -103,8 +103,10 @@ _HARDENED: dict[str, dict[str, Any]] = {
              # target (a head turns about the neck), the trajectory and parallax are those
              # of the movement after the reaction pause, and the parallax must clear the
              # session's own landmark noise (docs/challenges.md)
-             "area_follows_nose": 1.25, "parallax_noise_z": 4.0, "trajectory_after_pause": True},
-    "POSE": {"frames_required": 3, "require_transition": True, "neutral_frames": 2,
+             "area_follows_nose": 1.25, "parallax_noise_z": 4.0, "trajectory_after_pause": True,
+             # issue 11: at 5 fps a 0.4-0.6 s movement to the target gives 3 points
+             "three_point_fit": True},
+    "POSE": {"require_transition": True, "neutral_frames": 2,
              "gaze_must_match": True, "exclude_neutral_pose": True, "max_missing_faces": 3,
              "smile_needs_open_mouth": False,
              # issue 11: the user's own gaze, blinks tolerated
@@ -113,12 +115,30 @@ _HARDENED: dict[str, dict[str, Any]] = {
              # a head turned toward a webcam beside the screen shifts the pupils in the image
              # (the cornea is ~10 mm in front of the eye corners): until the user's own
              # neutral gaze is known, "ahead" is the middle half of the eye
-             "neutral_gaze_window": 0.25},
+             "neutral_gaze_window": 0.25,
+             # issue 11 item 4 (docs/challenges.md, "POSE at 5 fps, beside the screen, against
+             # photo swaps"): a hold in time, not frames (a blink is not a held CLOSED); the
+             # user's own resting rotation; one brief misread forgiven; one return frame; no
+             # change of pose straight after face-less frames
+             "frames_required": 2, "hold_ms": 400.0, "rest_rotation": True,
+             "rest_max_rotation": 30.0, "glitch_attributes": True, "return_frames": 1,
+             "change_gap_frames": 2, "max_gapped_changes": 1, "change_turn_deg": 6.0,
+             "change_turn_per_s": 100.0},
     # BLINK (issue 11): closure detection for 5-30 fps cameras, a minimum frame rate told to
     # the client, cue-timed blinks and a slight head turn whose nose parallax shows a 3D face
     "BLINK": {"adaptive_closure": True, "baseline_frames": 5, "min_fps": 5.0,
-              "cue_timing": True, "min_blinks": 5, "max_blinks": 5, "parallax_check": True,
-              "state_timeout_s": 30.0, "max_missing_faces": 6,
+              "cue_timing": True, "parallax_check": True, "max_missing_faces": 6,
+              # issue 11 (blink12): at 5 fps a slow blink shows in 1-3 frames, and a camera
+              # stall or one glare frame can hide it: one of seven cues may go unanswered
+              # (replay of another challenge from its start 0.5 %, bench/blink_cue_chance.py);
+              # the frame rate is judged on 15 distinct frames (a median of 14 intervals)
+              "min_blinks": 7, "max_blinks": 7, "max_missed_cues": 1, "fps_frames": 15,
+              "state_timeout_s": 40.0,
+              # a flat print's nose moves <= 0.03 face widths against its plane; a head's
+              # (nose tip ~20 mm before a 140 mm wide face) 20 sin(14 deg) / 140 = 0.035 at
+              # the median turned frame; DetectFaces' roll jitters ~1.5 deg a frame (4 sigma
+              # of a two-frame difference: 8 deg)
+              "min_parallax": 0.035, "track_roll_deg": 8.0,
               # issue 11c: the chance a recording made for other cues passes <= 1 %
               # (bench/blink_cue_chance.py); one person's reactions are consistent; the open-eye
               # baseline only from the pose it was measured in; face-less time in ms
@@ -128,7 +148,9 @@ _HARDENED: dict[str, dict[str, Any]] = {
               "closure_max_turn": 8.0, "open_veto_confidence": 95.0, "deep_ratio": 0.7,
               "max_missing_ms": 500.0, "uncued_per_s": 0.15, "blink_merge_ms": 300.0},
     "HEAD_TURN": {"min_turns": 3, "rest_baseline": True,  # issue 11: own resting pose,
-                  "max_missing_ms": 300.0},                # face-less time, not frames
+                  "max_missing_ms": 300.0,                 # face-less time, not frames,
+                  # people undershoot, come back late, and pose estimates jitter
+                  "turn_aware_rest": True, "late_return": True, "hold_ratio": 0.75},
 }
 _HARDENED_TYPES = ("NOSE", "POSE", "BLINK", "HEAD_TURN")
 

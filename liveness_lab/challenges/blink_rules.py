@@ -1,8 +1,9 @@
 """The hardened BLINK rules, frame by frame: frame rate, the requested turn, cue windows.
 
 Helpers of the states in :mod:`liveness_lab.challenges.blink` (which holds the config, the
-params and the states); the per-run state is a :class:`~.blink_signal.BlinkRun`, the pure
-measurements are in :mod:`.blink_signal` and :mod:`.blink_cues`. A blink's life:
+params and the states); the per-run state of both rule sets is one
+:class:`~.blink_signal.BlinkRun` under ``RUN_KEY``, the pure measurements are in
+:mod:`.blink_signal` and :mod:`.blink_cues`. A blink's life:
 
 * a *closed* frame starts a blink (its first closed frame is the blink's onset);
 * an *open* frame ends it once the eyes have looked open for ``blink_merge_ms`` after the
@@ -29,7 +30,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__: list[str] = []  # helpers of blink.py, not a public API
 
-#: the context key of the run's :class:`BlinkRun`
+#: the context key of the run's :class:`BlinkRun` (the only key BLINK keeps in the context)
 RUN_KEY = "blink.run"
 
 
@@ -37,9 +38,9 @@ def frame_rate(params: Mapping[str, Any], frame: FrameInput, context: Context
                 ) -> StepResult | None:
     """``blink.frame_rate`` when the stream is slower than the ``minFps`` the client was told."""
     cfg: "BlinkConfig" = context.config
-    run = context.get(RUN_KEY)
-    if run is None:
+    if not cfg.hardened:
         return None
+    run: BlinkRun = context[RUN_KEY]
     run.note_frame(frame.timestamp)
     wanted = float(params.get("minFps", cfg.min_fps) or 0.0)
     if wanted <= 0 or len(run.timestamps) < cfg.fps_frames:
@@ -185,11 +186,11 @@ def turned_away(face: FaceDetail, ear: float, timestamp: int, context: Context,
     return True
 
 
-def succeed(context: Context, run: BlinkRun | None, message: str) -> StepResult:
-    if run is not None:
-        result = turn_result(context, run)
-        if result is not None:
-            return result
+def succeed(context: Context, run: BlinkRun, message: str) -> StepResult:
+    """``blink.ok`` unless the turn (:func:`turn_result`) or a session check says otherwise."""
+    result = turn_result(context, run)
+    if result is not None:
+        return result
     final = before_success(context)
     if final is not None:
         return final
@@ -233,7 +234,10 @@ def _finish_blink(params: Mapping[str, Any], context: Context, run: BlinkRun,
     cfg: "BlinkConfig" = context.config
     onset_ts, run.closed_since = run.closed_since, None
     pieces, run.pieces = run.pieces or [int(onset_ts)], []
-    if (run.reopened_at or onset_ts) - onset_ts > cfg.max_closed_s * 1000:
+    # the closure lasted at least from its first to its last closed frame; the time until the
+    # first open frame is no evidence (a camera stall after a closed frame would make any
+    # blink "too long")
+    if (run.last_closed or onset_ts) - onset_ts > cfg.max_closed_s * 1000:
         run.reopened_at = None
         return Continue("blink.long_closure", "eyes were closed too long for a blink")
     run.reopened_at = None

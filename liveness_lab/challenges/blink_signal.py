@@ -197,9 +197,23 @@ class ClosureDetector:
 
 @dataclass
 class BlinkRun:
-    """Per-run state of a hardened BLINK session (a typed object instead of dict keys)."""
+    """Per-run state of a BLINK session, kept in the context under one key.
 
+    One object for both rule sets: the type's own (a count of closures within a window) uses
+    the baseline, ``window_start``, ``closed_since`` and ``blinks``; the hardened rules use the
+    rest as well. Timestamps are ms since epoch (the frames'), ``cues`` ms after ``t0``.
+    """
+
+    #: timestamp of the first frame of the run (ms)
     t0: int
+    #: EARs of the last ``baseline_frames`` usable frames of the baseline state
+    baseline_samples: list[float] = field(default_factory=list)
+    #: (yaw, pitch) of the same frames, ``None`` where the face carries no pose
+    baseline_poses: list[tuple[float | None, float | None]] = field(default_factory=list)
+    #: the open-eye EAR (median of ``baseline_samples``) once the baseline state is done
+    baseline: float | None = None
+    #: timestamp of the first frame of the blink state (the window of the count rule)
+    window_start: int | None = None
     cues: list[int] = field(default_factory=list)
     answered: list[bool] = field(default_factory=list)
     timestamps: list[int] = field(default_factory=list)
@@ -224,7 +238,27 @@ class BlinkRun:
     #: latencies (ms after the cue) of the blinks seen in each cue's window
     candidates: list[list[int]] = field(default_factory=list)
 
+    def note_baseline(self, ear: float, yaw: float | None, pitch: float | None,
+                      keep: int) -> None:
+        """Add a baseline frame; keep the last ``keep`` (a sliding window)."""
+        self.baseline_samples.append(float(ear))
+        del self.baseline_samples[:-keep]
+        self.baseline_poses.append((yaw, pitch))
+        del self.baseline_poses[:-keep]
+
+    def baseline_pose(self) -> tuple[float | None, float | None]:
+        """Median yaw and pitch of the baseline frames (each ``None`` when no frame had it)."""
+        out: list[float | None] = []
+        for i in (0, 1):
+            known = [p[i] for p in self.baseline_poses if p[i] is not None]
+            out.append(float(np.median(known)) if known else None)
+        return out[0], out[1]
+
     def note_frame(self, timestamp: int, keep: int = 30) -> None:
+        """Remember a frame's timestamp (the last ``keep``); a frame that two states see (a
+        state hands it on to the next) is one frame, not two."""
+        if self.timestamps and self.timestamps[-1] == int(timestamp):
+            return
         self.timestamps.append(int(timestamp))
         del self.timestamps[:-keep]
 

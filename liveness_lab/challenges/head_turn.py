@@ -90,6 +90,16 @@ class HeadTurnConfig(SessionChecksConfig):
     settle_ms: float = _f(300.0, "rest_baseline: before the first turn, frames steady among "
                                  "themselves this long (ms) elsewhere become the resting pose "
                                  "(a user who corrects his pose after centring)")
+    turn_aware_rest: bool = _f(False, "rest_baseline: the resting pose is re-measured before "
+                                      "every turn (not only the first), never from a pose held "
+                                      "more than steady_tolerance toward the wanted direction "
+                                      "(an undershot turn, not a new rest)")
+    late_return: bool = _f(False, "a turn state that sees the previous turn's direction again "
+                                  "waits (the user is still coming back) instead of failing "
+                                  "with wrong_direction")
+    hold_ratio: float = _f(1.0, "a hold, once begun, continues on frames beyond this fraction "
+                                "of the turn thresholds (hysteresis against pose jitter; 1: "
+                                "every held frame beyond the thresholds)")
 
     def validate(self) -> None:
         super().validate()
@@ -109,6 +119,8 @@ class HeadTurnConfig(SessionChecksConfig):
                               f"must be > 0, got {self.rest_max_yaw!r}, {self.rest_max_pitch!r}, "
                               f"{self.steady_tolerance!r} and {self.settle_ms!r}")
         self._require_non_negative("max_missing_ms")
+        if not 0 < self.hold_ratio <= 1:
+            raise ConfigError(f"hold_ratio must be in (0, 1], got {self.hold_ratio!r}")
         if self.wrong_margin < 0 or self.min_parallax < 0 or self.max_missing_faces < 0:
             raise ConfigError("wrong_margin, min_parallax and max_missing_faces must be >= 0")
 
@@ -221,15 +233,26 @@ def _steady(face: FaceDetail, rest: tuple[float, float], cfg: HeadTurnConfig) ->
         abs(pitch - rest[1]) <= cfg.steady_tolerance
 
 
-def _settle(run: _TurnRun, face: FaceDetail, timestamp: float, cfg: HeadTurnConfig) -> None:
-    """Before the first turn: refine the resting pose, or move it where the user settled.
+def _toward(wanted: str, d_yaw: float, d_pitch: float) -> float:
+    """How far (degrees) a pose change ``(d_yaw, d_pitch)`` goes in direction ``wanted``."""
+    return {"LEFT": d_yaw, "RIGHT": -d_yaw, "UP": d_pitch, "DOWN": -d_pitch}[wanted]
+
+
+def _settle(run: _TurnRun, face: FaceDetail, timestamp: float, cfg: HeadTurnConfig,
+            guarded: tuple[str, ...]) -> None:
+    """Before the first turn (every turn with ``turn_aware_rest``): refine the resting pose,
+    or move it where the user settled.
 
     A frame steady against the resting pose refines it (median of up to
     ``_REST_SAMPLES`` frames). Frames steady among themselves for at least
     ``settle_ms`` (and ``centre_frames`` frames) elsewhere - a user who
     corrected his pose after centring - become the new resting pose. Both stay
     within the rest limits. A turn moves far more than ``steady_tolerance`` in
-    ``settle_ms``, so a slow start of the turn is not taken as a new rest.
+    ``settle_ms``, so a slow start of the turn is not taken as a new rest; and a
+    pose held more than ``steady_tolerance`` from the rest **toward the wanted
+    direction** is the turn itself, short of the threshold (people undershoot a
+    requested turn), not a new rest: taking it as one made the way back look
+    like a turn the other way.
     """
     pose = _yaw_pitch(face)
     if run.settle and not _steady(face, _median_pose([_yaw_pitch(f) for _, f in run.settle]),
@@ -248,7 +271,9 @@ def _settle(run: _TurnRun, face: FaceDetail, timestamp: float, cfg: HeadTurnConf
     if len(run.settle) >= cfg.centre_frames and span >= cfg.settle_ms:
         samples = [_yaw_pitch(f) for _, f in run.settle]
         rest = _median_pose(samples)
-        if _within_rest_bounds(rest, cfg):
+        ahead = max(_toward(d, rest[0] - run.rest[0], rest[1] - run.rest[1]) for d in guarded)
+        if _within_rest_bounds(rest, cfg) and \
+                (not cfg.turn_aware_rest or ahead <= cfg.steady_tolerance):
             run.rest_samples = samples
             run.rest = rest
             run.reference = face
@@ -334,13 +359,29 @@ def _turn_state(step: int) -> Callable[..., StepResult]:
         if seen is not None and seen != wanted:
             strong = head_direction(yaw, pitch, cfg.turn_min_yaw + cfg.wrong_margin,
                                     cfg.turn_min_pitch + cfg.wrong_margin)
+            if strong is not None and strong != wanted and cfg.late_return and step > 1 \
+                    and strong == _sequence(params)[step - 2]:
+                # the way back ended on one frame near the centre while the head still
+                # held the turn just done: the user is late, not turning the wrong way
+                run.holds[step] = 0
+                return Continue("head_turn.returning", f"back to the centre after turn "
+                                                       f"{step - 1}")
             if strong is not None and strong != wanted:
                 return Fail("head_turn.wrong_direction",
                             f"turn {step}: the head turned {strong}, expected {wanted}")
+        if seen != wanted and run.holds.get(step, 0) and cfg.hold_ratio < 1:
+            # a hold begun beyond the thresholds continues while the head stays well turned
+            # (never on a frame the way back would take as centred)
+            if head_direction(yaw, pitch, cfg.turn_min_yaw * cfg.hold_ratio,
+                              cfg.turn_min_pitch * cfg.hold_ratio) == wanted \
+                    and not _centred(face, cfg, run):
+                seen = wanted
         if seen != wanted:
             run.holds[step] = 0
-            if cfg.rest_baseline and step == 1 and seen is None:
-                _settle(run, face, float(frame.timestamp), cfg)
+            if cfg.rest_baseline and seen is None and (step == 1 or cfg.turn_aware_rest):
+                # never toward the wanted turn, nor toward the one just done (still coming back)
+                guarded = (wanted,) if step == 1 else (wanted, _sequence(params)[step - 2])
+                _settle(run, face, float(frame.timestamp), cfg, guarded)
                 context.record(rest_yaw=run.rest[0], rest_pitch=run.rest[1])
             return Continue("head_turn.turning", f"turn {step}: turn {wanted.lower()}")
         held = run.holds.get(step, 0) + 1

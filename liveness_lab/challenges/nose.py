@@ -28,6 +28,7 @@ from .framework import (image_size, ChallengeRandom, ChallengeType, Context, Con
 from .framework import IMAGE_SIZE_SCHEMA, Param
 from .nose_histogram import _histogram_distance_xy
 from .nose_motion import aimed_start, area_toward_targets, observe_still, parallax_needed
+from .nose_run import RUN_KEY, _NoseRun
 from .one_face import one_face
 from .nose_targets import (MAX_NOSE_TARGETS, box_beside_centre, client_target_count,
                            sequence_params, side_box, targets_of)
@@ -108,6 +109,10 @@ class NoseConfig(SessionChecksConfig):
                                              "not the movement to the target")
     pause_ms: float = _f(150.0, "a pause: the nose slower than pause_speed for at least this "
                                 "long (the shortest human reaction time)")
+    three_point_fit: bool = _f(False, "a trajectory of exactly 3 points (a 0.4-0.6 s "
+                                      "movement at 5 fps), which a degree-2 fit passes "
+                                      "through exactly (no residual), counts as fitting "
+                                      "(error 0) instead of failing nose.trajectory_unfit")
     pause_speed: float = _f(0.25, "nose speed, face widths per second, below which the nose "
                                   "counts as at rest")
 
@@ -235,8 +240,6 @@ _AREA_OK = Next("area.ok", "the face fills the area box")
 _NO_NOSE_LANDMARK = Continue("nose.missing_landmark", "the face has no nose landmark")
 _NOT_IN_TARGET = Continue("nose.not_in_target",
                           "move the tip of your nose toward the target box")
-# per-run values of the nose state kept in the context (params and config do not change)
-_AREA_KEY, _TARGETS_KEY, _TOLERANT_KEY = "_nose.area", "_nose.targets", "_nose.tolerant"
 
 
 @NOSE.state(first=True, next_state="area_state")
@@ -295,26 +298,26 @@ def nose_state(params: Mapping[str, Any], frame: FrameInput, context: Context) -
     face, result = _the_face(frame, cfg, context, "nose")
     if result is not None:
         return result
-    if "original_face" not in context:  # its landmarks are read at the target, if ever
-        context["original_face"] = face
+    run: _NoseRun | None = context.get(RUN_KEY)
+    if run is None:  # the first face's landmarks are read at the target, if ever
+        run = context[RUN_KEY] = _NoseRun(face)
         # the original framework's context key, which plugins read (a reference: no cost)
         context["original_landmarks"] = face.landmarks
-        context["nose_trajectory"] = []
     width, height = params["imageWidth"], params["imageHeight"]
 
     box = _face_box_px(face, params, context)
     if box is None:
         return Fail("nose.missing_bounding_box", "the face has no bounding box")
-    area = context.get(_AREA_KEY)
+    area = run.area
     if area is None:
         grow = cfg.sequence_area_tolerance if "noseTargets" in params else cfg.area_box_tolerance
         tol_w = params["areaWidth"] * grow
         tol_h = params["areaHeight"] * grow
-        area = context[_AREA_KEY] = (params["areaLeft"] - tol_w, params["areaTop"] - tol_h,
+        area = run.area = (params["areaLeft"] - tol_w, params["areaTop"] - tol_h,
                                      params["areaWidth"] + 2 * tol_w,
                                      params["areaHeight"] + 2 * tol_h)
     if cfg.area_follows_nose:
-        area = area_toward_targets(area, params, context, cfg)
+        area = area_toward_targets(area, params, run, cfg)
     inside = _inside(area, box)
     tracing = context.tracing
     if tracing:
@@ -326,38 +329,44 @@ def nose_state(params: Mapping[str, Any], frame: FrameInput, context: Context) -
     if nose is None:
         return _NO_NOSE_LANDMARK
     nx, ny = nose[0] * width, nose[1] * height
-    context["nose_trajectory"].append(nose)
-    targets = context.get(_TARGETS_KEY)
+    run.trajectory.append(nose)
+    targets = run.targets
     if targets is None:
-        targets = context[_TARGETS_KEY] = targets_of(params)
-    if cfg.trajectory_after_pause and len(targets) == 1:
-        context.setdefault("nose_motion", []).append((frame.timestamp, box[2], face))
+        targets = run.targets = targets_of(params)
+    if cfg.trajectory_after_pause:
+        run.motion.append((frame.timestamp, box[2], face))
     if cfg.parallax_check and cfg.parallax_noise_z:
-        observe_still(context, face, (nx, ny), targets[0], (width, height), cfg)
-    k = context.get("nose_target_index", 0)
-    tolerant = context.get(_TOLERANT_KEY)
+        observe_still(run, face, (nx, ny), targets[0], (width, height), cfg)
+    k = run.target_index
+    tolerant = run.tolerant
     if tolerant is None or tolerant[0] != k:
-        tolerant = context[_TOLERANT_KEY] = (k, _tolerant(targets[k], cfg))
+        tolerant = run.tolerant = (k, _tolerant(targets[k], cfg))
     in_target = _in_box(tolerant[1], nx, ny)
     if tracing:
         context.record(nose_x=nx, nose_y=ny, inside_nose_box=in_target)
     if len(targets) > 1:
         context.record(nose_target=k)
-        held = _held(in_target, frame.timestamp, params, context)
+        held = _held(in_target, frame.timestamp, params, run, context)
         if held is not None:
             return held
     if not in_target:
         return _NOT_IN_TARGET
     if k + 1 < len(targets):
-        return _next_target(targets, k, face, (width, height), context)
+        return _next_target(targets, k, face, (width, height), run, context)
 
-    trajectory = context["nose_trajectory"]
+    trajectory = run.trajectory
     error = _trajectory_error(trajectory, along_chord=len(targets) > 1)
-    if cfg.trajectory_after_pause and len(targets) == 1:
-        start = aimed_start(context, trajectory, (width, height), cfg)
+    if error is None and cfg.three_point_fit:
+        error = _exact_fit(trajectory)
+    if cfg.trajectory_after_pause and len(targets) > 1:
+        error, trajectory = _leg_after_pause(run, trajectory, error, (width, height), cfg)
+    elif cfg.trajectory_after_pause:
+        start = aimed_start(run, trajectory, (width, height), cfg)
         context.record(trajectory_start=start)
         if start:  # the better of the whole path and the path after the pause
             after = _trajectory_error(trajectory[start:])
+            if after is None and cfg.three_point_fit:
+                after = _exact_fit(trajectory[start:])
             if after is not None and (error is None or after < error):
                 error, trajectory = after, trajectory[start:]
     context.record(trajectory_points=len(trajectory), trajectory_error=error)
@@ -370,18 +379,18 @@ def nose_state(params: Mapping[str, Any], frame: FrameInput, context: Context) -
         return Fail("nose.trajectory_error", f"nose trajectory RMS error {error:.4f} > "
                                              f"{cfg.trajectory_error_threshold:g}")
     if cfg.parallax_check:
-        parallax = _best_parallax(context, face, width, height)
+        parallax = _best_parallax(run, face, width, height)
         context.record(parallax=parallax)
         if parallax is None:
             return Fail("nose.parallax_unavailable", "the faces lack the landmarks needed to "
                                                      "measure the nose parallax")
-        need = parallax_needed(context, cfg)
+        need = parallax_needed(run, context, cfg)
         context.score = parallax - need
         if parallax < need:
             return Fail("nose.parallax", f"nose parallax {parallax:.3f} < {need:.3f} "
                                          "face widths: the face moved like a flat picture")
     if len(targets) > 1:
-        turned = _turned_away(face, context, cfg)
+        turned = _turned_away(face, run, cfg)
         if turned is not None:
             return turned
         final = before_success(context)
@@ -391,7 +400,7 @@ def nose_state(params: Mapping[str, Any], frame: FrameInput, context: Context) -
     if not cfg.histogram_check:
         return _decide_without_histogram(params, targets[k], face, cfg, context)
 
-    dist = _histogram_distance_xy(context["original_face"].landmark_xy(), face.landmark_xy(),
+    dist = _histogram_distance_xy(run.original_face.landmark_xy(), face.landmark_xy(),
                                   width, height, cfg.histogram_bins)
     yaw = face.pose.yaw if face.pose is not None else None
     context.record(histogram_distance=dist, yaw=yaw)
@@ -453,13 +462,15 @@ def _target_right(box: tuple[float, ...], width: float, cfg: NoseConfig) -> bool
     return box[0] + cfg.nose_box_size / 2 > width / 2
 
 
-def _held(in_target: bool, timestamp: int, params: Mapping[str, Any], context: Context
-          ) -> StepResult | None:
+def _held(in_target: bool, timestamp: int, params: Mapping[str, Any], run: _NoseRun,
+          context: Context) -> StepResult | None:
     """A sequence: the nose must stay in the box for ``noseHoldMs``; ``None`` once it has."""
     if not in_target:
-        context.pop("nose_hold_since", None)
+        run.hold_since = None
         return None
-    since = context.setdefault("nose_hold_since", timestamp)
+    since = run.hold_since
+    if since is None:
+        since = run.hold_since = timestamp
     held_ms = timestamp - since
     need = float(params.get("noseHoldMs", 0))
     context.record(hold_ms=held_ms)
@@ -470,11 +481,15 @@ def _held(in_target: bool, timestamp: int, params: Mapping[str, Any], context: C
 
 
 def _next_target(targets: list, k: int, face: FaceDetail, size: tuple[int, int],
-                 context: Context) -> StepResult:
+                 run: _NoseRun, context: Context) -> StepResult:
     """Target ``k`` of a sequence held: check this leg's trajectory and rotation, go on."""
     cfg: NoseConfig = context.config
-    trajectory = context["nose_trajectory"]
+    trajectory = run.trajectory
     error = _trajectory_error(trajectory, along_chord=True)
+    if error is None and cfg.three_point_fit:
+        error = _exact_fit(trajectory)
+    if cfg.trajectory_after_pause:
+        error, trajectory = _leg_after_pause(run, trajectory, error, size, cfg)
     context.record(trajectory_points=len(trajectory), trajectory_error=error)
     if error is None:
         return Fail("nose.trajectory_unfit", f"the nose trajectory to target {k + 1} "
@@ -485,24 +500,25 @@ def _next_target(targets: list, k: int, face: FaceDetail, size: tuple[int, int],
         return Fail("nose.trajectory_error", f"nose trajectory RMS error {error:.4f} > "
                                              f"{cfg.trajectory_error_threshold:g} on the way "
                                              f"to target {k + 1}")
-    turned = _turned_away(face, context, cfg)
+    turned = _turned_away(face, run, cfg)
     if turned is not None:
         return turned
     if cfg.parallax_check:
-        _best_parallax(context, face, *size)
-    context["nose_target_index"] = k + 1
-    context["leg_start_face"] = face
-    context["nose_trajectory"] = [trajectory[-1]]
-    context.pop("nose_hold_since", None)
+        _best_parallax(run, face, *size)
+    run.target_index = k + 1
+    run.leg_start_face = face
+    run.trajectory = [run.trajectory[-1]]
+    run.motion = run.motion[-1:]
+    run.hold_since = None
     return Continue("nose.next_target", f"target {k + 1} of {len(targets)} reached; move the "
                                         "tip of your nose to the next one")
 
 
-def _turned_away(face: FaceDetail, context: Context, cfg: NoseConfig) -> StepResult | None:
+def _turned_away(face: FaceDetail, run: _NoseRun, cfg: NoseConfig) -> StepResult | None:
     """A sequence's leg: the yaw must not have changed against the nose's horizontal motion
     (by more than ``rotation_threshold``) since the leg began - relative, as a head still
     turned toward the last target is not turned away from the next."""
-    start = context.get("leg_start_face", context["original_face"])
+    start = run.leg_start_face if run.leg_start_face is not None else run.original_face
     nose0, nose1 = start.landmark("nose"), face.landmark("nose")
     if face.pose is None or start.pose is None or nose0 is None or nose1 is None:
         return Fail("nose.missing_pose", "the face has no yaw estimate")
@@ -514,20 +530,40 @@ def _turned_away(face: FaceDetail, context: Context, cfg: NoseConfig) -> StepRes
     return None
 
 
-def _best_parallax(context: Context, face: FaceDetail, width: int, height: int) -> float | None:
+def _best_parallax(run: _NoseRun, face: FaceDetail, width: int, height: int) -> float | None:
     """The largest nose parallax against the nose state's first frame (and, with
     ``trajectory_after_pause``, the frame the movement after the first pause started from)
     over the targets reached so far (a flat picture shows none at any of them)."""
-    value = nose_parallax(context["original_face"], face, width, height)
-    reference = context.get("parallax_reference")
+    value = nose_parallax(run.original_face, face, width, height)
+    reference = run.parallax_reference
     if reference is not None:
         other = nose_parallax(reference, face, width, height)
         if other is not None and (value is None or other > value):
             value = other
-    best = context.get("best_parallax")
+    best = run.best_parallax
     if value is not None and (best is None or value > best):
-        context["best_parallax"] = best = value
+        run.best_parallax = best = value
     return best
+
+
+def _leg_after_pause(run: _NoseRun, trajectory: list, error: float | None,
+                     size: tuple[int, int], cfg: NoseConfig) -> tuple[float | None, list]:
+    """A sequence leg: the better of its whole path and its path after its first pause (the
+    person still holding the previous target, then reacting to the next one)."""
+    start = aimed_start(run, trajectory, size, cfg)
+    if start:
+        after = _trajectory_error(trajectory[start:], along_chord=True)
+        if after is not None and (error is None or after < error):
+            return after, trajectory[start:]
+    return error, trajectory
+
+
+def _exact_fit(trajectory: list[tuple[float, float]]) -> float | None:
+    """``0.0`` for 3 distinct x positions (a degree-2 curve passes through them exactly: the
+    fit has no residual to judge), else ``None`` (too few points, or a degenerate fit)."""
+    if len(trajectory) == 3 and len({p[0] for p in trajectory}) == 3:
+        return 0.0
+    return None
 
 
 def _trajectory_error(trajectory: list[tuple[float, float]], along_chord: bool = False

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 from ..faces import FaceDetail
 from .checks import nose_parallax
 from .framework import Context
+from .nose_run import _NoseRun
 from .nose_targets import targets_of
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -29,7 +30,7 @@ def _tolerant(box: tuple[float, ...], tolerance: float) -> tuple[float, float, f
     return (box[0] - tol_w, box[1] - tol_h, box[2] + 2 * tol_w, box[3] + 2 * tol_h)
 
 
-def area_toward_targets(area: tuple[float, ...], params: Mapping[str, Any], context: Context,
+def area_toward_targets(area: tuple[float, ...], params: Mapping[str, Any], run: _NoseRun,
                         cfg: "NoseConfig") -> tuple[float, float, float, float]:
     """``area`` grown toward the targets by ``area_follows_nose`` times the nose's reach.
 
@@ -41,9 +42,9 @@ def area_toward_targets(area: tuple[float, ...], params: Mapping[str, Any], cont
     person reaching the target moves toward it by up to the nose's own travel.
     A face without a nose landmark in that first frame keeps the plain area.
     """
-    grown = context.get("nose_area_grown")
+    grown = run.area_grown
     if grown is None:
-        nose = context["original_face"].landmark("nose")
+        nose = run.original_face.landmark("nose")
         if nose is None:
             grown = tuple(area)
         else:
@@ -62,11 +63,11 @@ def area_toward_targets(area: tuple[float, ...], params: Mapping[str, Any], cont
             k = cfg.area_follows_nose
             grown = (area[0] - k * left, area[1] - k * top, area[2] + k * (left + right),
                      area[3] + k * (top + bottom))
-        context["nose_area_grown"] = grown
+        run.area_grown = grown
     return grown  # type: ignore[return-value]
 
 
-def observe_still(context: Context, face: FaceDetail, nose_px: tuple[float, float],
+def observe_still(run: _NoseRun, face: FaceDetail, nose_px: tuple[float, float],
                   target: tuple[float, ...], size: tuple[int, int], cfg: "NoseConfig") -> None:
     """Collect the parallax of the frames before the nose moves (the session's noise).
 
@@ -77,30 +78,30 @@ def observe_still(context: Context, face: FaceDetail, nose_px: tuple[float, floa
     alone, the same two-frame difference the decision measures. The first frame
     that moves ends the collection.
     """
-    if context.get("nose_still_done"):
+    if run.still_done:
         return
-    first = context["original_face"].landmark("nose")
+    first = run.original_face.landmark("nose")
     width, height = size
     x0, y0 = first.x * width, first.y * height  # type: ignore[union-attr]
     reach = math.hypot(target[0] + target[2] / 2 - x0, target[1] + target[3] / 2 - y0)
     if math.hypot(nose_px[0] - x0, nose_px[1] - y0) > cfg.parallax_still_fraction * reach:
-        context["nose_still_done"] = True
+        run.still_done = True
         return
-    if face is context["original_face"]:
+    if face is run.original_face:
         return
-    value = nose_parallax(context["original_face"], face, width, height, signed=False)
+    value = nose_parallax(run.original_face, face, width, height, signed=False)
     if value is not None:
-        context.setdefault("nose_still_parallax", []).append(value)
+        run.still_parallax.append(value)
 
 
-def parallax_needed(context: Context, cfg: "NoseConfig") -> float:
+def parallax_needed(run: _NoseRun, context: Context, cfg: "NoseConfig") -> float:
     """``min_parallax``, or ``parallax_noise_z`` times the session's parallax noise if larger.
 
     The noise is the RMS of the still frames' (unsigned, two-dimensional)
     parallax (:func:`observe_still`) divided by sqrt(2): the spread of its
     component along any one direction, as the signed parallax at the target is.
     """
-    still = context.get("nose_still_parallax") or []
+    still = run.still_parallax
     if not cfg.parallax_noise_z or not still:
         return cfg.min_parallax
     sigma = math.sqrt(sum(v * v for v in still) / len(still) / 2)
@@ -140,7 +141,7 @@ def first_pause(trajectory: list[tuple[float, float]], motion: list[tuple[Any, .
     return None
 
 
-def aimed_start(context: Context, trajectory: list[tuple[float, float]],
+def aimed_start(run: _NoseRun, trajectory: list[tuple[float, float]],
                 size: tuple[int, int], cfg: "NoseConfig") -> int:
     """Where the movement to the target may begin (the end of the first pause; 0 without
     one), keeping at least the last 4 points (a degree-2 fit needs them for a residual).
@@ -150,10 +151,10 @@ def aimed_start(context: Context, trajectory: list[tuple[float, float]],
     target when the centring movement was still finishing as the nose state began, but a
     person who reacted before it began pauses only between the movement and a correction.
     """
-    motion = context["nose_motion"]
+    motion = run.motion
     pause = first_pause(trajectory, motion, size, cfg)
     if pause is None:
         return 0
     start = min(pause[1], max(0, len(trajectory) - 4))
-    context["parallax_reference"] = motion[start][2]
+    run.parallax_reference = motion[start][2]
     return start

@@ -27,10 +27,12 @@ from dataclasses import dataclass
 
 from ..faces import FaceDetail
 from .checks import observe_face, skip_missing_face
-from .face_track import track_jump
+from .face_track import TrackLimits, track_jump
 from .framework import Context, Continue, Fail, FrameInput, StepResult
 
 __all__ = ["one_face", "track_continuity", "FaceTrack"]
+
+_LIMITS = TrackLimits()
 
 _TRACK_KEY = "one_face.track"
 
@@ -139,7 +141,9 @@ def track_continuity(frame: FrameInput, context: Context, prefix: str) -> StepRe
         return Fail(f"{prefix}.track_gap",
                     f"no face for {gap:.0f} ms (> {cfg.max_face_gap_ms:g} ms): "
                     "the face left the camera (a photo swapped by hand?)")
-    jump = track_jump(previous, face, (t - previous_ms) / 1000.0)
+    roll = getattr(cfg, "track_roll_deg", 0.0)  # a type may allow more roll jitter at once
+    limits = TrackLimits(roll=roll) if roll else _LIMITS
+    jump = track_jump(previous, face, (t - previous_ms) / 1000.0, limits)
     context.record(track_jump=jump)
     if jump is not None and jump > 1.0:
         return Fail(f"{prefix}.track_jump",

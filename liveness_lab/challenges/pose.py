@@ -24,6 +24,34 @@ Issue 11 additions (off by default, on in the hardened profiles):
   of the neutral frames), by at least ``min_gaze_shift`` eye widths, instead
   of the fixed outer thirds: a 12 mm eyeball moves the pupil about 0.21 mm per
   degree, so a 15-20 degree glance moves it only 0.1-0.15 of a 28-30 mm eye.
+
+Issue 11 item 4 (POSE at 5 fps, beside the screen, against photo swaps; off by default):
+
+* ``hold_ms``: the pose must be *shown* for this long (the time from the frame
+  before the run's first matching frame to the last one), not merely in
+  ``frames_required`` frames: 3 frames are 400 ms at 5 fps but 67 ms at 30 fps,
+  shorter than a spontaneous blink (100-400 ms), so a recording's blink passed
+  as a held CLOSED.
+* ``rest_rotation``: the neutral face may be turned up to ``rest_max_rotation``
+  (a webcam beside the screen or a laptop below the eyes: 10-18 degrees of
+  resting yaw or pitch); the pose and the return are then limited to
+  ``max_rotation`` from the user's own neutral pose (a glance of 20-35 degrees
+  brings the head along a few degrees).
+* ``glitch_attributes``: ``glitch_ms`` also forgives a brief misread of
+  EyesOpen, Smile or MouthOpen inside a run (a detector flipping a frame near
+  its decision boundary), not only a blink; never a gaze or rotation mismatch.
+* ``return_frames``: neutral frames needed after the pose (default
+  ``neutral_frames``): the user relaxes at their own pace, often after the
+  client stopped filming.
+* ``change_gap_frames``: a change into the pose, or back to the neutral face,
+  straight after this many face-less frames fails (``pose.swap_gap``): a hand
+  swapping photos hides the face while the expression changes; a detector
+  missing a live face two frames in a row exactly then is rare. With
+  ``max_gapped_changes`` one face-less frame before *both* changes fails too.
+* ``change_turn_per_s``: at a change, the reported roll, yaw and pitch may move at
+  most ``change_turn_deg`` + this x the time between the two faces
+  (``pose.swap_turn``): photos of the victim taken at different head poses make
+  the head's direction jump in one frame interval.
 """
 
 from __future__ import annotations
@@ -39,7 +67,7 @@ from .checks import SessionChecksConfig, before_success, observe_face
 from .framework import (image_size, ChallengeRandom, ChallengeType, Context, Continue, Fail, FrameInput, Next,
                         StepResult, Success)
 from .framework import IMAGE_SIZE_SCHEMA, Param
-from .one_face import one_face
+from .pose_run import _BLINK_CODE, _frame_face, _pose_run, _run, _shown_ms
 
 __all__ = ["POSE", "PoseConfig", "pose_params", "EYES", "MOUTH", "NEUTRAL", "eye_direction"]
 
@@ -101,6 +129,39 @@ class PoseConfig(SessionChecksConfig):
                 "break it (a spontaneous blink lasts 100-400 ms); 0: every mismatch breaks the "
                 "run (the original counting)"})
 
+    hold_ms: float = field(default=0.0, metadata={
+        "help": "multi-frame mode: the pose must also be shown this long, ms (from the frame "
+                "before the run's first matching frame, at most one 200 ms interval, to the "
+                "last one); 0: frames_required alone"})
+    rest_rotation: bool = field(default=False, metadata={
+        "help": "multi-frame mode: the neutral face may be turned up to rest_max_rotation; the "
+                "pose and the return up to max_rotation from the user's neutral pose (median "
+                "of the neutral frames)"})
+    rest_max_rotation: float = field(default=30.0, metadata={
+        "help": "rest_rotation: largest |roll|, |yaw|, |pitch| of any frame, degrees"})
+    glitch_attributes: bool = field(default=False, metadata={
+        "help": "glitch_ms also forgives a brief misread of EyesOpen, Smile or MouthOpen inside "
+                "a run (not the gaze, smoothed by gaze_window_ms, nor the head rotation)"})
+    return_frames: int = field(default=0, metadata={
+        "help": "multi-frame mode: consecutive neutral frames needed after the pose (0: "
+                "neutral_frames)"})
+    change_gap_frames: int = field(default=0, metadata={
+        "help": "multi-frame mode: a change into the pose or back to the neutral face right "
+                "after at least this many consecutive face-less frames fails (pose.swap_gap); "
+                "0: off"})
+    change_turn_deg: float = field(default=6.0, metadata={
+        "help": "change_turn_per_s: reported head-direction change allowed at once (detector "
+                "jitter), degrees"})
+    change_turn_per_s: float = field(default=0.0, metadata={
+        "help": "multi-frame mode: at a change into the pose or back, the reported roll, yaw and "
+                "pitch may change by at most change_turn_deg + this x the time between the two "
+                "faces (deg/s; a face changing expression does not whip the head round; two "
+                "photos of different head poses do it in one frame); 0: off"})
+    max_gapped_changes: int = field(default=2, metadata={
+        "help": "change_gap_frames: how many of the two changes (into the pose, back to the "
+                "neutral face) may come right after a single face-less frame (a detector miss "
+                "at one change is plausible, at both it is a swap); 2: no limit"})
+
     def validate(self) -> None:
         super().validate()
         if self.frames_required < 1:
@@ -114,7 +175,12 @@ class PoseConfig(SessionChecksConfig):
         if not 0 <= self.neutral_gaze_window < 0.5:
             raise ConfigError(f"neutral_gaze_window must be in [0, 0.5) eye widths, got "
                               f"{self.neutral_gaze_window!r}")
-        self._require_non_negative("gaze_window_ms", "glitch_ms")
+        self._require_non_negative("gaze_window_ms", "glitch_ms", "hold_ms", "return_frames",
+                                   "change_gap_frames", "max_gapped_changes", "change_turn_deg",
+                                   "change_turn_per_s")
+        if not 0 < self.rest_max_rotation <= 90:
+            raise ConfigError(f"rest_max_rotation must be in (0, 90] degrees, got "
+                              f"{self.rest_max_rotation!r}")
 
     def evidence_needs(self) -> tuple[Need, ...]:
         return super().evidence_needs() + (
@@ -132,6 +198,7 @@ POSE = ChallengeType("POSE", config_class=PoseConfig,
                                     "pose": Param(dict, fields={"eyes": Param(str, choices=EYES),
                                                                 "mouth": Param(str, choices=MOUTH)}),
                                     "holdFrames": Param(int, required=False, minimum=1),
+                                    "holdMs": Param(int, required=False, minimum=0),
                                     "transition": Param(bool, required=False)})
 
 
@@ -141,7 +208,8 @@ def pose_params(client_metadata: Mapping[str, Any], config: PoseConfig,
     """Params of a new POSE challenge: the image size and a random eyes/mouth pose.
 
     In multi-frame mode the params also tell the client the protocol:
-    ``holdFrames`` (frames the pose must be held) and ``transition`` (whether a
+    ``holdFrames`` (frames the pose must be held), ``holdMs`` (with ``hold_ms``: how
+    long it must be shown) and ``transition`` (whether a
     neutral face must come before and after it).
     """
     w, h = image_size(client_metadata)
@@ -154,6 +222,8 @@ def pose_params(client_metadata: Mapping[str, Any], config: PoseConfig,
                               "pose": {"eyes": eyes, "mouth": mouth}}
     if config.multi_frame:
         params["holdFrames"] = config.frames_required
+        if config.hold_ms:
+            params["holdMs"] = int(round(config.hold_ms))
         params["transition"] = config.require_transition
     return params
 
@@ -312,9 +382,13 @@ def first_state(params: Mapping[str, Any], frame: FrameInput, context: Context) 
 
 # -- multi-frame mode ----------------------------------------------------------------------------
 
-def _shows(face: FaceDetail, eyes: str, mouth: str, cfg: PoseConfig, context: Context
-           ) -> StepResult | None:
-    """``None`` when ``face`` shows the pose; a failure result (fatal or not) otherwise."""
+def _shows(face: FaceDetail, eyes: str, mouth: str, cfg: PoseConfig, context: Context,
+           *, from_rest: bool = False) -> StepResult | None:
+    """``None`` when ``face`` shows the pose; a failure result (fatal or not) otherwise.
+
+    ``from_rest`` (with ``rest_rotation``, once the neutral pose is known): the
+    rotation limit is ``max_rotation`` from the user's neutral pose.
+    """
     if face.confidence is None:
         return Fail("pose.missing_confidence", "the face has no Confidence")
     pose = face.pose
@@ -324,73 +398,22 @@ def _shows(face: FaceDetail, eyes: str, mouth: str, cfg: PoseConfig, context: Co
     if face.confidence < cfg.min_face_confidence:
         return Fail("pose.confidence", f"face confidence {face.confidence:.1f} < "
                                        f"{cfg.min_face_confidence:g}")
-    limit = cfg.max_rotation
-    if max(abs(pose.roll), abs(pose.yaw), abs(pose.pitch)) > limit:  # type: ignore[arg-type]
-        return Fail("pose.rotation", f"head rotated beyond {limit:g} degrees")
+    angles = (pose.roll, pose.yaw, pose.pitch)
+    run = _pose_run(context)
+    if cfg.rest_rotation:
+        if max(abs(a) for a in angles) > cfg.rest_max_rotation:  # type: ignore[arg-type]
+            return Fail("pose.rotation", f"head rotated beyond {cfg.rest_max_rotation:g} degrees")
+        if from_rest and run.neutral_pose:
+            rest = [statistics.median(p[i] for p in run.neutral_pose) for i in range(3)]
+            off = max(abs(a - r) for a, r in zip(angles, rest))  # type: ignore[operator]
+            context.record(rotation_from_rest=round(off, 2))
+            if off > cfg.max_rotation:
+                return Fail("pose.rotation", f"head turned {off:.1f} degrees from its neutral "
+                                             f"pose (> {cfg.max_rotation:g})")
+    elif max(abs(a) for a in angles) > cfg.max_rotation:  # type: ignore[arg-type]
+        return Fail("pose.rotation", f"head rotated beyond {cfg.max_rotation:g} degrees")
+    run.last_angles = angles  # type: ignore[assignment]
     return _check_eyes(eyes, face, cfg, context) or _check_mouth(mouth, face, context)
-
-
-@dataclass
-class _PoseRun:
-    """Per-run state of a multi-frame POSE run (kept in the context under one key)."""
-
-    #: consecutive matching frames of each phase
-    neutral_before: int = 0
-    pose_run: int = 0
-    neutral_after: int = 0
-    #: mean relative pupil positions of the neutral frames before the pose
-    neutral_gaze: list[float] = field(default_factory=list)
-    #: the last gaze position measured (set by the gaze check)
-    last_gaze: float | None = None
-    #: (timestamp ms, gaze position) of the recent faces, and the current frame's timestamp
-    recent_gaze: list[tuple[float, float]] = field(default_factory=list)
-    now_ms: float | None = None
-    #: timestamp (ms) of the first mismatching frame since the last matching one, per phase
-    mismatch_since: dict[str, float] = field(default_factory=dict)
-
-
-_RUN_KEY = "pose.run"
-#: the mismatch a spontaneous blink gives while open eyes are expected
-_BLINK_CODE = "pose.eyes_blinked"
-
-
-def _pose_run(context: Context) -> _PoseRun:
-    run = context.get(_RUN_KEY)
-    if run is None:
-        run = context[_RUN_KEY] = _PoseRun()
-    return run
-
-
-def _frame_face(frame: FrameInput, context: Context, cfg: PoseConfig
-                ) -> tuple[FaceDetail | None, StepResult | None]:
-    _pose_run(context).now_ms = float(frame.timestamp)
-    return one_face(frame, context, "pose", max_missing_faces=cfg.max_missing_faces,
-                    several_code="pose.face_count",
-                    several_text="{n} faces in the frame; exactly one is needed")
-
-
-def _run(context: Context, key: str, shown: StepResult | None, timestamp: float
-         ) -> tuple[int, StepResult | None]:
-    """Update the run of consecutive matching frames; a missing attribute is fatal.
-
-    ``key`` names the phase's counter in the run's :class:`_PoseRun`. With
-    ``glitch_ms``, frames whose eyes are seen closed while they should be open
-    (a spontaneous blink) within that time of the run's last matching frame
-    keep the run without counting; any other mismatch breaks it.
-    """
-    if shown is not None and shown.code and shown.code.startswith("pose.missing"):
-        return 0, shown
-    state = _pose_run(context)
-    if shown is None:
-        state.mismatch_since.pop(key, None)
-        run = getattr(state, key) + 1
-    else:
-        context.record(mismatch=shown.message)
-        since = state.mismatch_since.setdefault(key, timestamp)
-        glitch = context.config.glitch_ms if shown.code == _BLINK_CODE else 0.0
-        run = getattr(state, key) if glitch and timestamp - since <= glitch else 0
-    setattr(state, key, run)
-    return run, None
 
 
 def _neutral_run(frame: FrameInput, context: Context, key: str) -> tuple[int, StepResult | None]:
@@ -398,13 +421,17 @@ def _neutral_run(frame: FrameInput, context: Context, key: str) -> tuple[int, St
     face, result = _frame_face(frame, context, cfg)
     if face is None or result is not None:
         return 0, result
-    run, fatal = _run(context, key, _shows(face, *NEUTRAL, cfg, context), frame.timestamp)
+    shown = _shows(face, *NEUTRAL, cfg, context, from_rest=key != "neutral_before")
+    run, fatal = _run(context, key, shown, frame.timestamp)
     context.record(neutral_run=run)
     state = _pose_run(context)
     if run and key == "neutral_before" and key not in state.mismatch_since \
             and state.last_gaze is not None:
         state.neutral_gaze.append(state.last_gaze)
         del state.neutral_gaze[:-15]
+        if state.last_angles is not None:
+            state.neutral_pose.append(state.last_angles)
+            del state.neutral_pose[:-15]
     return run, fatal
 
 
@@ -437,13 +464,20 @@ def pose_state(params: Mapping[str, Any], frame: FrameInput, context: Context) -
         return Continue()
     expected = params["pose"]
     run, fatal = _run(context, "pose_run",
-                      _shows(face, expected["eyes"], expected["mouth"], cfg, context),
+                      _shows(face, expected["eyes"], expected["mouth"], cfg, context,
+                             from_rest=True),
                       frame.timestamp)
     context.record(pose_run=run)
     if fatal is not None:
         return fatal
-    if run >= cfg.frames_required:
-        return Next("pose.held", f"pose held for {run} frames")
+    matching = "pose_run" not in _pose_run(context).mismatch_since
+    shown_ms = _shown_ms(context, "pose_run") if run else 0.0
+    if cfg.hold_ms:
+        context.record(pose_shown_ms=round(shown_ms, 1))
+    # decided on a frame that shows the pose (not on a forgiven glitch)
+    if matching and run >= cfg.frames_required and shown_ms >= cfg.hold_ms:
+        return Next("pose.held", f"pose held for {run} frames"
+                    + (f", {shown_ms:.0f} ms" if cfg.hold_ms else ""))
     return Continue("pose.waiting_pose", f"waiting for {expected['eyes']} / "
                                          f"{expected['mouth']} ({run} of {cfg.frames_required})")
 
@@ -456,7 +490,7 @@ def return_state(params: Mapping[str, Any], frame: FrameInput, context: Context)
         run, fatal = _neutral_run(frame, context, "neutral_after")
         if fatal is not None:
             return fatal
-        if run < cfg.neutral_frames:
+        if run < (cfg.return_frames or cfg.neutral_frames):
             return Continue("pose.waiting_return", "waiting for the neutral face again")
     final = before_success(context)
     if final is not None:

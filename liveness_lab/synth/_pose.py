@@ -111,7 +111,8 @@ def _pose_video_live(rng: np.random.Generator, subj: _Subject, camera: Camera,
     pose; once it sees the person start, it counts 1.2..2.2 s down, then asks
     to relax and keeps recording 1.0..1.8 s. The person reacts after their
     reaction time, changes expression over 0.15..0.35 s and blinks
-    spontaneously (not while asked to close the eyes).
+    spontaneously (not while asked to close the eyes). Glances are 15..35
+    degrees, and the head comes along by 0..30 % of the glance.
     """
     pose = params.get("pose") or {}
     eyes, mouth = pose.get("eyes", "OPEN"), pose.get("mouth", "CLOSED")
@@ -131,7 +132,7 @@ def _pose_video_live(rng: np.random.Generator, subj: _Subject, camera: Camera,
     level = _ramp(times, on, off, float(rng.uniform(0.15, 0.35)))
     mirrored = eyes in _GAZE_SIDE and rng.random() < 0.06
     side = _GAZE_SIDE.get(eyes, 0.0) * (-1.0 if mirrored else 1.0)
-    gaze_amp = float(rng.uniform(18.0, 35.0))
+    gaze_amp = float(rng.uniform(15.0, 35.0))   # glances of 15-20 degrees barely move the pupil
     gaze_yaw = -0.85 * states[:, _YAW] + rng.normal(0.0, 2.0) + side * gaze_amp * level
     gaze_pitch = -0.85 * states[:, _PITCH] - 4.0 + rng.normal(0.0, 1.5, len(times))
     closing = eyes == "CLOSED"
@@ -143,13 +144,20 @@ def _pose_video_live(rng: np.random.Generator, subj: _Subject, camera: Camera,
     smiling = mouth == "SMILE"
     smile = level if smiling else np.zeros(len(times))
     mouth_open = level if smiling and not subj.closed_smile else np.zeros(len(times))
+    # eye-head coordination: asked to look aside, people bring the head along by 0-30 % of
+    # the gaze shift; the eyes then turn in the head by the rest (drawn last: the earlier
+    # draws, and so the rest of the session, are those of the previous revision)
+    head_share = float(rng.uniform(0.0, 0.3)) if side else 0.0
+    states[:, _YAW] += side * head_share * gaze_amp * level
+    gaze_yaw = gaze_yaw - side * head_share * gaze_amp * level
     track = _expressive_track(subj, rig, plan, times, states, eye_open=eye_open,
                               gaze_yaw=gaze_yaw, gaze_pitch=gaze_pitch, smile=smile,
                               mouth_open=mouth_open)
     return _Trace(times, [track], metadata={
         "client": "video", "fps": round(fps, 3), "distance_mm": round(float(base[_Z]), 1),
         "reaction_s": round(reaction, 3), "gaze_yaw_deg": round(side * gaze_amp, 2),
-        "mirrored_gaze": mirrored, "squint": squint})
+        "mirrored_gaze": mirrored, "squint": squint,
+        "head_share_of_gaze": round(head_share, 3)})
 
 
 def _pose_video_prints(rng: np.random.Generator, subj: _Subject, camera: Camera,

@@ -128,3 +128,29 @@ def test_config_validation():
         BlinkConfig(min_blinks=5, max_blinks=3)
     with pytest.raises(ConfigError, match="close_ratio"):
         BlinkConfig(close_ratio=0.9, open_ratio=0.8)
+
+
+@pytest.mark.parametrize("profile", ["seed", "rekognition"])
+def test_the_run_state_is_one_typed_object(monkeypatch, profile):
+    """BLINK keeps its per-run state in one BlinkRun under one key, not in string keys."""
+    import liveness_lab.verify as verify_module
+    from liveness_lab.challenges.blink_rules import RUN_KEY
+    from liveness_lab.challenges.blink_signal import BlinkRun
+
+    seen = []
+
+    class Recording(verify_module.Context):
+        def __init__(self, *a, **kw):
+            super().__init__(*a, **kw)
+            seen.append(self)
+
+    monkeypatch.setattr(verify_module, "Context", Recording)
+    sets = () if profile == "seed" else ["blink.cue_timing=false", "blink.parallax_check=false",
+                                         "blink.min_blinks=2", "blink.max_blinks=2"]
+    v = run(frames_with_blinks(2), sets=sets, profile=profile)
+    assert v.success
+    (context,) = seen
+    assert [k for k in context if k.startswith("blink")] == [RUN_KEY]
+    state = context[RUN_KEY]
+    assert isinstance(state, BlinkRun) and state.blinks == 2
+    assert state.baseline == pytest.approx(0.5, rel=1e-3) and state.window_start is not None

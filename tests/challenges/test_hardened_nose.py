@@ -142,3 +142,21 @@ def test_recommended_profile_end_to_end():
     # a head turns without any turn reported, fails first
     assert run(rigid, profile="recommended").code == "nose.track_jump"
     assert run(nose_frames(), profile="recommended").code == "identity.missing"
+
+
+# -- a 3-point trajectory (a 0.4-0.6 s movement at 5 fps) ---------------------------------
+
+def test_three_point_trajectory_counts_as_fitting_only_with_three_point_fit():
+    frames = nose_frames(n_move=2)  # 3 nose-state frames: a degree-2 fit has no residual
+    assert run(frames).code == "nose.trajectory_unfit"             # seed: as the original
+    v = run(frames, ["nose.three_point_fit=true"])
+    assert v.success, v.reason
+    assert run(nose_frames(n_move=1), ["nose.three_point_fit=true"]).code == \
+        "nose.trajectory_unfit"                                   # 2 points: still too few
+
+
+def test_three_point_fit_leaves_a_moved_picture_to_the_parallax_check():
+    frames = [fr for i, fr in enumerate(rigid_frames()) if i in (0, 4, 8)]
+    v = run(frames, ["nose.three_point_fit=true", "nose.parallax_check=true",
+                     "nose.histogram_check=false"])
+    assert not v.success and v.code == "nose.parallax"

@@ -105,9 +105,10 @@ def test_a_closed_mouth_smile_counts_when_configured():
 
 def test_recommended_needs_identity_and_pad_evidence():
     ext = {"LivenessLab": {"Descriptor": [0.0] * 128, "PadScore": 0.9}}
-    frames = [[f.replace(extra=ext) for f in faces] for faces in video()]
+    # the hardened profiles ask for the pose shown 400 ms (hold_ms): 6 frames at 10 fps
+    frames = [[f.replace(extra=ext) for f in faces] for faces in video(hold=6)]
     assert run(frames, sets=(), profile="recommended").success
-    assert run(video(), sets=(), profile="recommended").code == "identity.missing"
+    assert run(video(hold=6), sets=(), profile="recommended").code == "identity.missing"
 
 
 # -- params -----------------------------------------------------------------------------------
@@ -117,7 +118,7 @@ def test_seed_params_are_unchanged_and_multi_frame_params_tell_the_client():
     assert set(seed_p) == {"imageWidth", "imageHeight", "pose"}
     cfg = resolve_configs("recommended").for_type(default_registry().get("POSE"))
     p = pose_params({"imageWidth": 640, "imageHeight": 480}, cfg, SeededRandom(4))
-    assert p["holdFrames"] == 3 and p["transition"] is True
+    assert p["holdFrames"] == 2 and p["transition"] is True and p["holdMs"] == 400
 
 
 def test_recommended_never_draws_the_neutral_pose():

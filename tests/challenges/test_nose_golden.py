@@ -254,16 +254,13 @@ def test_params_follow_the_original_rules():
         {"imageWidth": "480", "imageHeight": "480"})["areaWidth"] == 270
 
 
-def test_a_plugin_wrapping_nose_state_reads_the_original_context_keys():
-    """Plugins written for the original read ``context["original_landmarks"]`` at success."""
+def _run_wrapped_nose(name: str, look) -> object:
+    """A plugin type built from NOSE's own states, its nose state wrapped to call
+    ``look(context)`` at success; returns the seed verdict of the ``nose_frames()`` session."""
     from liveness_lab.challenges import ChallengeRegistry, ChallengeType, Step
-    from liveness_lab.challenges.nose import NoseConfig, area_state, face_state, nose_params, \
-        nose_state
-    from liveness_lab.config import resolve_configs
-    from liveness_lab.verify import verify_session
+    from liveness_lab.challenges.nose import area_state, face_state, nose_state
 
-    seen = {}
-    wrapped = ChallengeType("NOSE_WRAPPED", config_class=NoseConfig)
+    wrapped = ChallengeType(name, config_class=NoseConfig)
     wrapped.params(nose_params)
     wrapped.state(first=True, next_state="area_state", name="face_state")(face_state)
     wrapped.state(next_state="nose_state", name="area_state")(area_state)
@@ -272,16 +269,39 @@ def test_a_plugin_wrapping_nose_state_reads_the_original_context_keys():
     def nose_and_look(params, frame, context):
         result = nose_state(params, frame, context)
         if result.step is Step.SUCCESS:
-            seen["landmarks"] = context["original_landmarks"]
+            look(context)
         return result
 
     registry = ChallengeRegistry()
-    for name in default_registry().names():
-        registry.register(default_registry().get(name))
+    for other in default_registry().names():
+        registry.register(default_registry().get(other))
     registry.register(wrapped)
-    session = make_session("NOSE_WRAPPED", dict(NOSE_PARAMS), nose_frames())
-    v = verify_session(session, configs=resolve_configs("seed", registry=registry),
-                       registry=registry)
+    return verify_session(make_session(name, dict(NOSE_PARAMS), nose_frames()),
+                          configs=resolve_configs("seed", registry=registry), registry=registry)
+
+
+def test_a_plugin_wrapping_nose_state_reads_the_original_context_keys():
+    """Plugins written for the original read ``context["original_landmarks"]`` at success."""
+    seen = {}
+    v = _run_wrapped_nose("NOSE_WRAPPED",
+                          lambda context: seen.update(landmarks=context["original_landmarks"]))
     assert v.success, v.reason
     frames = [faces[0].landmarks for _, faces in nose_frames()]
     assert seen["landmarks"] in frames[:-1]  # the first nose-state face, not the last one
+
+
+def test_the_nose_run_state_is_one_typed_object_beside_original_landmarks():
+    """The nose state keeps its per-run values in one ``_NoseRun`` under one key; the only
+    other NOSE key in the context is the original's public ``original_landmarks``."""
+    from liveness_lab.challenges.nose_run import RUN_KEY, _NoseRun
+
+    seen = {}
+    v = _run_wrapped_nose("NOSE_RUN", lambda context: seen.update(context=dict(context)))
+    assert v.success, v.reason
+    context = seen["context"]
+    run_state = context[RUN_KEY]
+    assert isinstance(run_state, _NoseRun)
+    assert run_state.original_face.landmarks is context["original_landmarks"]
+    assert len(run_state.trajectory) == len(nose_frames())  # Next runs the next state on its frame
+    assert run_state.target_index == 0 and run_state.targets is not None
+    assert not [k for k in context if "nose" in k and k != RUN_KEY]

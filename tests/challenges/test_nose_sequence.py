@@ -219,3 +219,27 @@ def test_simulated_replays_agree_with_the_computed_probabilities():
     # three held targets: 0.46 % computed (more than 2 of 40 would be < 0.1 % likely)
     assert 3 <= _replays_passing(1, 40) <= 18
     assert _replays_passing(3, 40) <= 2
+
+
+def _leg_with_a_correction_first():
+    """Target 1 held; the nose then finishes a correction (50 px down), rests 400 ms (the
+    reaction to the next target) and moves straight to target 2."""
+    frames = [(T0, [make_face(box=BOX, nose=START_NOSE)])]
+    frames += leg(START_NOSE, centre(RIGHT), T0, yaw=20.0)
+    frames += hold(centre(RIGHT), frames[-1][0], frames=6, yaw=20.0)
+    x, y = centre(RIGHT)
+    for dy in (15, 30, 45, 50, 50, 50, 50):
+        frames.append((frames[-1][0] + 100, [make_face(box=BOX, nose=(x, y + dy / 480),
+                                                       yaw=20.0)]))
+    frames += leg((x, y + 50 / 480), centre(LEFT), frames[-1][0], yaw=-20.0)
+    frames += hold(centre(LEFT), frames[-1][0], frames=6, yaw=-20.0)
+    return frames
+
+
+@pytest.mark.parametrize("after_pause, code", [("false", "nose.trajectory_error"),
+                                               ("true", "nose.ok")])
+def test_a_sequence_leg_is_fitted_from_its_reaction_pause(after_pause, code):
+    v = run(_leg_with_a_correction_first(), profile="rekognition",
+            sets=("nose.parallax_check=false", "nose.geometry_identity_check=false",
+                  f"nose.trajectory_after_pause={after_pause}"))
+    assert v.code == code, (v.code, v.reason)

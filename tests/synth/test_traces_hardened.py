@@ -200,3 +200,28 @@ def test_synth_command_follows_the_profile(tmp_path, capsys):
     assert "wrote 10 sessions" in capsys.readouterr().out
     bad = parser.parse_args(["synth", "--out", str(tmp_path / "x"), "--profile", "nope"])
     assert bad.func(bad) == 2 and "unknown profile 'nope'" in capsys.readouterr().err
+
+
+def test_filmed_pose_people_glance_15_to_35_degrees_and_bring_the_head_along():
+    """Issue 11 item 4: glances of 15-20 degrees occur, and the head turns 0-30 % of them."""
+    amps, shares, turned = [], [], []
+    for i in range(24):
+        p = {"imageWidth": 640, "imageHeight": 480, "holdFrames": 2, "transition": True,
+             "holdMs": 400, "pose": {"eyes": ("LOOKING_LEFT", "LOOKING_RIGHT")[i % 2],
+                                     "mouth": "CLOSED"}}
+        s = T.simulate_session("POSE", p, seed=[11, i])
+        amps.append(abs(s.metadata["gaze_yaw_deg"]))
+        shares.append(s.metadata["head_share_of_gaze"])
+        yaws = [fr.faces[0].pose.yaw for fr in s.frames if fr.faces]
+        n = max(3, len(yaws) // 8)
+        middle = yaws[len(yaws) // 2 - n // 2: len(yaws) // 2 + n // 2 + 1]
+        turned.append(abs(np.median(middle) - np.median(yaws[:n])))
+    assert min(amps) >= 15.0 and max(amps) <= 35.0 and min(amps) < 22.0
+    assert 0.0 <= min(shares) and max(shares) <= 0.3
+    big = [t for t, s, a in zip(turned, shares, amps) if s * a > 6.0]
+    small = [t for t, s, a in zip(turned, shares, amps) if s * a < 1.5]
+    assert big and small and np.median(big) > np.median(small) + 2.0
+    still = T.simulate_session("POSE", {"imageWidth": 640, "imageHeight": 480, "holdFrames": 2,
+                                        "transition": True,
+                                        "pose": {"eyes": "CLOSED", "mouth": "SMILE"}}, seed=[11, 0])
+    assert still.metadata["head_share_of_gaze"] == 0.0
