@@ -63,13 +63,20 @@ class Camera:
                       fps, self.jitter, self.drop_rate, min(self.exposure_ms, 1000.0 / fps),
                       self.landmark_noise, self.brightness)
 
-    def frame_times(self, rng: np.random.Generator, t_start: float, t_end: float) -> np.ndarray:
-        """Capture times (ms, floats) of the frames delivered in ``[t_start, t_end)``."""
+    def frame_times(self, rng: np.random.Generator, t_start: float, t_end: float, *,
+                    first_at_start: bool = False) -> np.ndarray:
+        """Capture times (ms, floats) of the frames delivered in ``[t_start, t_end)``.
+
+        ``first_at_start``: the first delivered frame is at ``t_start`` (a client whose clock
+        starts with its first frame, as BLINK's cues do)."""
         dt = 1000.0 / self.fps
         n = int((t_end - t_start) / dt * 1.3) + 4
         gaps = dt * np.clip(1.0 + self.jitter * rng.normal(size=n), 0.3, 2.0)
-        t = t_start + rng.uniform(0, dt) + np.concatenate([[0.0], np.cumsum(gaps[1:])])
+        first = 0.0 if first_at_start else rng.uniform(0, dt)
+        t = t_start + first + np.concatenate([[0.0], np.cumsum(gaps[1:])])
         keep = (t < t_end) & (rng.random(n) >= self.drop_rate)
+        if first_at_start:
+            keep[0] = True
         return t[keep]
 
     def exposure_offsets(self) -> np.ndarray:

@@ -1,5 +1,10 @@
 """Movements in time: minimum-jerk steps, blinks, postural sway.
 
+A **slow blink** (:class:`HeldBlink`, "close your eyes for a moment") closes like a voluntary
+blink (100-160 ms), holds the lids shut and reopens in two parts: a fast up-phase that covers
+most of the way, then a slow drift over the last fifth (the upper lid's tail; Evinger, Manning
+& Sibony 1991: the up-phase lasts two to three times the down-phase).
+
 Voluntary movements of the head, eyes and face follow the **minimum-jerk** profile
 (Flash & Hogan 1985): ``x(s) = 10 s^3 - 15 s^4 + 6 s^5`` for ``s = (t - t0) / T`` in 0..1, a
 smooth bell-shaped velocity. A :class:`Channel` is a resting value plus a sum of such steps;
@@ -19,8 +24,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["min_jerk", "Channel", "Blink", "BlinkTrack", "Sway", "spontaneous_blinks",
-           "sample_blink"]
+__all__ = ["min_jerk", "Channel", "Blink", "HeldBlink", "BlinkTrack", "Sway",
+           "spontaneous_blinks", "sample_blink", "sample_slow_blink"]
 
 
 def min_jerk(s: np.ndarray) -> np.ndarray:
@@ -88,6 +93,54 @@ class Blink:
         up = (t_up >= 0) & (t_up < self.open_ms)
         c[up] = 1.0 - min_jerk(t_up[up] / self.open_ms)
         return c * self.depth
+
+
+@dataclass(frozen=True)
+class HeldBlink(Blink):
+    """A voluntary slow blink: min-jerk closing, a hold, a fast reopening then a slow tail
+    (the last ``tail`` fraction of the opening reopens over the whole opening time)."""
+
+    tail: float = 0.2
+
+    def closure(self, t: np.ndarray) -> np.ndarray:
+        t = np.asarray(t, float) - self.t0
+        c = np.zeros(t.shape)
+        down = (t >= 0) & (t < self.close_ms)
+        c[down] = min_jerk(t[down] / self.close_ms)
+        c[(t >= self.close_ms) & (t < self.close_ms + self.closed_ms)] = 1.0
+        t_up = t - self.close_ms - self.closed_ms
+        up = (t_up >= 0) & (t_up < self.open_ms)
+        s = t_up[up] / self.open_ms
+        c[up] = 1.0 - (1.0 - self.tail) * min_jerk(s / 0.45) - self.tail * min_jerk(s)
+        return c * self.depth
+
+    @property
+    def closed_ish_ms(self) -> float:
+        """Time with the lids more than half closed (ms)."""
+        # half closed half-way down; on the way up, when the fast phase has covered 0.5
+        up = 0.45 * float(_min_jerk_inverse(0.5 / (1.0 - self.tail))) * self.open_ms
+        return self.close_ms / 2.0 + self.closed_ms + up
+
+
+def _min_jerk_inverse(x: float) -> float:
+    """The s in 0..1 where the min-jerk profile reaches ``x`` (bisection)."""
+    lo, hi = 0.0, 1.0
+    for _ in range(40):
+        mid = (lo + hi) / 2.0
+        if min_jerk(np.array(mid)) < x:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2.0
+
+
+def sample_slow_blink(rng: np.random.Generator, t0: float, closed_ish_ms: float) -> HeldBlink:
+    """A slow blink at ``t0`` whose lids are more than half closed for ``closed_ish_ms``."""
+    close = float(rng.uniform(100.0, 160.0))
+    opening = float(close * rng.uniform(2.0, 3.0))
+    b = HeldBlink(t0, close, 0.0, opening)
+    hold = max(20.0, closed_ish_ms - b.closed_ish_ms)
+    return HeldBlink(t0, close, hold, opening)
 
 
 def sample_blink(rng: np.random.Generator, t0: float, *, voluntary: bool = False) -> Blink:

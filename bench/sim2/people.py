@@ -129,6 +129,7 @@ class LiveHead:
 
     Pose channels are absolute angles (starting at the resting pose); ``tx``, ``ty``, ``tz``
     displace the head (mm) from its place on the optical axis at ``person.distance_mm``.
+    ``script`` records what a protocol scripted (session metadata).
     ``frozen_face`` keeps the eyelids open, the gaze ahead and the mouth closed (a rigid mask).
     The eyes counter-rotate against voluntary head movements by ``person.eye_follow`` (people
     keep looking at the screen while they turn), on top of the gaze channels.
@@ -150,6 +151,7 @@ class LiveHead:
     mouth: Channel = field(default_factory=Channel)
     frozen_face: bool = False
     spontaneous: bool = True
+    script: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         p = self.person

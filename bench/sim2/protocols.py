@@ -17,8 +17,7 @@ window ``(t_start, t_end)`` in ms. Times start when the client shows the challen
   Looking left/right moves the eyes by the person's gaze amplitude (with a small head turn
   the same way); the user mimics the pictured pose as in a mirror, so LOOKING_LEFT puts the
   pupils toward the image's left. Smiles open the mouth for some people only.
-* **BLINK**: the client shows the count and films for ``windowMs``; the user blinks that many
-  times on purpose (350-900 ms apart) on top of spontaneous blinks.
+* **BLINK**: the hardened client (cues, the slight turn): :mod:`bench.sim2.blink_protocol`.
 * **HEAD_TURN**: the client asks to look at the camera for one second, then shows each
   direction for 2.5 s; the user turns by his own amplitude *relative to his resting pose*,
   holds and comes back. Early movers start the first turn before the lead-in is over.
@@ -33,9 +32,8 @@ import numpy as np
 from .camera import Camera
 from .face import INDEX, PIVOT, rotation
 from .people import LiveHead, Person
-from .motion import sample_blink
 
-__all__ = ["NOSE_CLIENT", "fit_distance", "centre_face", "perform_nose", "perform_pose", "perform_blink",
+__all__ = ["NOSE_CLIENT", "fit_distance", "centre_face", "perform_nose", "perform_pose",
            "perform_head_turn", "nose_in_box", "HEAD_TURN_LEAD_MS", "HEAD_TURN_PERIOD_MS"]
 
 #: The original web client's caps: (max width, max height, max fps).
@@ -181,19 +179,6 @@ def perform_pose(head: LiveHead, camera: Camera, params: dict, rng: np.random.Ge
     neutral, hold = pose_phases(params, camera)
     _pose_phase(head, params["pose"], neutral, rng, neutral + hold)
     return 0.0, 2 * neutral + hold
-
-
-def perform_blink(head: LiveHead, camera: Camera, params: dict, rng: np.random.Generator,
-                  count: int | None = None) -> tuple[float, float]:
-    p = head.person
-    t = p.reaction(rng) + rng.uniform(300.0, 800.0)  # read the count, then blink
-    for _ in range(int(params["blinks"] if count is None else count)):
-        b = sample_blink(rng, t, voluntary=True)
-        head.eyes.blinks = [x for x in head.eyes.blinks
-                            if not (b.t0 - 400 < x.t0 < b.t0 + b.duration + 100)]
-        head.eyes.add(b)
-        t += b.duration + rng.uniform(350.0, 900.0)
-    return 0.0, float(params["windowMs"])
 
 
 _DIRS = {"LEFT": (1.0, 0.0), "RIGHT": (-1.0, 0.0), "UP": (0.0, 1.0), "DOWN": (0.0, -1.0)}

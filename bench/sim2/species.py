@@ -25,19 +25,28 @@ from typing import Callable
 
 import numpy as np
 
+from .blink_protocol import TURN_SIGN, blink_span, perform_cued_blinks, plan_turn
 from .camera import Camera, sample_camera
 from .face import INDEX
 from .motion import BlinkTrack
 from .people import LiveHead, Person
 from .protocols import (HEAD_TURN_LEAD_MS, HEAD_TURN_PERIOD_MS, NOSE_CLIENT, centre_face,
                         fit_distance,
-                        nose_in_box, perform_blink, perform_head_turn, perform_nose,
+                        nose_in_box, perform_head_turn, perform_nose,
                         perform_pose, pose_phases)
 from .scene import Frame, Hand, Planar, Windowed, film
 
 __all__ = ["Trial", "SPECIES", "species_for", "client_camera"]
 
 T_MAX = 16000.0
+
+
+def _t_max(trial: "Trial") -> float:
+    """How long the people and hands of a session are simulated (ms): BLINK's cue-timed
+    windows run up to ~27 s."""
+    if trial.kind == "BLINK":
+        return max(T_MAX, float(trial.params["windowMs"]) + 3000.0)
+    return T_MAX
 
 
 @dataclass(frozen=True)
@@ -83,7 +92,7 @@ def _perform(kind: str, head: LiveHead, camera: Camera, params: dict, rng: np.ra
     if kind in ("POSE", "POSE_PHOTO"):
         return perform_pose(head, camera, params, rng, filmed=kind == "POSE")
     if kind == "BLINK":
-        return perform_blink(head, camera, params, rng)
+        return perform_cued_blinks(head, params, rng)
     return perform_head_turn(head, camera, params, rng)
 
 
@@ -92,6 +101,8 @@ def _client_frames(kind: str, sources: list, camera: Camera, span: tuple[float, 
                    order: list[int] | None = None) -> list[Frame]:
     t0, t1 = span
     times = np.array([t1]) if kind == "POSE_PHOTO" else None
+    if kind == "BLINK":  # the cues' clock starts with the client's first frame
+        times = camera.frame_times(rng, t0, t1, first_at_start=True)
     frames = film(sources, camera, t0, t1 if times is None else t1 + 1, rng, glare=glare,
                   order=order, times=times)
     return _nose_client_stop(frames, params, rng) if kind == "NOSE" else frames
@@ -112,7 +123,8 @@ def _live(trial: Trial, person: Person, params: dict, *, frozen: bool = False,
           camera: Camera | None = None, nose_target=None) -> tuple[LiveHead, tuple[float, float]]:
     cam = camera or trial.camera
     seated = _seat(trial.kind, person, cam, trial.rng)
-    head = LiveHead(seated, trial.rng, T_MAX, frozen_face=frozen)
+    blink = trial.kind == "BLINK"  # BLINK's people blink spontaneously at a screen's rate
+    head = LiveHead(seated, trial.rng, _t_max(trial), frozen_face=frozen, spontaneous=not blink)
     span = _perform(trial.kind, head, cam, params, trial.rng, nose_target)
     return head, span
 
@@ -123,7 +135,7 @@ def bona_fide(trial: Trial) -> tuple[list[Frame], dict]:
     head, span = _live(trial, trial.victim, trial.params)
     frames = _client_frames(trial.kind, [head], trial.camera, span, trial.params, trial.rng,
                             [trial.victim.glare])
-    return frames, {"distance_mm": round(head.person.distance_mm)}
+    return frames, {"distance_mm": round(head.person.distance_mm), **head.script}
 
 
 # -- planar presentations ---------------------------------------------------------------------
@@ -170,7 +182,7 @@ def _hold(trial: Trial, rec_head: LiveHead, rec_cam: Camera, *, screen: bool,
     face_c = (px[INDEX["eyeLeft"]] + px[INDEX["eyeRight"]]) / 2 + np.array(
         [0.0, 0.45 * (px[INDEX["chinBottom"], 1] - px[INDEX["eyeLeft"], 1])])
     off = (face_c - np.array([rec_cam.width / 2, rec_cam.height / 2])) * mm_per_px
-    hand = Hand(rng, T_MAX, dist, steady=(0.4 if screen else 1.0) * steady)
+    hand = Hand(rng, _t_max(trial), dist, steady=(0.4 if screen else 1.0) * steady)
     hand.x.rest, hand.y.rest = -off[0], -off[1]
     return Planar(rec_head, rec_cam, hand, mm_per_px, time_map, eyelids)
 
@@ -195,7 +207,7 @@ def _span(trial: Trial) -> tuple[float, float]:
         neutral, hold = pose_phases(p, trial.camera)
         return 0.0, 2 * neutral + hold
     if trial.kind == "BLINK":
-        return 0.0, float(p["windowMs"])
+        return blink_span(p, trial.rng)
     return 0.0, HEAD_TURN_LEAD_MS + len(p["sequence"]) * HEAD_TURN_PERIOD_MS + 800.0
 
 
@@ -264,13 +276,25 @@ def print_rolled(trial: Trial):
 
 
 def print_eye_holes(trial: Trial) -> tuple[list[Frame], dict]:
-    """The victim's print with the eyes cut out; the attacker's own eyelids blink behind."""
+    """The victim's print with the eyes cut out; the attacker's own eyelids blink behind, on
+    the cues, and the attacker turns the print the asked way (a plane turning: a homography)."""
+    rng = trial.rng
     head, cam = _photo_of(trial, trial.victim)
-    attacker = LiveHead(trial.attacker, trial.rng, T_MAX)
-    span = _perform(trial.kind, attacker, trial.camera, trial.params, trial.rng)
+    attacker = LiveHead(trial.attacker, rng, _t_max(trial), spontaneous=False)
+    span = perform_cued_blinks(attacker, trial.params, rng, turn=False)
     plane = _hold(trial, head, cam, screen=False, time_map=_const(1000.0), eyelids=attacker.eyes)
-    return _client_frames(trial.kind, [plane], trial.camera, span, trial.params, trial.rng,
-                          [0.0]), {}
+    meta = dict(attacker.script)
+    if trial.params.get("turn") in TURN_SIGN:
+        plan = plan_turn(trial.attacker, trial.params["turn"], rng, float(attacker.script["lag_ms"]))
+        hand = plane.hand
+        hand.yaw.step(plan.start, plan.duration, plan.yaw)
+        hand.pitch.step(plan.start, plan.duration, plan.pitch)
+        back = plan.start + plan.duration + plan.hold
+        hand.yaw.step(back, plan.back_duration, -plan.yaw + plan.return_error)
+        hand.pitch.step(back, plan.back_duration, -plan.pitch)
+        meta["print_turn_deg"] = round(plan.yaw, 1)
+    return _client_frames(trial.kind, [plane], trial.camera, span, trial.params, rng,
+                          [0.0]), meta
 
 
 def _idle_video(trial: Trial, person: Person, cam: Camera) -> LiveHead:
@@ -289,8 +313,30 @@ def _idle_video(trial: Trial, person: Person, cam: Camera) -> LiveHead:
     return head
 
 
+def _blinking_video(trial: Trial, person: Person, cam: Camera) -> tuple[LiveHead, dict]:
+    """A clip of ``person`` facing the camera, blinking on his own (10-20 a minute), with a
+    slight turn (8-40 degrees, either way, and back) in half of the clips."""
+    rng = trial.rng
+    p = fit_distance(person, cam, float(rng.uniform(0.35, 0.6)))
+    t_end = _t_max(trial) + 4000.0
+    head = LiveHead(p, rng, t_end)
+    meta: dict = {}
+    if rng.random() < 0.5:
+        plan = plan_turn(p, "LEFT" if rng.random() < 0.5 else "RIGHT", rng,
+                         float(rng.uniform(0.0, t_end - 4000.0)))
+        head.yaw.step(plan.start, plan.duration, plan.yaw)
+        head.yaw.step(plan.start + plan.duration + plan.hold, plan.back_duration, -plan.yaw)
+        meta["clip_turn_deg"] = round(plan.yaw, 1)
+    return head, meta
+
+
 def screen_replay(trial: Trial) -> tuple[list[Frame], dict]:
     cam = _recording_camera(trial)
+    if trial.kind == "BLINK":
+        video, meta = _blinking_video(trial, trial.victim, cam)
+        plane = _hold(trial, video, cam, screen=True, time_map=_shift(trial.rng.uniform(0, 3000)))
+        return _client_frames(trial.kind, [plane], trial.camera, _span(trial), trial.params,
+                              trial.rng, [0.0]), meta
     video = _idle_video(trial, trial.victim, cam)
     plane = _hold(trial, video, cam, screen=True, time_map=_shift(trial.rng.uniform(0, 3000)))
     return _client_frames(trial.kind, [plane], trial.camera, _span(trial), trial.params,
@@ -302,11 +348,18 @@ def live_video_response(trial: Trial) -> tuple[list[Frame], dict]:
     rng = trial.rng
     cam = _recording_camera(trial)
     seated = _seat(trial.kind, trial.victim, cam, rng)
-    head = LiveHead(seated, rng, T_MAX)
+    if trial.kind == "BLINK":
+        head = LiveHead(seated, rng, _t_max(trial), spontaneous=False)
+    else:
+        head = LiveHead(seated, rng, T_MAX)
     if trial.kind == "NOSE":
         centre_face(head, cam, rng)
     delay = float(rng.uniform(100.0, 400.0))  # relay latency
     plane = _hold(trial, head, cam, screen=True, time_map=_shift(-delay))
+    if trial.kind == "BLINK":  # the cues reach the victim one relay later, his face one more
+        span = perform_cued_blinks(head, trial.params, rng, extra_lag_ms=delay)
+        return _client_frames(trial.kind, [plane], trial.camera, span, trial.params, rng,
+                              [0.0]), {"relay_delay_ms": round(delay), **head.script}
     target = None
     if trial.kind == "NOSE":  # the victim sees the attacker's preview: aims through the screen
         target = plane.recording_pixel(trial.camera, tuple(_nose_target_px(trial.params)))
@@ -402,7 +455,7 @@ def rigid_mask(trial: Trial) -> tuple[list[Frame], dict]:
         trial.victim.geometry, points=trial.victim.geometry.points * 1.03))
     head, span = _live(trial, wearer, trial.params, frozen=True)
     return _client_frames(trial.kind, [head], trial.camera, span, trial.params, trial.rng,
-                          [0.0]), {}
+                          [0.0]), dict(head.script)
 
 
 _COMMON = {"print_static": print_static, "screen_replay": screen_replay,
