@@ -100,6 +100,12 @@ class Verdict:
     frames_used: int = 0
     trace: Trace = field(default_factory=Trace, repr=False)
 
+    @property
+    def deciding_frame(self) -> int | None:
+        """Index of the frame that decided the run (``None``: undecided, or untraced)."""
+        rows = self.trace.rows
+        return rows[-1].get("frame_index") if self.decided and rows else None
+
     def to_dict(self, *, with_trace: bool = True) -> dict[str, Any]:
         out = {"challenge_type": self.challenge_type, "success": self.success,
                "decided": self.decided, "code": self.code, "reason": self.reason,

@@ -9,7 +9,8 @@ adds what it lacked:
   analyzer), and frames after the one that decided their challenge are not
   analyzed; :meth:`ChallengeService.verify` waits only for the analyses still
   needed, replays them through the challenge's state machine
-  (:func:`liveness_lab.verify.run_challenge`) and stores verdict, reason and trace;
+  (:class:`~liveness_lab.service.verdicts.VerdictReplay`, with the identity stage's
+  evidence, :mod:`liveness_lab.service.identity`) and stores verdict, reason and trace;
 * a secure default profile (:mod:`liveness_lab.service.startup`);
 * tokens expire with the challenge and are bound to it; verification is
   single-use; frames after it are refused; frame uploads are idempotent;
@@ -35,17 +36,15 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping
 
 from ..challenges.framework import ChallengeRandom, SecretsRandom, SeededRandom
 from ..challenges.registry import ChallengeRegistry, default_registry, select_challenge_type
-from ..errors import AnalyzerError, UnknownChallengeType
+from ..errors import UnknownChallengeType
 from ..faces import FaceDetail
-from ..verify import Verdict, run_challenge
 from .analysis import AnalysisJob, AnalysisPool
 from .errors import BadRequest, Conflict, NotFound, ServiceError, ServiceUnavailable
-from ..challenges.checks import checks_identity
-from .identity import CompareFacesStage
+from .identity import CompareFacesStage, DescriptorStage
 from .lockout import FailureBudget
 from .models import ChallengeView, CreatedChallenge, HealthReport, LiveView, TypeInfo
 from .ratelimit import RateLimiter
@@ -55,8 +54,8 @@ from .startup import prepare
 from .stores import open_stores
 from .stores.base import (LISTS_UNANALYZED, OPEN, VERIFYING, ChallengeRecord, ChallengeStore,
                           FrameRecord, FrameStore, check_challenge_id, check_frame_key, jsonable)
-from .timing import TimingRules, check_timing
 from .tokens import TokenSigner, load_token_secret
+from .verdicts import VerdictReplay, reference_key
 from .validation import (DecodedFrame, check_frame_size, decode_frame, parse_faces, parse_int)
 
 __all__ = ["ChallengeService", "CreatedChallenge", "ChallengeView", "LiveView", "TypeInfo",
@@ -74,10 +73,6 @@ class _AlreadyStored(Conflict):
     def __init__(self, frame: FrameRecord) -> None:
         super().__init__("frame already stored")
         self.frame = frame
-
-
-def _reference_key(challenge_id: str) -> str:
-    return check_frame_key(f"{challenge_id}/reference.jpg")
 
 
 class ChallengeService:
@@ -100,8 +95,9 @@ class ChallengeService:
     clock:
         Seconds since the Unix epoch (tests inject one).
     identity:
-        The CompareFaces stage; default: built for the ``rekognition`` analyzer
-        when a drawn type checks identity.
+        The verify-time identity stage; default: CompareFaces for the
+        ``rekognition`` analyzer, descriptors on a sample of frames for the
+        offline ones, when a drawn type checks identity.
     """
 
     def __init__(self, settings: Settings, *, challenge_store: ChallengeStore | None = None,
@@ -110,7 +106,7 @@ class ChallengeService:
                  token_signer: TokenSigner | None = None,
                  registry: ChallengeRegistry | None = None,
                  clock: Callable[[], float] = time.time, secrets_client: Any = None,
-                 identity: CompareFacesStage | None = None) -> None:
+                 identity: CompareFacesStage | DescriptorStage | None = None) -> None:
         self.settings = settings
         self.clock = clock
         self.registry = registry or default_registry()
@@ -156,6 +152,8 @@ class ChallengeService:
                                      needed=self._frame_needed,
                                      first_analyzer=setup.first_analyzer,
                                      max_side=settings.analysis_max_side)
+        self.verdicts = VerdictReplay(settings, self.registry, self.configs, self.frames,
+                                      self.pool, self.identity)
         self._purger: Purger | None = None
         self._resume_pending_analyses()
         on_aws = settings.challenge_store == "dynamodb" and settings.frame_store == "s3"
@@ -198,10 +196,10 @@ class ChallengeService:
             if f.faces is None:
                 break
             prefix.append(f)
-        result = self._run(record, prefix)
+        result = self.verdicts.run(record, prefix)
         if result is None or not result.decided:
             return
-        at = self._deciding_index(result)
+        at = result.deciding_frame
         if at is not None and at < len(prefix):
             with self._decided_lock:
                 self._decided[challenge_id] = prefix[at].timestamp
@@ -222,6 +220,9 @@ class ChallengeService:
             self._purger.stop()
         if self.pool is not None:
             self.pool.close()
+        close_identity = getattr(self.identity, "close", None)
+        if callable(close_identity):
+            close_identity()
         self.challenges.close()
         self.frames.close()
 
@@ -280,14 +281,14 @@ class ChallengeService:
                                  created_at=issued.issued_at, expires_at=issued.expires_at,
                                  client=client)
         if reference is not None:
-            self.frames.put(_reference_key(challenge_id), reference)
+            self.frames.put(reference_key(challenge_id), reference)
         self.challenges.create(record)
         return CreatedChallenge(challenge_id, issued.token, ctype.name, params, issued.expires_at)
 
     def _reference_image(self, value: Any) -> bytes | None:
         if value is None:
             return None
-        if self.identity is None:
+        if self.identity is None or not self.identity.enrols:
             raise BadRequest("referenceImage is used only by a service that compares faces "
                              "(the rekognition analyzer with an identity check); this one "
                              "does not")
@@ -415,8 +416,8 @@ class ChallengeService:
                                                     self.settings.verify_stale_after_s)
         try:
             deadline = time.monotonic() + self.settings.verify_timeout_s
-            frames = self._frames_for_verdict(record, deadline)
-            verdict, trace = self._replay(record, frames)
+            frames = self.verdicts.frames_for(record, deadline)
+            verdict, trace = self.verdicts.replay(record, frames)
             self.challenges.finish_verification(challenge_id, claim_id, verdict, trace,
                                                 self.clock())
         except BaseException:
@@ -430,118 +431,6 @@ class ChallengeService:
         if not verdict.get("success"):
             self.verify_budget.record_failure(record.client)
         return verdict
-
-    def _frames_for_verdict(self, record: ChallengeRecord, deadline: float
-                            ) -> list[FrameRecord]:
-        """The frames in replay order, every one the verdict depends on analyzed.
-
-        Frames after the frame that decides the analyzed prefix are not
-        analyzed (they cannot change the verdict); they replay with no face.
-        """
-        ordered = sorted(record.frames, key=lambda f: (f.timestamp, f.index))
-        missing = [f for f in ordered if f.faces is None]
-        if not missing:
-            return ordered
-        prefix = ordered[:ordered.index(missing[0])]
-        result = self._run(record, prefix)
-        if result is not None and result.decided:
-            return prefix + [FrameRecord(f.index, f.timestamp, f.key, f.size, f.sha256,
-                                         f.received_at, (), f.analysis_error)
-                             for f in ordered[len(prefix):]]
-        if self.pool is None:
-            raise ServiceUnavailable(f"{len(missing)} frame(s) have no faces and the recorded "
-                                     "analyzer cannot analyze images")
-        jobs = {f.index: self.pool.submit(record.id, f.index, f.key, urgent=True,
-                                          timestamp=f.timestamp) for f in missing}
-        for job in jobs.values():
-            if not job.done.wait(max(0.0, deadline - time.monotonic())):
-                raise ServiceUnavailable("the frames are still being analyzed; retry the "
-                                         "verification shortly", retry_after=5)
-        out = []
-        for f in ordered:
-            job = jobs.get(f.index)
-            if job is None:
-                out.append(f)
-                continue
-            if job.faces is None:
-                raise ServiceUnavailable(f"face analysis failed: {job.error}", retry_after=5)
-            out.append(FrameRecord(f.index, f.timestamp, f.key, f.size, f.sha256,
-                                   f.received_at, job.faces, job.error))
-        return out
-
-    def _run(self, record: ChallengeRecord, frames: Sequence[FrameRecord]) -> Verdict | None:
-        try:
-            ctype = self.registry.get(record.type)
-        except UnknownChallengeType:
-            return None
-        return run_challenge(ctype, record.params,
-                             [(f.timestamp, f.faces or ()) for f in frames],
-                             self.configs.for_type(ctype))
-
-    @staticmethod
-    def _deciding_index(result: Verdict) -> int | None:
-        rows = result.trace.rows
-        return rows[-1].get("frame_index") if result.decided and rows else None
-
-    def _with_identity(self, record: ChallengeRecord, ordered: list[FrameRecord]
-                       ) -> list[FrameRecord]:
-        """Frames with CompareFaces similarities, when the challenge's type checks identity."""
-        if self.identity is None:
-            return ordered
-        ctype = self.registry.get(record.type)
-        if not checks_identity(self.configs.for_type(ctype)):
-            return ordered
-        first = self._run(record, ordered)
-        decided_at = self._deciding_index(first) if first is not None else None
-        try:
-            enrolled: bytes | None = self.frames.get(_reference_key(record.id))
-        except NotFound:
-            enrolled = None
-        loaders = [(lambda key=f.key: self.frames.get(key)) for f in ordered]
-        try:
-            faces, calls = self.identity.annotate(loaders, [f.faces or () for f in ordered],
-                                                  decided_at=decided_at, enrolled=enrolled)
-        except AnalyzerError as e:
-            raise ServiceUnavailable(f"face comparison failed: {e}", retry_after=5) from None
-        log.debug("challenge %s: %d CompareFaces calls", record.id, calls)
-        return [FrameRecord(f.index, f.timestamp, f.key, f.size, f.sha256, f.received_at,
-                            tuple(fs), f.analysis_error) for f, fs in zip(ordered, faces)]
-
-    def _replay(self, record: ChallengeRecord, frames: Sequence[FrameRecord]
-                ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        ordered = sorted(frames, key=lambda f: (f.timestamp, f.index))
-        try:
-            self.registry.get(record.type)
-        except UnknownChallengeType as e:
-            verdict = {"challenge_type": record.type, "success": False, "decided": True,
-                       "code": "unknown_challenge_type", "reason": str(e), "final_state": None,
-                       "score": None, "frames_total": len(ordered), "frames_used": 0}
-            return verdict, []
-        ordered = self._with_identity(record, ordered)
-        result = self._run(record, ordered)
-        if result is None:  # unregistered meanwhile
-            raise ServiceUnavailable(f"the challenge type {record.type} is no longer registered")
-        verdict = result.to_dict(with_trace=False)
-        verdict["profile"] = self.configs.profile
-        if self.settings.timing_check:
-            self._check_timing(record, ordered, result, verdict)
-        trace = result.trace.to_records()
-        for row in trace:
-            i = row.get("frame_index")
-            if isinstance(i, int) and 0 <= i < len(ordered):
-                row["frame_key"] = ordered[i].key
-        return jsonable(verdict), jsonable(trace)
-
-    def _check_timing(self, record: ChallengeRecord, ordered: Sequence[FrameRecord],
-                      result: Verdict, verdict: dict[str, Any]) -> None:
-        """Bind the verdict to the service's receipt times (:mod:`.timing`)."""
-        rules = TimingRules(self.settings.max_frame_lag_ms, self.settings.min_reaction_ms)
-        deciding = self._deciding_index(result) if result.success else None
-        timing = check_timing(record.created_at, [(f.timestamp, f.received_at) for f in ordered],
-                              deciding, rules)
-        verdict["timing"] = timing.to_dict()
-        if not timing.ok and verdict.get("success"):
-            verdict.update(success=False, decided=True, code=timing.code, reason=timing.reason)
 
     # -- reading ----------------------------------------------------------------------------
     def _record(self, challenge_id: str, token: Any, *, with_trace: bool = False
@@ -602,7 +491,7 @@ class ChallengeService:
             prefix.append(f)
         state = None
         decided = success = None
-        result = self._run(record, prefix) if prefix else None
+        result = self.verdicts.run(record, prefix) if prefix else None
         if result is not None:
             if result.trace.rows:
                 last = result.trace.rows[-1]

@@ -116,7 +116,9 @@ class Settings(BaseModel):
                                          "clients (a local emulator)")
 
     # -- frames -------------------------------------------------------------------------
-    max_frames_per_challenge: int = Field(300, ge=1)
+    max_frames_per_challenge: int = Field(600, ge=1, description="frames accepted per "
+                                          "challenge: the hardened BLINK's longest window "
+                                          "(40 s) at 15 fps")
     max_frame_bytes: int = Field(15_728_640, ge=1024, description="largest decoded frame, "
                                  "bytes (the original's 15 MiB)")
     max_image_pixels: int = Field(8_294_400, ge=1, description="largest frame width x height; "
@@ -159,6 +161,9 @@ class Settings(BaseModel):
     compare_faces_max_calls: int = Field(8, ge=2, le=100, description="most CompareFaces calls "
                                          "per verification (rekognition analyzer with an "
                                          "identity check)")
+    descriptor_max_calls: int = Field(8, ge=2, le=100, description="most face descriptors "
+                                      "computed per verification (local and mesh analyzers "
+                                      "with an identity check; frames are analyzed without)")
     max_reference_image_bytes: int = Field(5 * 1024 * 1024, ge=1024, description="largest "
                                            "enrolled reference image at creation, bytes")
     analysis_cache: Path | None = Field(None, description="SQLite analysis cache file "

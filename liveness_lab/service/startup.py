@@ -11,11 +11,13 @@ It decides
   its PAD stage on. ``seed`` (the original's rules, which a still photo passes
   through POSE) needs an explicit ``--profile seed`` and is announced by a loud
   warning at start and in ``/health``;
-* the **analyzer**: its recipe (:class:`~liveness_lab.service.analysis.AnalyzerSpec`),
-  with ``descriptors=True`` for the local analyzer when a drawn type checks
-  identity; the **analysis engine** (processes for the CPU-bound local analyzer,
-  threads otherwise); and, for the ``rekognition`` analyzer, the CompareFaces
-  identity stage;
+* the **analyzer**: its recipe (:class:`~liveness_lab.service.analysis.AnalyzerSpec`);
+  the **analysis engine** (processes for the CPU-bound offline analyzers, threads
+  otherwise); and, when a drawn type checks identity, the **identity stage** run at
+  verify on a bounded sample of frames: CompareFaces for the ``rekognition`` analyzer,
+  descriptors from a second analyzer built with ``descriptors=True`` for the offline
+  ones (every frame analyzed with descriptors costs ~7x; an explicit
+  ``descriptors`` analyzer option keeps them on every frame instead);
 * then runs :func:`_startup_checks` on the result, the one place where the
   profile is checked against the evidence the analyzer can give.
 """
@@ -32,7 +34,7 @@ from ..challenges.registry import ChallengeRegistry
 from ..config import Configs, profile_names, resolve_configs
 from ..errors import ConfigError, UnknownChallengeType
 from .analysis import AnalyzerSpec
-from .identity import CompareFacesStage
+from .identity import AnalyzerDescriber, CompareFacesStage, DescriptorStage
 from .settings import Settings
 
 __all__ = ["prepare", "ServiceSetup", "SECURE_DEFAULT_PROFILE", "REKOGNITION_PROFILE",
@@ -65,7 +67,8 @@ class ServiceSetup:
 
     ``analyzer_factory`` is ``None`` with the recorded analyzer; ``first_analyzer``
     is one already built (to fail at start on a bad option); ``identity`` is the
-    CompareFaces stage or ``None``; ``warnings`` are shown in ``/health``.
+    verify-time identity stage (CompareFaces or descriptors) or ``None``;
+    ``warnings`` are shown in ``/health``.
     """
 
     configs: Configs
@@ -75,7 +78,7 @@ class ServiceSetup:
     analyzer_factory: Callable[[], Any] | None
     first_analyzer: Any
     engine: str
-    identity: CompareFacesStage | None
+    identity: CompareFacesStage | DescriptorStage | None
     warnings: tuple[str, ...] = field(default=())
 
 
@@ -122,12 +125,15 @@ def _resolve_configs(settings: Settings, registry: ChallengeRegistry
     return configs, label, candidates
 
 
-def _analyzer_spec(settings: Settings, name: str, needs_identity: bool) -> AnalyzerSpec:
-    options = dict(settings.analyzer_options)
-    if name in _CPU_ANALYZERS and needs_identity:  # both offline analyzers can give descriptors
-        options.setdefault("descriptors", True)
+def _analyzer_spec(settings: Settings, name: str) -> AnalyzerSpec:
     cache = None if settings.analysis_cache is None else str(settings.analysis_cache)
-    return AnalyzerSpec(name, options, cache)
+    return AnalyzerSpec(name, dict(settings.analyzer_options), cache)
+
+
+def _descriptor_stage(settings: Settings, name: str) -> DescriptorStage:
+    """Descriptors at verify from a second analyzer of the same kind with ``descriptors=True``."""
+    describer = AnalyzerSpec(name, {**settings.analyzer_options, "descriptors": True})()
+    return DescriptorStage(AnalyzerDescriber(describer), max_calls=settings.descriptor_max_calls)
 
 
 def _compare_stage(first: Any, settings: Settings) -> CompareFacesStage:
@@ -141,12 +147,12 @@ def _compare_stage(first: Any, settings: Settings) -> CompareFacesStage:
 
 def prepare(settings: Settings, registry: ChallengeRegistry, *,
             analyzer_factory: Callable[[], Any] | None = None,
-            identity: CompareFacesStage | None = None) -> ServiceSetup:
+            identity: CompareFacesStage | DescriptorStage | None = None) -> ServiceSetup:
     """Resolve profile, types, analyzer, engine and identity stage; run the start-up checks.
 
     ``analyzer_factory`` replaces the registered analyzer (tests inject one; it
     runs with the thread engine unless ``analysis_engine`` says otherwise);
-    ``identity`` replaces the CompareFaces stage.
+    ``identity`` replaces the identity stage.
     """
     configs, label, candidates = _resolve_configs(settings, registry)
     name = settings.analyzer.strip().lower()
@@ -159,17 +165,26 @@ def prepare(settings: Settings, registry: ChallengeRegistry, *,
     factory: Callable[[], Any] | None = None
     first: Any = None
     if name != RECORDED:
-        factory = analyzer_factory or _analyzer_spec(settings, name, needs_identity)
+        factory = analyzer_factory or _analyzer_spec(settings, name)
         first = factory()  # fail now, loudly, on an unknown analyzer or a bad option
     engine = settings.analysis_engine
     if engine == "auto":
         engine = "process" if name in _CPU_ANALYZERS and analyzer_factory is None else "thread"
-    if identity is None and needs_identity and name == "rekognition" and first is not None:
-        identity = _compare_stage(first, settings)
+    if identity is None and needs_identity and first is not None:
+        if name == "rekognition":
+            identity = _compare_stage(first, settings)
+        elif name in _CPU_ANALYZERS and analyzer_factory is None \
+                and "descriptors" not in settings.analyzer_options:
+            identity = _descriptor_stage(settings, name)
     setup = ServiceSetup(configs, label, candidates, name, factory, first, engine, identity,
                          tuple(warnings))
-    _startup_checks(settings, first, configs, identity=identity, types=candidates,
-                    registry=registry)
+    try:
+        _startup_checks(settings, first, configs, identity=identity, types=candidates,
+                        registry=registry)
+    except ConfigError:
+        if isinstance(identity, DescriptorStage):
+            identity.close()
+        raise
     for w in setup.warnings:
         log.warning(w)
     return setup

@@ -197,3 +197,52 @@ class Server:
 
 def percentile(values: Iterable[float], q: float) -> float:
     return float(np.percentile(np.asarray(list(values), dtype=float), q))
+
+
+# -- sessions without the LivenessLab extension (identity at verify) --------------------------
+
+def rekognition_session(params, start_ms: int):
+    """A simulated bona fide NOSE session as Rekognition returns it (no LivenessLab
+    extension), cut at the frame that decides it under the service's default rules."""
+    from liveness_lab.challenges import default_registry
+    from liveness_lab.synth.traces import simulate_session
+    from liveness_lab.verify import run_challenge
+
+    registry = default_registry()
+    nose = registry.get("NOSE")
+    from liveness_lab.config import resolve_configs
+    cfg = resolve_configs("recommended", overrides={"NOSE": {"pad_check": False,
+                                                             "identity_check": False}}
+                          ).for_type(nose)
+    for seed in range(1, 80):
+        session = simulate_session("NOSE", params, seed=seed)
+        t0 = session.frames[0].timestamp
+        frames = []
+        for f in session.frames:
+            faces = tuple(face.replace(extra={k: v for k, v in face.extra.items()
+                                              if k != "LivenessLab"}) for face in f.faces or ())
+            frames.append((start_ms + f.timestamp - t0, faces))
+        result = run_challenge(nose, params, frames, cfg)
+        if result.success:
+            used = max(r["frame_index"] for r in result.trace.rows) + 1
+            if sum(1 for _, fs in frames[:used] if len(fs) == 1) >= 10:
+                return frames[:used]
+    raise AssertionError("no simulated session passes")
+
+
+def first_params(tmp_path, seed: int):
+    """The params of the first challenge a service with test seed ``seed`` creates."""
+    from liveness_lab.service.core import ChallengeService
+
+    with ChallengeService(test_settings(tmp_path / "probe", profile=None,
+                                        test_seed=seed)) as probe:
+        return probe.create_challenge({"imageWidth": 640, "imageHeight": 480}).params
+
+
+def analysed(svc):
+    """Wait until the background analysis took every uploaded frame: the Stubber answers
+    calls in order, so DetectFaces must be done before verify calls CompareFaces."""
+    deadline = time.monotonic() + 60
+    while svc.pool.pending and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not svc.pool.pending, "frames still waiting for analysis after 60 s"

@@ -78,19 +78,7 @@ def test_seed_is_refused_in_production(tmp_path):
         ChallengeService(settings, analyzer_factory=DigestAnalyzer)
 
 
-def test_the_local_analyzer_is_built_with_descriptors_for_the_identity_check(tmp_path):
-    from liveness_lab.service.startup import prepare
-    from liveness_lab.challenges import default_registry
-
-    setup = prepare(Settings(data_dir=tmp_path, analyzer="local"), default_registry())
-    try:
-        assert setup.analyzer_factory.options == {"descriptors": True}
-        assert setup.engine == "process" and setup.first_analyzer._config.descriptors
-    finally:
-        setup.first_analyzer.close()
-    seed = prepare(Settings(data_dir=tmp_path, analyzer="local", profile="seed"),
-                   default_registry())
-    assert seed.analyzer_factory.options == {}  # seed checks no identity
+# (how the offline analyzers get their descriptors: test_service_descriptor_stage.py)
 
 
 # -- 15.2 strict input --------------------------------------------------------------------------

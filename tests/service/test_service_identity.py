@@ -10,23 +10,20 @@ from __future__ import annotations
 import functools
 import json
 import random
-import time
 from pathlib import Path
 
 import boto3
 import pytest
 from botocore.stub import ANY, Stubber
-from svc_helpers import TestClient, b64, jpeg, now_ms, test_settings
+from svc_helpers import (TestClient, analysed, b64, first_params, jpeg, now_ms,
+                         rekognition_session, test_settings)
 
 from liveness_lab.analyzers.rekognition import RekognitionAnalyzer
-from liveness_lab.challenges import default_registry
 from liveness_lab.faces import faces_from_rekognition
 from liveness_lab.service.api import create_app
 from liveness_lab.service.core import ChallengeService
 from liveness_lab.service.errors import BadRequest, ServiceUnavailable
 from liveness_lab.service.identity import CompareFacesStage
-from liveness_lab.synth.traces import simulate_session
-from liveness_lab.verify import run_challenge
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "rekognition"
 ONE_FACE = json.loads((FIXTURES / "detect_faces_one_face.json").read_text())["FaceDetails"][0]
@@ -66,45 +63,13 @@ def count_calls(client, operation: str) -> list[int]:
     return calls
 
 
-def rekognition_session(params, start_ms: int):
-    """A simulated bona fide NOSE session as Rekognition returns it (no LivenessLab
-    extension), cut at the frame that decides it under the service's default rules."""
-    registry = default_registry()
-    nose = registry.get("NOSE")
-    from liveness_lab.config import resolve_configs
-    cfg = resolve_configs("recommended", overrides={"NOSE": {"pad_check": False,
-                                                             "identity_check": False}}
-                          ).for_type(nose)
-    for seed in range(1, 80):
-        session = simulate_session("NOSE", params, seed=seed)
-        t0 = session.frames[0].timestamp
-        frames = []
-        for f in session.frames:
-            faces = tuple(face.replace(extra={k: v for k, v in face.extra.items()
-                                              if k != "LivenessLab"}) for face in f.faces or ())
-            frames.append((start_ms + f.timestamp - t0, faces))
-        result = run_challenge(nose, params, frames, cfg)
-        if result.success:
-            used = max(r["frame_index"] for r in result.trace.rows) + 1
-            if sum(1 for _, fs in frames[:used] if len(fs) == 1) >= 10:
-                return frames[:used]
-    raise AssertionError("no simulated session passes")
-
-
 SEED = 5
-
-
-def first_params(tmp_path):
-    """The params of the first challenge a service with test seed SEED creates."""
-    with ChallengeService(test_settings(tmp_path / "probe", profile=None,
-                                        test_seed=SEED)) as probe:
-        return probe.create_challenge({"imageWidth": 640, "imageHeight": 480}).params
 
 
 def service_with_rekognition(tmp_path, client, **kw):
     """The service as `serve --analyzer rekognition` builds it (default profile), with the
     stubbed client and its first challenge's params known: returns (service, frames)."""
-    frames = rekognition_session(first_params(tmp_path), now_ms())
+    frames = rekognition_session(first_params(tmp_path, SEED), now_ms())
     analyzer = RekognitionAnalyzer(client, sleep=lambda s: None, rng=random.Random(1),
                                    throttle_retries=2)
     settings = test_settings(tmp_path, analyzer="rekognition", profile=None,
@@ -131,15 +96,6 @@ def run_session(svc, stub, frames, compare_responses, *, reference: bytes | None
         svc.put_frame(ch.id, ch.token, ts, b64(img))
     analysed(svc)
     return ch, svc.verify(ch.id, ch.token)
-
-
-def analysed(svc):
-    """Wait until the background analysis took every uploaded frame: the Stubber answers
-    calls in order, so DetectFaces must be done before verify calls CompareFaces."""
-    deadline = time.monotonic() + 60
-    while svc.pool.pending and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert not svc.pool.pending, "frames still waiting for analysis after 60 s"
 
 
 def test_the_service_compares_faces_and_passes_the_same_person(tmp_path, client):
