@@ -78,7 +78,8 @@ _GROUPS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
              ("2. Face in the box", ("area_box_", "min_face_area_percent",
                                      "area_follows_nose")),
              ("3. Nose on the target", ("nose_box_", "trajectory_error_threshold",
-                                        "trajectory_after_pause", "pause_ms", "pause_speed")),
+                                        "trajectory_after_pause", "pause_ms", "pause_speed",
+                                        "three_point_fit")),
              ("3. Decision at the target", ("histogram_", "min_dist", "rotation_threshold",
                                               "parallax_check", "min_parallax",
                                               "parallax_noise_z", "parallax_still_fraction")),
@@ -91,7 +92,9 @@ _GROUPS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
              ("3. The pose", ("eye_direction_area_multiplier", "gaze_must_match",
                               "smile_needs_open_mouth", "frames_required", "gaze_baseline",
                               "min_gaze_shift", "open_max_shift", "gaze_window_ms", "neutral_gaze_window",
-                              "glitch_ms"))),
+                              "glitch_ms", "hold_ms", "rest_rotation", "rest_max_rotation",
+                              "glitch_attributes", "return_frames")),
+             ("4. Changes of pose (photo swaps)", ("change_", "max_gapped_changes"))),
     "BLINK": (("1. Number of blinks", ("min_blinks", "max_blinks", "window_")),
               ("2. Open eyes measured", ("baseline_frames", "baseline_window",
                                          "min_baseline_ear", "max_rotation", "min_fps",
@@ -107,13 +110,14 @@ _GROUPS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
                                                   "min_parallax", "parallax_frames"))),
     "HEAD_TURN": (("1. Number of turns", ("min_turns", "max_turns")),
                   ("2. Facing the camera", ("centre_", "rest_", "steady_tolerance",
-                                            "settle_ms")),
+                                            "settle_ms", "turn_aware_rest")),
                   ("3. Turns", ("turn_min_", "wrong_margin", "hold_frames", "parallax_check",
-                                "min_parallax"))),
+                                "min_parallax", "late_return", "hold_ratio"))),
 }
 _EVERY_STATE = ("Every step", ("state_timeout_s", "max_missing_faces", "max_missing_ms"))
 _SESSION = ("Session checks (identity, face track, photo or screen)",
-            ("identity_", "geometry_", "pad_", "continuity_check", "max_face_gap_ms"))
+            ("identity_", "geometry_", "pad_", "continuity_check", "max_face_gap_ms",
+             "track_roll_deg"))
 
 
 @dataclass(frozen=True)

@@ -195,7 +195,11 @@ def _options_config(link: ServiceLink, state: Mapping[str, Any]) -> dict[str, An
     from .hints import READY_SECONDS, challenge_instructions, plain_text
 
     svc = link.challenge_service
-    max_frames = svc.settings.max_frames_per_challenge if svc is not None else 300
+    if svc is not None:
+        max_frames = svc.settings.max_frames_per_challenge
+    else:  # a remote service: assume its default
+        from ..service.settings import Settings
+        max_frames = Settings.model_fields["max_frames_per_challenge"].default
     description = next((t.get("description", "") for t in available_types(link)
                         if t.get("name") == ch["type"]), "")
     ready_text = plain_text(challenge_instructions(ch["type"], ch["params"], description))

@@ -124,10 +124,7 @@ class Studio:
                    LIVENESS_DATA_DIR=str(self.data_dir), LIVENESS_APP_PROJECT_DIR=str(self.root),
                    PYTHONPATH=str(ui_helpers.REPO),
                    # many challenges from one address in a few minutes: no lockout here
-                   LIVENESS_MAX_FAILED_VERIFIES="0", LIVENESS_CREATE_RATE_PER_MINUTE="0",
-                   # on a busy machine the secure default's analysis of a 30 s capture (a face
-                   # descriptor per frame) outlasts the 180 s default challenge lifetime
-                   LIVENESS_TOKEN_TTL_S="900")
+                   LIVENESS_MAX_FAILED_VERIFIES="0", LIVENESS_CREATE_RATE_PER_MINUTE="0")
         if self.app_profile:
             env["LIVENESS_APP_PROFILE"] = self.app_profile
         env["LIVENESS_ANALYZER"] = self.analyzer

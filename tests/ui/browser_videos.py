@@ -34,18 +34,34 @@ def face_rig():
 
 def offline_verdict(challenge_type: str, params: dict, frames: list[tuple[int, np.ndarray]],
                     studio: "Studio"):
-    """The verdict of the rendered frames with the service's analyzer, as it sees them."""
+    """The verdict of the rendered frames with the service's analyzer, as it sees them:
+    frames analyzed without descriptors, then, when the profile checks identity, the
+    service's descriptor stage on its sample of frames (``service/identity.py``)."""
     from liveness_lab.analyzers import create_analyzer
     from liveness_lab.challenges import default_registry
+    from liveness_lab.challenges.checks import checks_identity
     from liveness_lab.config import resolve_configs
+    from liveness_lab.service.identity import (AnalyzerDescriber, DescriptorStage,
+                                               annotate_session)
     from liveness_lab.verify import run_challenge
 
     ctype = default_registry().get(challenge_type)
-    # as the service builds it: descriptors on when the live profile checks identity
-    with create_analyzer(studio.analyzer, descriptors=True) as analyzer:
-        analyzed = [(ts, analyzer.analyze(_encode(img))) for ts, img in frames]
-    return run_challenge(ctype, params, analyzed,
-                         resolve_configs(studio.profile).for_type(ctype))
+    cfg = resolve_configs(studio.profile).for_type(ctype)
+    images = [_encode(img) for _, img in frames]
+    with create_analyzer(studio.analyzer) as analyzer:
+        faces = [analyzer.analyze(data) for data in images]
+    stamps = [ts for ts, _ in frames]
+
+    def replay(per_frame):
+        return run_challenge(ctype, params, list(zip(stamps, per_frame)), cfg)
+    if checks_identity(cfg):
+        stage = DescriptorStage(AnalyzerDescriber(create_analyzer(studio.analyzer,
+                                                                  descriptors=True)))
+        try:
+            faces, _ = annotate_session(stage, replay, [lambda d=d: d for d in images], faces)
+        finally:
+            stage.close()
+    return replay(faces)
 
 
 def nose_video(params: dict, mode: str, path: Path, studio: "Studio") -> tuple[bool, str]:
