@@ -422,16 +422,24 @@ def run_rss(clients: int = 24) -> dict[str, Any]:
             "wall_s": wall, "statuses": statuses}
 
 
-def run_scaling(frames: Sequence[bytes], clients: int) -> list[tuple[str, LoadResult]]:
-    """The local analyzer under the same load with 1 and 2 workers (processes) and 2 threads."""
+#: side-by-side configurations of the local analyzer: label -> server environment
+SCALING = (("processes, 1 worker", {"LIVENESS_ANALYSIS_WORKERS": "1",
+                                    "LIVENESS_ANALYSIS_ENGINE": "process"}),
+           ("processes, 2 workers", {"LIVENESS_ANALYSIS_WORKERS": "2",
+                                     "LIVENESS_ANALYSIS_ENGINE": "process"}),
+           ("threads, 2 workers", {"LIVENESS_ANALYSIS_WORKERS": "2",
+                                   "LIVENESS_ANALYSIS_ENGINE": "thread"}))
+IDENTITY = (("descriptor on every frame", {"LIVENESS_ANALYZER_OPTIONS": '{"descriptors": true}'}),
+            ("descriptors at verify (default)", {}))
+
+
+def run_configs(frames: Sequence[bytes], clients: int,
+                configs: Sequence[tuple[str, dict[str, str]]]) -> list[tuple[str, LoadResult]]:
+    """The local analyzer under the same load, once per configuration, one after another."""
     out = []
-    for label, engine, workers in (("processes, 1 worker", "process", 1),
-                                   ("processes, 2 workers", "process", 2),
-                                   ("threads, 2 workers", "thread", 2)):
+    for label, extra in configs:
         workdir = Path(tempfile.mkdtemp(prefix="liveness-bench-scale-"))
-        server = ServerProcess(workdir, server_env(
-            "local", LIVENESS_ANALYSIS_WORKERS=str(workers),
-            LIVENESS_ANALYSIS_ENGINE=engine)).start()
+        server = ServerProcess(workdir, server_env("local", **extra)).start()
         try:
             pid = server.proc.pid  # type: ignore[union-attr]
             before = tree_cpu_seconds(pid)
@@ -487,6 +495,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="LIVENESS_ANALYSIS_WORKERS")
     parser.add_argument("--scaling", action="store_true",
                         help="only: local analyzer, 1 vs 2 workers in processes, 2 in threads")
+    parser.add_argument("--identity", action="store_true",
+                        help="only: local analyzer, descriptors on every frame vs at verify")
     parser.add_argument("--rss", action="store_true",
                         help="only: 24 concurrent ~9 MB frames, peak server RSS")
     args = parser.parse_args(argv)
@@ -502,11 +512,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("\nCommand: `.venv/bin/python bench/bench_service.py --rss`")
         return 0 if r["peak_mb"] < 600 and set(r["statuses"]) == {200} else 1
     frames = render_frames(args.frames)
-    if args.scaling:
-        results = run_scaling(frames, args.clients)
+    if args.scaling or args.identity:
+        configs = SCALING if args.scaling else IDENTITY
+        results = run_configs(frames, args.clients, configs)
+        what = ("1 vs 2 workers, processes vs threads" if args.scaling else
+                "2 worker processes; identity evidence per frame vs at verify")
         print(f"\nMeasured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} CPU(s), same run, "
-              f"local analyzer (default profile: descriptors on), {args.clients} clients x "
-              f"{len(frames)} frames, one uvicorn process.\n")
+              f"local analyzer, secure default profile (identity check on), {what}, "
+              f"{args.clients} clients x {len(frames)} frames, one uvicorn process.\n")
         print("| analysis | upload p50 ms | upload p95 ms | verify p50 ms | verify p95 ms | "
               "frames/s | wall s | 5xx | frames analyzed / not | CPU s: HTTP process | "
               "CPU s: analyzers | analyzer CPU ms / frame |")
@@ -520,10 +533,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                   f"{r.cpu_analysis:.1f} | "
                   f"{1000 * r.cpu_analysis / done if done else float('nan'):.0f} |")
         one, two = results[0][1].frames_per_s, results[1][1].frames_per_s
-        print(f"\n2 vs 1 worker (processes): x{two / one:.2f} frames/s. Load average "
-              f"{os.getloadavg()[0]:.1f} at the end ({os.cpu_count()} CPUs). (Threads: the "
-              "analyzers' CPU is the HTTP process's.)")
-        print(f"\nCommand: `.venv/bin/python bench/bench_service.py --scaling --clients "
+        ratio = ("2 vs 1 worker (processes)" if args.scaling else
+                 "descriptors at verify vs on every frame")
+        print(f"\n{ratio}: x{two / one:.2f} frames/s. Load average "
+              f"{os.getloadavg()[0]:.1f} at the end ({os.cpu_count()} CPUs).")
+        flag = "--scaling" if args.scaling else "--identity"
+        print(f"\nCommand: `.venv/bin/python bench/bench_service.py {flag} --clients "
               f"{args.clients}`")
         return 0
     analyzers = ["local", "recorded"] if args.analyzer == "both" else [args.analyzer]
