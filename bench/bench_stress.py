@@ -181,8 +181,6 @@ def _pct(k: int, n: int) -> str:
     return "-" if n == 0 else f"{100 * k / n:.0f} % ({k}/{n})"
 
 
-
-
 def markdown(data: Mapping[str, Any], command: str) -> str:
     """The BENCHMARKS.md / docs section: a summary per simulator, then per-condition tables."""
     lines = ["### Stress bench: the hardened rules across capture conditions", "",

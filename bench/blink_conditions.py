@@ -32,8 +32,6 @@ BINS = {
 }
 
 
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sessions", type=int, default=400)
