@@ -49,3 +49,29 @@ def test_the_aim_column_judges_the_worst_condition():
     assert "| BLINK | BPCER | 5.0 % [2.7, 9.0] (10/200) | 9 % (9/100) at b | no |" in text
     assert "| BLINK | APCER video_replay | 0.5 %" in text and "at b | yes |" in text
     assert "| BLINK | APCER face_swap | 50.0 %" in text and "out of reach" in text
+
+
+def test_blink_window_replay_rewrites_the_window_the_params_tell(tmp_path, capsys):
+    """bench/blink_window_replay.py: a window no human meets (150-151 ms) rejects every live
+    session; the profiles' window passes most; attacks are counted as acceptances."""
+    from bench.blink_window_replay import main as window_replay
+    from liveness_lab.synth.traces import generate_dataset
+
+    ds = tmp_path / "ours-blink"
+    generate_dataset(ds, sessions_per_class=4, seed=3, challenge_types=["BLINK"],
+                     profile="rekognition")
+
+    def rows(window: int) -> dict[str, tuple[int, int]]:
+        window_replay(["--window-ms", str(window), str(ds)])
+        out = {}
+        for line in capsys.readouterr().out.splitlines():
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            if len(cells) == 3 and cells[0] == "ours-blink":
+                k, n = cells[2].split("/")
+                out[cells[1]] = (int(k), int(n))
+        return out
+
+    tight, told = rows(151), rows(1500)
+    assert tight["bona_fide"] == (4, 4)
+    assert told["bona_fide"][1] == 4 and told["bona_fide"][0] <= 1
+    assert set(told) == set(tight) and len(told) > 1
