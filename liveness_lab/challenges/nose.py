@@ -14,11 +14,8 @@ a sequence of held targets (``nose_targets.py``); old clients keep one box.
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass, field
 from typing import Any, Mapping
-
-import numpy as np
 
 from ..errors import ConfigError
 from ..faces import FaceDetail
@@ -27,7 +24,8 @@ from .framework import (image_size, ChallengeRandom, ChallengeType, Context, Con
                         StepResult, Success)
 from .framework import IMAGE_SIZE_SCHEMA, Param
 from .nose_histogram import _histogram_distance_xy
-from .nose_motion import aimed_start, area_toward_targets, observe_still, parallax_needed
+from .nose_fit import fit_leg
+from .nose_motion import area_toward_targets, observe_still, parallax_needed
 from .nose_run import RUN_KEY, _NoseRun
 from .one_face import one_face
 from .nose_targets import (MAX_NOSE_TARGETS, box_beside_centre, client_target_count,
@@ -354,21 +352,7 @@ def nose_state(params: Mapping[str, Any], frame: FrameInput, context: Context) -
     if k + 1 < len(targets):
         return _next_target(targets, k, face, (width, height), run, context)
 
-    trajectory = run.trajectory
-    error = _trajectory_error(trajectory, along_chord=len(targets) > 1)
-    if error is None and cfg.three_point_fit:
-        error = _exact_fit(trajectory)
-    if cfg.trajectory_after_pause and len(targets) > 1:
-        error, trajectory = _leg_after_pause(run, trajectory, error, (width, height), cfg)
-    elif cfg.trajectory_after_pause:
-        start = aimed_start(run, trajectory, (width, height), cfg)
-        context.record(trajectory_start=start)
-        if start:  # the better of the whole path and the path after the pause
-            after = _trajectory_error(trajectory[start:])
-            if after is None and cfg.three_point_fit:
-                after = _exact_fit(trajectory[start:])
-            if after is not None and (error is None or after < error):
-                error, trajectory = after, trajectory[start:]
+    error, trajectory = fit_leg(run, (width, height), cfg, context, sequence=len(targets) > 1)
     context.record(trajectory_points=len(trajectory), trajectory_error=error)
     if error is None:
         return Fail("nose.trajectory_unfit",
@@ -484,12 +468,7 @@ def _next_target(targets: list, k: int, face: FaceDetail, size: tuple[int, int],
                  run: _NoseRun, context: Context) -> StepResult:
     """Target ``k`` of a sequence held: check this leg's trajectory and rotation, go on."""
     cfg: NoseConfig = context.config
-    trajectory = run.trajectory
-    error = _trajectory_error(trajectory, along_chord=True)
-    if error is None and cfg.three_point_fit:
-        error = _exact_fit(trajectory)
-    if cfg.trajectory_after_pause:
-        error, trajectory = _leg_after_pause(run, trajectory, error, size, cfg)
+    error, trajectory = fit_leg(run, size, cfg, context, sequence=True)
     context.record(trajectory_points=len(trajectory), trajectory_error=error)
     if error is None:
         return Fail("nose.trajectory_unfit", f"the nose trajectory to target {k + 1} "
@@ -514,17 +493,36 @@ def _next_target(targets: list, k: int, face: FaceDetail, size: tuple[int, int],
                                         "tip of your nose to the next one")
 
 
+#: face widths the nose must have moved within its face box before its direction is judged
+#: (a 5 degree turn moves it ~0.02 face widths: the nose tip is ~30 mm in front of the box)
+_TURN_OFFSET_MARGIN = 0.02
+
+
+def _nose_offset(face: FaceDetail) -> float | None:
+    """The nose tip's horizontal offset from the face box's centre, in face widths."""
+    nose, box = face.landmark("nose"), face.bounding_box
+    if nose is None or box is None or box.width <= 0:
+        return None
+    return (nose.x - (box.left + box.width / 2)) / box.width
+
+
 def _turned_away(face: FaceDetail, run: _NoseRun, cfg: NoseConfig) -> StepResult | None:
     """A sequence's leg: the yaw must not have changed against the nose's horizontal motion
     (by more than ``rotation_threshold``) since the leg began - relative, as a head still
-    turned toward the last target is not turned away from the next."""
+    turned toward the last target is not turned away from the next. The nose's motion is
+    measured within its face box, so that moving the whole head sideways (translation,
+    which changes no yaw) is not read as a turn."""
     start = run.leg_start_face if run.leg_start_face is not None else run.original_face
-    nose0, nose1 = start.landmark("nose"), face.landmark("nose")
-    if face.pose is None or start.pose is None or nose0 is None or nose1 is None:
+    if face.pose is None or start.pose is None:
         return Fail("nose.missing_pose", "the face has no yaw estimate")
+    off0, off1 = _nose_offset(start), _nose_offset(face)
+    if off0 is None or off1 is None:
+        return Fail("nose.missing_pose", "the face has no nose landmark or bounding box")
     d_yaw = face.pose.yaw - start.pose.yaw
-    dx = nose1.x - nose0.x
-    if (dx > 0 and d_yaw < -cfg.rotation_threshold) or (dx < 0 and d_yaw > cfg.rotation_threshold):
+    dx = off1 - off0
+    margin = _TURN_OFFSET_MARGIN
+    if (dx > margin and d_yaw < -cfg.rotation_threshold) or \
+            (dx < -margin and d_yaw > cfg.rotation_threshold):
         return Fail("nose.wrong_rotation", f"the head turned away from the target (yaw changed "
                                            f"by {d_yaw:.1f} while the nose moved the other way)")
     return None
@@ -544,50 +542,3 @@ def _best_parallax(run: _NoseRun, face: FaceDetail, width: int, height: int) -> 
     if value is not None and (best is None or value > best):
         run.best_parallax = best = value
     return best
-
-
-def _leg_after_pause(run: _NoseRun, trajectory: list, error: float | None,
-                     size: tuple[int, int], cfg: NoseConfig) -> tuple[float | None, list]:
-    """A sequence leg: the better of its whole path and its path after its first pause (the
-    person still holding the previous target, then reacting to the next one)."""
-    start = aimed_start(run, trajectory, size, cfg)
-    if start:
-        after = _trajectory_error(trajectory[start:], along_chord=True)
-        if after is not None and (error is None or after < error):
-            return after, trajectory[start:]
-    return error, trajectory
-
-
-def _exact_fit(trajectory: list[tuple[float, float]]) -> float | None:
-    """``0.0`` for 3 distinct x positions (a degree-2 curve passes through them exactly: the
-    fit has no residual to judge), else ``None`` (too few points, or a degenerate fit)."""
-    if len(trajectory) == 3 and len({p[0] for p in trajectory}) == 3:
-        return 0.0
-    return None
-
-
-def _trajectory_error(trajectory: list[tuple[float, float]], along_chord: bool = False
-                      ) -> float | None:
-    """RMS residual of ``np.polyfit(x, y, 2)``, or ``None`` when numpy gives no residual.
-
-    ``along_chord`` (a sequence's legs, which may run in any direction): x is measured
-    along the line from the leg's first to its last point and y across it.
-    """
-    xs = [p[0] for p in trajectory]
-    ys = [p[1] for p in trajectory]
-    if along_chord and len(trajectory) > 1:
-        dx, dy = xs[-1] - xs[0], ys[-1] - ys[0]
-        norm = math.hypot(dx, dy)
-        if norm > 0:
-            c, s = dx / norm, dy / norm
-            xs, ys = ([(x - xs[0]) * c + (y - ys[0]) * s for x, y in trajectory],
-                      [-(x - xs[0]) * s + (y - ys[0]) * c for x, y in trajectory])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            _, residuals, *_ = np.polyfit(xs, ys, 2, full=True)
-        except (np.linalg.LinAlgError, ValueError, TypeError):
-            return None
-    if residuals.size == 0:
-        return None
-    return math.sqrt(float(residuals[0]) / len(trajectory))

@@ -168,6 +168,37 @@ def test_a_leg_toward_a_target_with_the_head_turned_away_fails():
     assert not v.success and v.code == "nose.wrong_rotation"
 
 
+def test_a_head_moved_sideways_then_turned_toward_the_target_is_not_turned_away():
+    # the nose starts right of the first target (and above it), the whole head moves left
+    # (no yaw: translation), then turns right: the nose ends left of where it started while
+    # the yaw grew - the nose moved right within the face, as a turning head's does
+    right = (BOX[0] + 0.02, BOX[1], BOX[2], BOX[3])
+    left = (BOX[0] - 0.02, BOX[1], BOX[2], BOX[3])
+    target, other = centre(RIGHT), centre(LEFT)
+    start = (target[0] + 0.006, 0.45)
+    frames = [(T0, [make_face(box=right, nose=start, yaw=12.0)])]
+    for i, f in enumerate((0.5, 1.0)):  # the translation: box and nose move 0.04 left
+        box = (right[0] - 0.04 * f, *right[1:])
+        frames.append((T0 + (i + 1) * 100, [make_face(box=box, nose=(start[0] - 0.04 * f, 0.46),
+                                                      yaw=12.0)]))
+    here = (start[0] - 0.04, 0.46)
+    for i in range(1, 6):  # the turn toward the target
+        f = i / 5
+        nose = (here[0] + f * (target[0] - here[0]), here[1] + f * (target[1] - here[1]))
+        frames.append((frames[-1][0] + 100, [make_face(box=left, nose=nose, yaw=12 + 18 * f)]))
+    frames += [(frames[-1][0] + (i + 1) * 100, [make_face(box=left, nose=target, yaw=30.0)])
+               for i in range(6)]
+    for i in range(1, 7):
+        f = i / 6
+        nose = (target[0] + f * (other[0] - target[0]), target[1] + f * (other[1] - target[1]))
+        frames.append((frames[-1][0] + 100, [make_face(box=left, nose=nose, yaw=30 - 50 * f)]))
+    frames += [(frames[-1][0] + (i + 1) * 100, [make_face(box=left, nose=other, yaw=-20.0)])
+               for i in range(6)]
+    assert frames[8][1][0].landmark("nose").x < start[0]  # moved left overall on leg 1
+    v = run(frames)
+    assert v.success, (v.code, v.reason)
+
+
 # -- the replay probability --------------------------------------------------------------------
 
 def test_one_target_replays_pass_about_one_in_four():
