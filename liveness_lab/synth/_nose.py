@@ -175,9 +175,13 @@ def _aim_sequence(rng: np.random.Generator, rig: Any, plan: _Plan, t_start: floa
     t = t_start
     for k in range(len(geo.targets)):
         g = geo.at(k)
+        first = len(plan.moves)
         moves += _aim_movements(rng, rig, plan, t, g.aim, g, mirror_first=mirror_first and k == 0,
                                 **kw)
-        t = max(t, plan.end_time()) + geo.hold_s + 0.1 + reaction * float(rng.uniform(0.8, 1.2))
+        # the next leg answers the next target, shown once this one is held: a slow drift
+        # of the whole body (a drifter's lean) goes on meanwhile and does not delay it
+        aimed = max((t0 + d for t0, d, _ in plan.moves[first:]), default=t)
+        t = max(t, aimed) + geo.hold_s + 0.1 + reaction * float(rng.uniform(0.8, 1.2))
     return moves
 
 

@@ -225,3 +225,31 @@ def test_filmed_pose_people_glance_15_to_35_degrees_and_bring_the_head_along():
                                         "transition": True,
                                         "pose": {"eyes": "CLOSED", "mouth": "SMILE"}}, seed=[11, 0])
     assert still.metadata["head_share_of_gaze"] == 0.0
+
+
+def test_a_drifting_person_answers_each_target_after_a_reaction_not_after_the_drift():
+    # a drifter leans in over 6 s while doing the challenge; the next target is answered a
+    # reaction time after the last one is held, not once the lean is over
+    from liveness_lab.synth._head import Camera, HeadModel
+    from liveness_lab.synth._motion import _PITCH, _YAW, _Z, _HeadRig
+    from liveness_lab.synth._nose import _NoseGeometry, _aim_sequence, _approach
+    ct = default_registry().get("NOSE")
+    geo = _NoseGeometry.from_params(ct.generate_params(
+        {"imageWidth": 640, "imageHeight": 480, "noseTargets": 3},
+        resolve_configs("rekognition").for_type(ct), rng=SeededRandom(3)))
+    assert len(geo.targets) == 3
+    rig = _HeadRig(HeadModel.generic(), Camera(640, 480, 60.0))
+    for seed in range(5):
+        rng = np.random.default_rng(seed)
+        plan, _ = _approach(rng, rig, 1.0, geo)
+        drift = np.zeros(6)
+        drift[_Z] = -100.0
+        plan.add(1.2, 6.0, drift)
+        first = len(plan.moves)
+        reaction = 0.5
+        _aim_sequence(rng, rig, plan, 1.5, geo, reaction, speed=1.0, gain=1.0, share=0.1,
+                      roll_coupling=0.0, free=(_YAW, _PITCH), t_limit=31.5)
+        aims = plan.moves[first:]
+        longest_wait = max(b[0] - (a[0] + a[1]) for a, b in zip(aims, aims[1:]))
+        # hold + 0.1 s + the reaction (x1.2 at most), or a correction's pause (<= 0.6 s)
+        assert longest_wait <= geo.hold_s + 0.1 + 1.2 * reaction + 0.01, (seed, longest_wait)
