@@ -43,10 +43,17 @@ class TrackLimits:
     #: face widths the box centre moves per radian of reported yaw or pitch change: a head
     #: turns about a neck pivot ~90-100 mm behind the eyes, and a face is ~140-150 mm wide
     turn_shift: float = 0.7
+    #: degrees of roll change per degree of reported yaw and pitch change: a fast head turn
+    #: rolls the head too (the neck's axes are not the camera's, and a turn that combines yaw
+    #: and pitch changes the roll of its Euler angles), and a blurred frame reports it
+    turn_roll: float = 0.4
+    #: degrees of reported turn that earn no roll: the detector's own frame-to-frame pose
+    #: jitter (a few degrees), which says nothing about the head turning
+    turn_roll_floor: float = 5.0
 
     def __post_init__(self) -> None:
         for name in ("shift", "shift_per_s", "scale", "scale_per_s", "roll", "roll_per_s",
-                     "turn_shift"):
+                     "turn_shift", "turn_roll", "turn_roll_floor"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not value > 0:
                 raise ConfigError(f"TrackLimits.{name} must be a number > 0, got {value!r}")
@@ -65,7 +72,8 @@ def track_jump(previous: FaceDetail, current: FaceDetail, dt_s: float,
     per radian of yaw and pitch change: a head turning about its neck moves
     its face box) is not counted, and neither is the change of box size that
     the turn's foreshortening explains (a face turned by ``a`` is about
-    ``cos(a)`` as wide), so a fast head turn is not a jump; a photo swapped for
+    ``cos(a)`` as wide), and neither is the roll change ``turn_roll`` per
+    degree of the turn beyond ``turn_roll_floor``, so a fast head turn is not a jump; a photo swapped for
     another shows no such turn.
     """
     a, b = previous.bounding_box, current.bounding_box
@@ -84,7 +92,9 @@ def track_jump(previous: FaceDetail, current: FaceDetail, dt_s: float,
     ra = previous.pose.roll if previous.pose is not None else None
     rb = current.pose.roll if current.pose is not None else None
     if ra is not None and rb is not None:
-        parts.append(abs(rb - ra) / (limits.roll + limits.roll_per_s * dt))
+        explained = limits.turn_roll * max(0.0, math.degrees(turned) - limits.turn_roll_floor)
+        rolled = max(0.0, abs(rb - ra) - explained)
+        parts.append(rolled / (limits.roll + limits.roll_per_s * dt))
     return float(max(parts))
 
 

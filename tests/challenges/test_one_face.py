@@ -89,6 +89,17 @@ def test_a_head_turn_moves_the_box_without_being_a_jump():
     assert track_jump(a, flat, 0.1) > 1.0
 
 
+def test_a_fast_turn_that_rolls_the_head_is_not_a_jump():
+    # a blurred frame of a fast turn (15 fps, 66 ms exposure): yaw 18 and pitch 12 degrees in
+    # 80 ms, and the roll moves 10 degrees with them
+    a = make_face(yaw=17.5, pitch=9.5, roll=-0.3)
+    turned = make_face(yaw=35.5, pitch=21.5, roll=9.6)
+    assert track_jump(a, turned, 0.08) <= 1.0
+    # the same roll change with only the detector's pose jitter (a print rolled in the hand)
+    jitter = make_face(yaw=20.5, pitch=12.5, roll=9.6)
+    assert track_jump(a, jitter, 0.08) > 1.0
+
+
 @pytest.mark.parametrize("ctype", ["NOSE", "BLINK", "HEAD_TURN", "POSE"])
 def test_every_hardened_type_can_turn_continuity_on(ctype):
     cfg = resolve_configs("rekognition", sets=[f"{ctype}.continuity_check=true"])
