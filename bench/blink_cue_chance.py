@@ -65,7 +65,7 @@ def main() -> None:
             times = times + rng.uniform(0.0, interval)
             ok += cues_answered(list(times), p["cuesMs"], low, high, cfg.max_uncued_blinks,
                                 interval, cfg.max_reaction_spread_ms or None, cfg.uncued_per_s,
-                                cfg.max_missed_cues)
+                                cfg.max_missed_cues, cfg.reaction_lapses)
         print(f"| {rate:g} | {100 * ok / len(drawn):.2f} % ({ok}/{len(drawn)}) |")
 
 

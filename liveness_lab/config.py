@@ -147,6 +147,8 @@ _HARDENED: dict[str, dict[str, Any]] = {
               # up to 1.0-1.2 s for slow or older users) plus the lid's own 100-200 ms after
               # the cue: 1.5 s keeps slow reactors (replay from start 0.94 %, was 0.55 %)
               "reaction_max_ms": 1500,
+              # (reaction_lapses = 1 would keep people with one attention lapse, but lets 2 %
+              # of replays from the start through: docs/hardening.md, "Attention lapses")
               "max_reaction_spread_ms": 500.0,
               "closure_max_turn": 8.0, "open_veto_confidence": 95.0, "deep_ratio": 0.7,
               "max_missing_ms": 500.0, "uncued_per_s": 0.15, "blink_merge_ms": 300.0},

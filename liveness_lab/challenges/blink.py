@@ -154,6 +154,9 @@ class BlinkConfig(SessionChecksConfig):
                                             "differ by at most this (ms) plus one frame "
                                             "interval: one person's reactions vary by tens of "
                                             "percent, not by the whole window; 0 = off")
+    reaction_lapses: int = _f(0, "max_reaction_spread_ms: answering blinks that may lie "
+                                 "outside the spread (an attention lapse: reaction times "
+                                 "have a long slow tail)")
     blink_merge_ms: float = _f(0.0, "adaptive: a blink is over once the eyes have looked open "
                                     "for this long (ms) after its last closed frame; a closure "
                                     "before that is the same blink (glare or jitter frames "
@@ -221,6 +224,10 @@ class BlinkConfig(SessionChecksConfig):
             raise ConfigError(f"need 0 <= max_missed_cues < min_blinks, got "
                               f"{self.max_missed_cues!r} and {self.min_blinks!r}")
         self._require_non_negative("max_uncued_blinks")
+        if isinstance(self.reaction_lapses, bool) or not isinstance(self.reaction_lapses, int) \
+                or self.reaction_lapses < 0:
+            raise ConfigError(f"reaction_lapses must be an integer >= 0, got "
+                              f"{self.reaction_lapses!r}")
         if self.turn_min_yaw <= 0 or self.min_parallax < 0 or self.parallax_frames < 1:
             raise ConfigError("need turn_min_yaw > 0, min_parallax >= 0, parallax_frames >= 1")
 

@@ -50,7 +50,7 @@ def answer_window(cue_ms: float, low_ms: float, high_ms: float,
 def cues_answered(closures_ms: Sequence[float], cues_ms: Sequence[int], low_ms: float,
                   high_ms: float, max_uncued: int, interval_ms: float = 0.0,
                   max_spread_ms: float | None = None, uncued_per_s: float = 0.0,
-                  max_missed: int = 0) -> bool:
+                  max_missed: int = 0, lapses: int = 0) -> bool:
     """Whether blinks first seen closed at ``closures_ms`` (sorted, ms since the first frame)
     pass the server's cue rule, decided as the server decides it, in time order: success once
     all cues but ``max_missed`` are answered; failure once more than ``max_missed`` windows have
@@ -58,7 +58,7 @@ def cues_answered(closures_ms: Sequence[float], cues_ms: Sequence[int], low_ms: 
     (:func:`uncued_allowed`; a second blink in a window counts as uncued too). With
     ``max_spread_ms``, success also needs one blink per cue whose latencies lie within
     ``max_spread_ms`` + ``interval_ms`` (:func:`consistent_choice`: any blink of a window may
-    be the one that answers it).
+    be the one that answers it), all but ``lapses`` of them.
 
     >>> cues_answered([3400, 6500], [3000, 6000], 150, 1000, 0)
     True
@@ -84,7 +84,7 @@ def cues_answered(closures_ms: Sequence[float], cues_ms: Sequence[int], low_ms: 
                 return False
         if k is not None:
             candidates[k].append(t - cues_ms[k])
-            if consistent_choice(candidates, spread, need) is not None:
+            if consistent_choice(candidates, spread, need, lapses) is not None:
                 return True
     return False
 
@@ -103,15 +103,22 @@ def window_of(t_ms: float, cues_ms: Sequence[int], low_ms: float, high_ms: float
 
 
 def consistent_choice(candidates: Sequence[Sequence[float]], max_spread_ms: float | None,
-                      need: int) -> list[float] | None:
+                      need: int, lapses: int = 0) -> list[float] | None:
     """One latency (ms after its cue) per answered cue, all within ``max_spread_ms`` of each
-    other, for at least ``need`` cues; ``None`` when no such choice exists. ``candidates[k]``
-    are the latencies of the blinks seen in cue *k*'s window: a spontaneous blink right after
-    a cue must not stand in for the person's own, later, response.
+    other, for at least ``need`` answered cues of which all but ``lapses`` are consistent;
+    ``None`` when no such choice exists. ``candidates[k]`` are the latencies of the blinks
+    seen in cue *k*'s window: a spontaneous blink right after a cue must not stand in for the
+    person's own, later, response. A lapse is an answer inside its window but slower than
+    the person's others allow: reaction times have a long slow tail (an attention lapse), so
+    one person's latencies are consistent but for the odd slow one (never a fast one).
 
     >>> consistent_choice([[160, 870], [650], [700]], 500, 3)
     [870, 650, 700]
     >>> consistent_choice([[160], [650], [700]], 500, 3) is None
+    True
+    >>> consistent_choice([[1400], [650], [700]], 500, 3, lapses=1)
+    [650, 700]
+    >>> consistent_choice([[160], [1100], [1200]], 500, 3, lapses=1) is None  # a fast one
     True
     """
     answered = [list(c) for c in candidates if c]
@@ -120,9 +127,11 @@ def consistent_choice(candidates: Sequence[Sequence[float]], max_spread_ms: floa
     if max_spread_ms is None:
         return [c[0] for c in answered]
     for lo in sorted({v for c in answered for v in c}):
-        picks = [min((v for v in c if lo <= v <= lo + max_spread_ms), default=None,
-                     key=lambda v: v - lo) for c in answered]
-        if sum(p is not None for p in picks) >= need:
+        hi = lo + max_spread_ms
+        picks = [min((v for v in c if lo <= v <= hi), default=None, key=lambda v: v - lo)
+                 for c in answered]
+        slow = sum(p is None and max(c) > hi for p, c in zip(picks, answered))
+        if sum(p is not None for p in picks) + min(slow, lapses) >= need:
             return [p for p in picks if p is not None]
     return None
 
@@ -209,8 +218,9 @@ def replay_pass_probability(config: "BlinkConfig", *, samples: int = 4000, seed:
         spread = config.max_reaction_spread_ms or None
         per_s = config.uncued_per_s
         missed = config.max_missed_cues
+        lapses = config.reaction_lapses
         if cues_answered(list(seen), cues, low, high, limit, interval, spread, per_s,
-                         missed):
+                         missed, lapses):
             hits_start += 1
             hits_best += 1
             continue
@@ -219,7 +229,7 @@ def replay_pass_probability(config: "BlinkConfig", *, samples: int = 4000, seed:
         for shift in {c + e - b for c in cues for b in seen for e in (low, high + interval)}:
             moved = seen + shift
             if cues_answered(list(moved[moved >= 0]), cues, low, high, limit, interval, spread,
-                             per_s, missed):
+                             per_s, missed, lapses):
                 hits_best += 1
                 break
     p0, p1 = hits_start / samples, hits_best / samples

@@ -132,13 +132,15 @@ def reaction_spread(params: Mapping[str, Any], context: Context, run: BlinkRun,
             or sum(run.answered) < need \
             or now <= run.cues[-1] + high + frame_slack(params, context, run):
         return None   # not over yet, a blink still pending, or a cue missed (missed_cue's)
-    if consistent_choice(run.candidates, spread, need):
+    if consistent_choice(run.candidates, spread, need, cfg.reaction_lapses):
         return None
     lat = [v for c in run.candidates for v in c]
     return Fail("blink.reaction_spread", f"the blinks followed their cues after "
                                          f"{min(lat, default=0)}-{max(lat, default=0)} ms: one "
                                          f"person's reactions differ by less than "
-                                         f"{spread:.0f} ms")
+                                         f"{spread:.0f} ms" + (
+                                             f" (but for {cfg.reaction_lapses} lapse(s))"
+                                             if cfg.reaction_lapses else ""))
 
 
 def frame_slack(params: Mapping[str, Any], context: Context, run: BlinkRun) -> float:
@@ -270,7 +272,8 @@ def _finish_blink(params: Mapping[str, Any], context: Context, run: BlinkRun,
         run.blinks = sum(run.answered)
         context.record(reaction_ms=onset - run.cues[k])
         if run.blinks >= wanted and consistent_choice(
-                run.candidates, _spread_allowed(params, context, run), wanted) is None:
+                run.candidates, _spread_allowed(params, context, run), wanted,
+                cfg.reaction_lapses) is None:
             return Continue("blink.inconsistent", "the blinks so far followed their cues after "
                                                   "too different times; a later blink may "
                                                   "still answer")

@@ -38,6 +38,14 @@ def test_reaction_spread_limits_how_much_latencies_differ():
     assert cues_answered([3300, 6500, 9400], CUES, 150, 1000, 0, max_spread_ms=500)
 
 
+def test_a_slow_lapse_may_stand_outside_the_spread_a_fast_answer_may_not():
+    slow = [3300, 6950, 9350]          # 300, 950, 350 ms after the cues
+    assert not cues_answered(slow, CUES, 150, 1000, 0, max_spread_ms=400)
+    assert cues_answered(slow, CUES, 150, 1000, 0, max_spread_ms=400, lapses=1)
+    fast = [3900, 6250, 9950]          # 900, 250, 950 ms
+    assert not cues_answered(fast, CUES, 150, 1000, 0, max_spread_ms=400, lapses=1)
+
+
 def test_a_recording_for_other_cues_passes_at_most_one_percent():
     cfg = resolve_configs("rekognition").by_type["BLINK"]
     est = replay_pass_probability(cfg, samples=3000, seed=0)

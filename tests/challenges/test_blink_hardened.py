@@ -310,6 +310,20 @@ def test_one_persons_reactions_are_consistent():
     assert run(session(erratic), sets=["blink.max_reaction_spread_ms=0"]).success
 
 
+def test_one_slow_answer_is_an_attention_lapse_but_a_fast_one_is_not():
+    # reaction times have a long slow tail: one answer far slower than the person's others
+    # is a lapse (reaction_lapses, off in the profiles); an answer far faster is not
+    lapse = ["blink.reaction_lapses=1"]
+    slow = [c + d for c, d in zip(CUES, (250, 950, 300))]
+    assert run(session(slow)).code == "blink.reaction_spread"
+    assert run(session(slow), sets=lapse).success
+    fast = [c + d for c, d in zip(CUES, (950, 200, 950))]
+    v = run(session(fast), sets=lapse)
+    assert v.code == "blink.reaction_spread" and "lapse" in v.reason
+    with pytest.raises(ConfigError, match="reaction_lapses"):
+        BlinkConfig(reaction_lapses=-1)
+
+
 def test_face_less_time_is_bounded_in_ms():
     isolated = tuple(range(5, 280, 35))                   # 8 single dropped frames at 30 fps
     frames = session([c + 300 for c in CUES], dt=33, missing=isolated)
