@@ -122,12 +122,16 @@ def tally(results: Any) -> dict[str, dict[str, list[int]]]:
 
 
 def run(out: Path, *, spc: int, seed: int, simulators: Sequence[str], types: Sequence[str],
-        points: Sequence[Point], progress: Callable[[str], None] = lambda _: None
-        ) -> dict[str, Any]:
-    """Generate (or reuse) and replay every (simulator, condition); returns the tallies."""
+        points: Sequence[Point], progress: Callable[[str], None] = lambda _: None,
+        sets: Sequence[str] = ()) -> dict[str, Any]:
+    """Generate (or reuse) and replay every (simulator, condition); returns the tallies.
+
+    ``sets``: ``type.key=value`` overrides of the profile for the replay (a rule change
+    judged on the same sessions; keys that shape the params need new datasets)."""
     from liveness_lab.evaluation.replay import evaluate_dataset
     data: dict[str, Any] = {"profile": PROFILE, "sessions_per_class": spc, "seed": seed,
-                            "points": {p.key: p.label for p in points}, "tallies": {}}
+                            "points": {p.key: p.label for p in points}, "tallies": {},
+                            "sets": list(sets)}
     total = len(simulators) * len(points)
     done = 0
     for simulator in simulators:
@@ -138,8 +142,8 @@ def run(out: Path, *, spc: int, seed: int, simulators: Sequence[str], types: Seq
             if ds is None:
                 progress(f"[{done}/{total}] {simulator} {point.key}: not modelled, skipped")
                 continue
-            df = evaluate_dataset(ds, profile=PROFILE, workers=1, analyzer="recorded",
-                                  cache_path=None, progress=False)
+            df = evaluate_dataset(ds, profile=PROFILE, sets=list(sets), workers=1,
+                                  analyzer="recorded", cache_path=None, progress=False)
             data["tallies"].setdefault(simulator, {})[point.key] = tally(df)
             progress(f"[{done}/{total}] {simulator} {point.key}: {len(df)} sessions in "
                      f"{time.perf_counter() - t0:.0f} s")
@@ -184,7 +188,9 @@ def _pct(k: int, n: int) -> str:
 def markdown(data: Mapping[str, Any], command: str) -> str:
     """The BENCHMARKS.md / docs section: a summary per simulator, then per-condition tables."""
     lines = ["### Stress bench: the hardened rules across capture conditions", "",
-             f"Command: `{command}`. Profile `{data['profile']}` (DetectFaces evidence only: no "
+             f"Command: `{command}`. Profile `{data['profile']}`"
+             + (f" with {', '.join(f'`{v}`' for v in data['sets'])}" if data.get("sets") else "")
+             + " (DetectFaces evidence only: no "
              f"descriptors, no PAD score), {data['sessions_per_class']} sessions per class and "
              f"condition, seed {data['seed']}. BPCER = bona fide rejected, APCER = attacks "
              "accepted; Wilson 95 % intervals. Aim (issue 11): BPCER <= 5 % per type and "
@@ -280,6 +286,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                          + ", ".join(p.key for p in POINTS))
     ap.add_argument("--figure", default=None, help="write the figure (PNG) here")
     ap.add_argument("--json", default=None, help="write the tallies (JSON) here")
+    ap.add_argument("--set", action="append", default=[], metavar="TYPE.KEY=VALUE",
+                    help="override the profile for the replay, e.g. blink.reaction_lapses=1")
     args = ap.parse_args(argv)
     simulators = [s.strip() for s in args.simulators.split(",") if s.strip()]
     types = [t.strip().upper() for t in args.types.split(",") if t.strip()]
@@ -291,9 +299,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"bench_stress: unknown simulator/type/point {', '.join(bad)} (or "
               "--sessions-per-class < 1)", file=sys.stderr)
         return 2
+    try:
+        from liveness_lab.config import resolve_configs
+        resolve_configs(PROFILE, sets=args.set)
+    except (ValueError, KeyError) as exc:
+        print(f"bench_stress: bad --set: {exc}", file=sys.stderr)
+        return 2
     data = run(Path(args.out), spc=args.sessions_per_class, seed=args.seed,
                simulators=simulators, types=types, points=[by_key[k] for k in keys],
-               progress=lambda m: print(m, file=sys.stderr, flush=True))
+               progress=lambda m: print(m, file=sys.stderr, flush=True), sets=args.set)
     command = ("python bench/bench_stress.py " + " ".join(argv if argv is not None
                                                            else sys.argv[1:]))
     print(markdown(data, command))
