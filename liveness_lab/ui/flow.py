@@ -175,6 +175,20 @@ def apply_capture_summary(state: dict[str, Any], summary: Mapping[str, Any] | No
     return True
 
 
+#: seconds the capture runs past a challenge's own window (``windowMs``): the last frames
+#: still travel to the service and the last answer may end in them
+CAPTURE_MARGIN_S = 2.0
+
+
+def capture_seconds(params: Any, chosen: float) -> float:
+    """The capture's time limit: the one chosen, or longer when the challenge's params declare
+    a window (``windowMs``, e.g. a cue-timed BLINK: up to ~34 s) that it would cut short."""
+    window = params.get("windowMs") if isinstance(params, Mapping) else None
+    if isinstance(window, (int, float)) and not isinstance(window, bool) and window > 0:
+        return max(float(chosen), window / 1000.0 + CAPTURE_MARGIN_S)
+    return float(chosen)
+
+
 def _options_config(link: ServiceLink, state: Mapping[str, Any]) -> dict[str, Any]:
     ch = state["challenge"]
     opts = state.get("options", {})
@@ -205,7 +219,9 @@ def _options_config(link: ServiceLink, state: Mapping[str, Any]) -> dict[str, An
     ready_text = plain_text(challenge_instructions(ch["type"], ch["params"], description))
     timeout = (type_config(link, ch["type"]) or {}).get("state_timeout_s")
     return capture_config(link.url, ch, steps=steps, fps=float(opts.get("fps", 12)),
-                          max_seconds=float(opts.get("max_seconds", 30)), max_frames=max_frames,
+                          max_seconds=capture_seconds(ch["params"],
+                                                      float(opts.get("max_seconds", 30))),
+                          max_frames=max_frames,
                           mirror=bool(opts.get("mirror", True)), pose_svg=svg,
                           instructions=instructions or "",
                           keep_frames=bool(opts.get("keep_frames", False)),

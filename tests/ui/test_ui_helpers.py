@@ -587,3 +587,21 @@ def test_helper_modules_do_not_import_streamlit():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=ui_helpers.REPO)
     assert out.returncode == 0, out.stderr
+
+
+def test_the_capture_outlasts_a_challenges_own_window():
+    # a cue-timed BLINK declares its window: a 30 s time limit must not cut its last cue off
+    from liveness_lab.challenges import SeededRandom, default_registry
+    from liveness_lab.config import resolve_configs
+    from liveness_lab.ui.flow import CAPTURE_MARGIN_S, capture_seconds
+    ct = default_registry().get("BLINK")
+    cfg = resolve_configs("rekognition").for_type(ct)
+    windows = [ct.generate_params({"imageWidth": 640, "imageHeight": 480}, cfg,
+                                  rng=SeededRandom(i))["windowMs"] for i in range(200)]
+    longest = max(windows)
+    assert longest > 30_000                       # some draws need more than the default
+    params = {"windowMs": longest}
+    assert capture_seconds(params, 30) == longest / 1000 + CAPTURE_MARGIN_S
+    assert capture_seconds(params, 60) == 60      # a longer limit chosen by the user stays
+    assert capture_seconds({"pose": {}}, 30) == 30 and capture_seconds(None, 12) == 12
+    assert capture_seconds({"windowMs": "soon"}, 30) == 30
