@@ -123,7 +123,11 @@ _HARDENED: dict[str, dict[str, Any]] = {
              "frames_required": 2, "hold_ms": 400.0, "rest_rotation": True,
              "rest_max_rotation": 30.0, "glitch_attributes": True, "return_frames": 1,
              "change_gap_frames": 2, "max_gapped_changes": 1, "change_turn_deg": 6.0,
-             "change_turn_per_s": 100.0},
+             "change_turn_per_s": 100.0,
+             # stop 14: the face box at a change of pose (a glance brings the head along by
+             # <= ~10 degrees: <= 0.12 face widths; bona fide changes on both simulators
+             # <= 0.061, sim2's passing photo swaps 0.19-0.21)
+             "change_shift": 0.12},
     # BLINK (issue 11): closure detection for 5-30 fps cameras, a minimum frame rate told to
     # the client, cue-timed blinks and a slight head turn whose nose parallax shows a 3D face
     "BLINK": {"adaptive_closure": True, "baseline_frames": 5, "min_fps": 5.0,

@@ -52,6 +52,12 @@ Issue 11 item 4 (POSE at 5 fps, beside the screen, against photo swaps; off by d
   most ``change_turn_deg`` + this x the time between the two faces
   (``pose.swap_turn``): photos of the victim taken at different head poses make
   the head's direction jump in one frame interval.
+* ``change_shift``: at a change, the face box may move at most this many face
+  widths (``pose.swap_shift``): a person changing expression holds the head
+  nearly still (a glance of up to 35 degrees brings the head along by at most
+  ~10, which moves the box ~0.7 x sin(10) = 0.12 face widths); photos put down
+  one after the other land elsewhere. Unlike the face track's jump limit it
+  does not grow with the frame interval, so it holds at 5 fps.
 """
 
 from __future__ import annotations
@@ -157,6 +163,11 @@ class PoseConfig(SessionChecksConfig):
                 "pitch may change by at most change_turn_deg + this x the time between the two "
                 "faces (deg/s; a face changing expression does not whip the head round; two "
                 "photos of different head poses do it in one frame); 0: off"})
+    change_shift: float = field(default=0.0, metadata={
+        "help": "multi-frame mode: at a change into the pose or back, the face box may move at "
+                "most this many face widths between the two faces (pose.swap_shift: a glance "
+                "brings the head along by at most ~10 degrees, ~0.12 face widths; photos put "
+                "down one after the other land elsewhere); 0: off"})
     max_gapped_changes: int = field(default=2, metadata={
         "help": "change_gap_frames: how many of the two changes (into the pose, back to the "
                 "neutral face) may come right after a single face-less frame (a detector miss "
@@ -177,7 +188,7 @@ class PoseConfig(SessionChecksConfig):
                               f"{self.neutral_gaze_window!r}")
         self._require_non_negative("gaze_window_ms", "glitch_ms", "hold_ms", "return_frames",
                                    "change_gap_frames", "max_gapped_changes", "change_turn_deg",
-                                   "change_turn_per_s")
+                                   "change_turn_per_s", "change_shift")
         if not 0 < self.rest_max_rotation <= 90:
             raise ConfigError(f"rest_max_rotation must be in (0, 90] degrees, got "
                               f"{self.rest_max_rotation!r}")

@@ -4,15 +4,17 @@ The neutral / pose / return runs of :mod:`.pose`: consecutive matching frames,
 the time each run was seen (``hold_ms``), forgiven glitches (``glitch_ms``),
 and the two checks made at a change of pose against photo swaps
 (``change_gap_frames`` / ``max_gapped_changes``: face-less frames right
-before the change; ``change_turn_per_s``: the head's direction jumping).
+before the change; ``change_turn_per_s``: the head's direction jumping;
+``change_shift``: the face box moving).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ..faces import FaceDetail
+from ..faces import BoundingBox, FaceDetail
 from .framework import Context, Fail, FrameInput, StepResult
 from .one_face import one_face
 
@@ -54,6 +56,9 @@ class _PoseRun:
     #: (timestamp ms, (roll, yaw, pitch)) of this frame's face and of the face before it
     current_face: tuple[float, tuple[float, float, float]] | None = None
     previous_face: tuple[float, tuple[float, float, float]] | None = None
+    #: the face boxes of this frame's face and of the face before it (``change_shift``)
+    current_box: BoundingBox | None = None
+    previous_box: BoundingBox | None = None
     previous_frame_ms: float | None = None
 
 
@@ -86,6 +91,7 @@ def _frame_face(frame: FrameInput, context: Context, cfg: PoseConfig
             run.previous_face, run.current_face = run.current_face, (
                 (run.now_ms, (pose.roll, pose.yaw, pose.pitch))
                 if pose is not None and None not in (pose.roll, pose.yaw, pose.pitch) else None)
+            run.previous_box, run.current_box = run.current_box, frame.faces[0].bounding_box
         else:
             run.faceless += 1
     return one_face(frame, context, "pose", max_missing_faces=cfg.max_missing_faces,
@@ -121,9 +127,10 @@ def _run(context: Context, key: str, shown: StepResult | None, timestamp: float
                                                             if state.faceless_before
                                                             < cfg.change_gap_frames else "")
                                + " (a photo swapped by hand?)")
-            turn = _change_turn(state, cfg) if key != "neutral_before" else None
-            if turn is not None:
-                return 0, turn
+            jumped = (_change_turn(state, cfg) or _change_shift(state, cfg)
+                      if key != "neutral_before" else None)
+            if jumped is not None:
+                return 0, jumped
             state.shown_ms[key] = 0.0
         prev = state.previous_frame_ms
         state.shown_ms[key] += min(timestamp - prev, _MAX_INTERVAL_MS) if prev is not None else 0.0
@@ -151,6 +158,21 @@ def _change_turn(state: _PoseRun, cfg: PoseConfig) -> StepResult | None:
     return Fail("pose.swap_turn", f"the head's direction jumped {turned:.1f} degrees in "
                                   f"{dt * 1000:.0f} ms as the pose changed (> {limit:.1f}: "
                                   "a photo swapped for another?)")
+
+
+def _change_shift(state: _PoseRun, cfg: PoseConfig) -> StepResult | None:
+    """``change_shift``: the face box's move at a change of pose, in face widths."""
+    a, b = state.previous_box, state.current_box
+    if not cfg.change_shift or a is None or b is None or a.width <= 0 or b.width <= 0:
+        return None
+    width, height = (a.width + b.width) / 2, (a.height + b.height) / 2
+    dx = (b.left + b.width / 2) - (a.left + a.width / 2)
+    dy = (b.top + b.height / 2) - (a.top + a.height / 2)
+    shift = math.hypot(dx / width, dy / height if height > 0 else 0.0)
+    if shift <= cfg.change_shift:
+        return None
+    return Fail("pose.swap_shift", f"the face moved {shift:.2f} face widths as the pose changed "
+                                   f"(> {cfg.change_shift:g}: a photo swapped for another?)")
 
 
 def _shown_ms(context: Context, key: str) -> float:

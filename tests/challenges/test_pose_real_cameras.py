@@ -176,12 +176,30 @@ def test_a_head_direction_jump_at_the_change_is_a_swap():
     assert run(frames, sets=TURN, step_ms=200).success
 
 
+def test_a_face_box_that_moves_at_the_change_is_a_swap_at_any_frame_rate():
+    box = (0.3125, 0.1667, 0.375, 0.6667)
+    moved = (box[0] + 0.2 * box[2], *box[1:])                     # 0.2 face widths aside
+    n, p = face(), make_face(eyes_open=False, box=moved, pupils=(0.5, 0.5))
+    frames = [[n]] * 3 + [[p]] * 8 + [[make_face(box=moved, pupils=(0.5, 0.5))]] * 3
+    shift = HOLD + ["pose.change_shift=0.12"]
+    for step_ms in (200, 67):            # the face track allows 0.22 face widths at 5 fps
+        assert run(frames, step_ms=step_ms).success
+        v = run(frames, sets=shift, step_ms=step_ms)
+        assert not v.success and v.code == "pose.swap_shift" and "0.20" in v.reason, v.reason
+    # a glance that brings the head along moves the box less: not a swap
+    along = (box[0] + 0.06 * box[2], *box[1:])
+    glance = [[n]] * 3 + [[make_face(eyes_open=False, box=along, pupils=(0.5, 0.5))]] * 8 \
+        + [[make_face(box=along, pupils=(0.5, 0.5))]] * 3
+    assert run(glance, sets=shift, step_ms=200).success
+    assert resolve_configs("rekognition").by_type["POSE"].change_shift == 0.12
+
+
 # -- configuration ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("field,value", [("rest_max_rotation", 0.0), ("rest_max_rotation", 95.0),
                                          ("hold_ms", -1.0), ("return_frames", -1),
                                          ("change_gap_frames", -1), ("max_gapped_changes", -1),
-                                         ("change_turn_per_s", -1.0)])
+                                         ("change_turn_per_s", -1.0), ("change_shift", -0.1)])
 def test_the_new_options_are_validated(field, value):
     with pytest.raises(ConfigError, match=field):
         PoseConfig(**{field: value}).validate()
