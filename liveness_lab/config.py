@@ -143,6 +143,9 @@ _HARDENED: dict[str, dict[str, Any]] = {
               # the median turned frame; DetectFaces' roll jitters ~1.5 deg a frame (4 sigma
               # of a two-frame difference: 8 deg)
               "min_parallax": 0.035, "track_roll_deg": 8.0,
+              # stop 14: the parallax of the turn itself (frames turned >= 0.7 of the largest
+              # turn), not of a head left 10-13 degrees round while it waits for the cues
+              "parallax_turn_share": 0.7,
               # issue 11c: the chance a recording made for other cues passes <= 1 %
               # (bench/blink_cue_chance.py); one person's reactions are consistent; the open-eye
               # baseline only from the pose it was measured in; face-less time in ms

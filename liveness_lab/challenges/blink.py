@@ -177,6 +177,10 @@ class BlinkConfig(SessionChecksConfig):
     min_parallax: float = _f(0.02, "smallest median nose parallax of the turned frames, in "
                                    "face widths along the nose's motion")
     parallax_frames: int = _f(2, "turned frames needed")
+    parallax_turn_share: float = _f(0.0, "the parallax is the median over the turned frames "
+                                         "turned at least this share of the largest turn (the "
+                                         "turn itself, not a head left slightly rotated); 0: "
+                                         "every turned frame")
 
     def validate(self) -> None:
         super().validate()
@@ -228,6 +232,9 @@ class BlinkConfig(SessionChecksConfig):
                 or self.reaction_lapses < 0:
             raise ConfigError(f"reaction_lapses must be an integer >= 0, got "
                               f"{self.reaction_lapses!r}")
+        if not 0 <= self.parallax_turn_share < 1:
+            raise ConfigError(f"parallax_turn_share must be in [0, 1), got "
+                              f"{self.parallax_turn_share!r}")
         if self.turn_min_yaw <= 0 or self.min_parallax < 0 or self.parallax_frames < 1:
             raise ConfigError("need turn_min_yaw > 0, min_parallax >= 0, parallax_frames >= 1")
 

@@ -68,6 +68,7 @@ def track_turn(params: Mapping[str, Any], face: FaceDetail, context: Context,
     p = nose_parallax(run.reference, face, params["imageWidth"], params["imageHeight"])
     if p is not None:
         run.turn_parallax.append(p)
+        run.turn_angles.append(turned)
         context.record(turn_yaw=turned, parallax=p)
 
 
@@ -77,7 +78,7 @@ def turn_result(context: Context, run: BlinkRun) -> StepResult | None:
     if not cfg.parallax_check:
         return None
     if len(run.turn_parallax) >= cfg.parallax_frames:
-        median = float(np.median(run.turn_parallax))
+        median = float(np.median(_turn_frames(run.turn_parallax, run.turn_angles, cfg)))
         if median >= cfg.min_parallax:
             return None
         return Fail("blink.parallax", f"the turned face moved like a flat picture (nose "
@@ -87,6 +88,20 @@ def turn_result(context: Context, run: BlinkRun) -> StepResult | None:
                                      f"toward the {context.params['turn'].lower()} before the cues")
     return Fail("blink.parallax_unavailable", f"fewer than {cfg.parallax_frames} turned frames "
                                               "carried the landmarks needed for the parallax")
+
+
+def _turn_frames(parallax: list[float], angles: list[float], cfg: "BlinkConfig") -> list[float]:
+    """The parallax of the frames of the turn itself: those turned at least
+    ``parallax_turn_share`` of the largest turn (if ``parallax_frames`` of them), else every
+    turned frame. A head's parallax grows with the sine of its turn, so frames barely past
+    ``turn_min_yaw`` - a head left slightly rotated while it waits for the cues - show a
+    fraction of it and would drown the turn; a flat picture shows none at any angle, so
+    choosing frames by their yaw does not lift its parallax."""
+    if not cfg.parallax_turn_share or not angles:
+        return parallax
+    least = cfg.parallax_turn_share * max(angles)
+    chosen = [p for p, a in zip(parallax, angles) if a >= least]
+    return chosen if len(chosen) >= cfg.parallax_frames else parallax
 
 
 def missed_cue(params: Mapping[str, Any], context: Context, run: BlinkRun,

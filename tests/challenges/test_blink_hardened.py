@@ -418,6 +418,37 @@ def test_a_flat_face_needs_more_than_jitter_to_pass_the_turn():
     assert run(session(ON_CUE, flat=True)).code == "blink.parallax"
 
 
+def test_a_head_left_slightly_rotated_does_not_drown_the_turns_parallax():
+    # the turn (15 degrees) shows the parallax; then the head stays 10.2 degrees round while
+    # it waits for the cues - past turn_min_yaw, with a fraction of the parallax (that of a
+    # 3 degree turn)
+    from liveness_lab.faces import Pose
+
+    def waiting(face, flat=False):
+        small = eye_face(1.0, yaw=3.0, flat=flat)
+        eyes = {lm.type: lm for lm in face.landmarks if "Eye" in lm.type or "eye" in lm.type}
+        lms = tuple(eyes.get(lm.type, lm) for lm in small.landmarks)
+        return face.replace(landmarks=lms, pose=Pose(roll=0.0, yaw=10.2, pitch=0.0))
+
+    def frames(flat=False):
+        out = []
+        for t, fs in session(ON_CUE, flat=flat):
+            later = fs and t - T0 >= TURN[1]
+            out.append((t, [waiting(fs[0], flat)] if later else fs))
+        return out
+
+    live = frames()
+    by_all = run(live, sets=["blink.parallax_turn_share=0"])
+    assert by_all.code == "blink.parallax", by_all.reason
+    v = run(live)
+    assert v.success, (v.code, v.reason)
+    assert resolve_configs("rekognition").by_type["BLINK"].parallax_turn_share == 0.7
+    # a flat picture turned the same way shows no parallax in the turn either
+    assert run(frames(flat=True)).code == "blink.parallax"
+    with pytest.raises(ConfigError, match="parallax_turn_share"):
+        BlinkConfig(parallax_turn_share=1.0)
+
+
 def test_roll_jitter_within_the_allowance_is_no_jump():
     # a roll change of 7.5 degrees between two frames at 30 fps: DetectFaces jitter, not a swap
     frames = session(ON_CUE, dt=33)
