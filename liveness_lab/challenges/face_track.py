@@ -18,9 +18,9 @@ import math
 from dataclasses import dataclass
 
 from ..errors import ConfigError
-from ..faces import FaceDetail
+from ..faces import BoundingBox, FaceDetail
 
-__all__ = ["TrackLimits", "track_jump"]
+__all__ = ["TrackLimits", "track_jump", "box_shift"]
 
 
 @dataclass(frozen=True)
@@ -73,16 +73,14 @@ def track_jump(previous: FaceDetail, current: FaceDetail, dt_s: float,
     its face box) is not counted, and neither is the change of box size that
     the turn's foreshortening explains (a face turned by ``a`` is about
     ``cos(a)`` as wide), and neither is the roll change ``turn_roll`` per
-    degree of the turn beyond ``turn_roll_floor``, so a fast head turn is not a jump; a photo swapped for
-    another shows no such turn.
+    degree of the turn beyond ``turn_roll_floor``, so a fast head turn is not
+    a jump; a photo swapped for another shows no such turn.
     """
     a, b = previous.bounding_box, current.bounding_box
     if a is None or b is None or a.width <= 0 or b.width <= 0:
         return None
     dt = max(float(dt_s), 0.0)
-    width = (a.width + b.width) / 2
-    dx = (b.left + b.width / 2) - (a.left + a.width / 2)
-    shift = math.hypot(dx / width, _dy(a, b))
+    shift = box_shift(a, b)
     turned = _turn_radians(previous, current)
     if turned:
         shift = max(0.0, shift - limits.turn_shift * turned)
@@ -96,6 +94,14 @@ def track_jump(previous: FaceDetail, current: FaceDetail, dt_s: float,
         rolled = max(0.0, abs(rb - ra) - explained)
         parts.append(rolled / (limits.roll + limits.roll_per_s * dt))
     return float(max(parts))
+
+
+def box_shift(a: BoundingBox, b: BoundingBox) -> float:
+    """How far the box centre moved from ``a`` to ``b``: horizontally in face widths,
+    vertically in face heights (the two boxes' means), combined as a distance."""
+    width = (a.width + b.width) / 2
+    dx = (b.left + b.width / 2) - (a.left + a.width / 2)
+    return math.hypot(dx / width if width > 0 else 0.0, _dy(a, b))
 
 
 def _dy(a, b) -> float:

@@ -2,7 +2,7 @@
 
 The neutral / pose / return runs of :mod:`.pose`: consecutive matching frames,
 the time each run was seen (``hold_ms``), forgiven glitches (``glitch_ms``),
-and the two checks made at a change of pose against photo swaps
+and the three checks made at a change of pose against photo swaps
 (``change_gap_frames`` / ``max_gapped_changes``: face-less frames right
 before the change; ``change_turn_per_s``: the head's direction jumping;
 ``change_shift``: the face box moving).
@@ -10,11 +10,11 @@ before the change; ``change_turn_per_s``: the head's direction jumping;
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..faces import BoundingBox, FaceDetail
+from .face_track import box_shift
 from .framework import Context, Fail, FrameInput, StepResult
 from .one_face import one_face
 
@@ -165,10 +165,7 @@ def _change_shift(state: _PoseRun, cfg: PoseConfig) -> StepResult | None:
     a, b = state.previous_box, state.current_box
     if not cfg.change_shift or a is None or b is None or a.width <= 0 or b.width <= 0:
         return None
-    width, height = (a.width + b.width) / 2, (a.height + b.height) / 2
-    dx = (b.left + b.width / 2) - (a.left + a.width / 2)
-    dy = (b.top + b.height / 2) - (a.top + a.height / 2)
-    shift = math.hypot(dx / width, dy / height if height > 0 else 0.0)
+    shift = box_shift(a, b)
     if shift <= cfg.change_shift:
         return None
     return Fail("pose.swap_shift", f"the face moved {shift:.2f} face widths as the pose changed "
