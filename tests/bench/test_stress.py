@@ -75,3 +75,19 @@ def test_blink_window_replay_rewrites_the_window_the_params_tell(tmp_path, capsy
     assert tight["bona_fide"] == (4, 4)
     assert told["bona_fide"][1] == 4 and told["bona_fide"][0] <= 1
     assert set(told) == set(tight) and len(told) > 1
+
+
+def test_set_replays_the_same_sessions_under_a_changed_rule(tmp_path, capsys):
+    from bench.bench_stress import main
+    points = [p for p in POINTS if p.key == "drawn"]
+    base = run(tmp_path, spc=2, seed=3, simulators=("ours",), types=("HEAD_TURN",),
+               points=points)
+    # a LEFT/RIGHT turn that must reach 89 degrees: no bona fide session can pass, on the same datasets
+    strict = run(tmp_path, spc=2, seed=3, simulators=("ours",), types=("HEAD_TURN",),
+                 points=points, sets=["head_turn.turn_min_yaw=89"])
+    bona = [d["tallies"]["ours"]["drawn"]["HEAD_TURN"]["bona_fide"] for d in (base, strict)]
+    assert bona[1] == [bona[1][1], bona[1][1]] and bona[0][0] < bona[0][1]
+    assert strict["sets"] == ["head_turn.turn_min_yaw=89"]
+    assert "with `head_turn.turn_min_yaw=89`" in markdown(strict, "cmd")
+    assert main(["--out", str(tmp_path), "--set", "head_turn.nope=1"]) == 2
+    assert "bad --set" in capsys.readouterr().err
