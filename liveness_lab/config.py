@@ -127,7 +127,12 @@ _HARDENED: dict[str, dict[str, Any]] = {
              # stop 14: the face box at a change of pose (a glance brings the head along by
              # <= ~10 degrees: <= 0.12 face widths; bona fide changes on both simulators
              # <= 0.061, sim2's passing photo swaps 0.19-0.21)
-             "change_shift": 0.12},
+             "change_shift": 0.12,
+             # stop 14: a glance never turns the head against it (eye-head coordination); a
+             # head turning one way while the eyes fixate - a replayed head turn - does. Bona
+             # fide glances on both simulators: at most 2.6 degrees against; 7 = ~3 sigma of
+             # DetectFaces' frame-to-frame yaw jitter
+             "max_counter_turn": 7.0},
     # BLINK (issue 11): closure detection for 5-30 fps cameras, a minimum frame rate told to
     # the client, cue-timed blinks and a slight head turn whose nose parallax shows a 3D face
     "BLINK": {"adaptive_closure": True, "baseline_frames": 5, "min_fps": 5.0,

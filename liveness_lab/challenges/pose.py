@@ -163,6 +163,11 @@ class PoseConfig(SessionChecksConfig):
                 "pitch may change by at most change_turn_deg + this x the time between the two "
                 "faces (deg/s; a face changing expression does not whip the head round; two "
                 "photos of different head poses do it in one frame); 0: off"})
+    max_counter_turn: float = field(default=0.0, metadata={
+        "help": "rest_rotation: LOOKING_LEFT / LOOKING_RIGHT frames whose head turned more than "
+                "this (degrees) from the neutral pose *against* the glance do not show it "
+                "(pose.counter_turn: a head turning while the eyes fixate - a replayed head "
+                "turn - moves the pupils in the eye but not the gaze); 0: off"})
     change_shift: float = field(default=0.0, metadata={
         "help": "multi-frame mode: at a change into the pose or back, the face box may move at "
                 "most this many face widths between the two faces (pose.swap_shift: a glance "
@@ -188,7 +193,7 @@ class PoseConfig(SessionChecksConfig):
                               f"{self.neutral_gaze_window!r}")
         self._require_non_negative("gaze_window_ms", "glitch_ms", "hold_ms", "return_frames",
                                    "change_gap_frames", "max_gapped_changes", "change_turn_deg",
-                                   "change_turn_per_s", "change_shift")
+                                   "change_turn_per_s", "change_shift", "max_counter_turn")
         if not 0 < self.rest_max_rotation <= 90:
             raise ConfigError(f"rest_max_rotation must be in (0, 90] degrees, got "
                               f"{self.rest_max_rotation!r}")
@@ -421,10 +426,29 @@ def _shows(face: FaceDetail, eyes: str, mouth: str, cfg: PoseConfig, context: Co
             if off > cfg.max_rotation:
                 return Fail("pose.rotation", f"head turned {off:.1f} degrees from its neutral "
                                              f"pose (> {cfg.max_rotation:g})")
+            counter = _counter_turn(eyes, angles[1] - rest[1], cfg)  # type: ignore[operator]
+            if counter is not None:
+                return counter
     elif max(abs(a) for a in angles) > cfg.max_rotation:  # type: ignore[arg-type]
         return Fail("pose.rotation", f"head rotated beyond {cfg.max_rotation:g} degrees")
     run.last_angles = angles  # type: ignore[assignment]
     return _check_eyes(eyes, face, cfg, context) or _check_mouth(mouth, face, context)
+
+
+def _counter_turn(eyes: str, d_yaw: float, cfg: PoseConfig) -> StepResult | None:
+    """``max_counter_turn``: a glance brings the head along or leaves it, never turns it the
+    other way (eye-head coordination); a head turning one way while the eyes hold their
+    target is fixation (the vestibulo-ocular reflex), not a glance."""
+    if not cfg.max_counter_turn or eyes not in ("LOOKING_LEFT", "LOOKING_RIGHT"):
+        return None
+    against = -d_yaw if eyes == "LOOKING_RIGHT" else d_yaw  # the yaw grows toward image-right
+    if against <= cfg.max_counter_turn:
+        return None
+    side = eyes.split("_")[1].lower()
+    return Fail("pose.counter_turn", f"the head turned {against:.1f} degrees against the "
+                                     f"glance {side} asked (a glance brings the head along or "
+                                     "leaves it; a head that turns while the eyes fixate is "
+                                     "not a glance)")
 
 
 def _neutral_run(frame: FrameInput, context: Context, key: str) -> tuple[int, StepResult | None]:

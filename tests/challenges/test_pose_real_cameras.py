@@ -194,12 +194,33 @@ def test_a_face_box_that_moves_at_the_change_is_a_swap_at_any_frame_rate():
     assert resolve_configs("rekognition").by_type["POSE"].change_shift == 0.12
 
 
+def test_a_head_turning_against_the_glance_is_fixation_not_a_glance():
+    # a replayed head turn: the head turns 12 degrees to the left while the eyes hold their
+    # target, so the pupils move right in the eyes - the gaze in space did not move
+    rest = dict(yaw=0.0)
+    fixating = face("LOOKING_RIGHT", yaw=-12.0)
+    frames = [[face(**rest)]] * 3 + [[fixating]] * 8 + [[face(**rest)]] * 3
+    counter = HOLD + ["pose.rest_rotation=true", "pose.max_rotation=30",
+                      "pose.gaze_baseline=true"]
+    assert run(frames, eyes="LOOKING_RIGHT", sets=counter).success
+    v = run(frames, eyes="LOOKING_RIGHT", sets=counter + ["pose.max_counter_turn=7"])
+    assert not v.success and v.final_state == "pose_state", v.reason
+    assert any("against the glance right" in (r.get("mismatch") or "") for r in v.trace.rows)
+    # a glance that brings the head along (or leaves it) passes
+    along = [[face(**rest)]] * 3 + [[face("LOOKING_RIGHT", yaw=6.0)]] * 8 + [[face(**rest)]] * 3
+    assert run(along, eyes="LOOKING_RIGHT", sets=counter + ["pose.max_counter_turn=7"]).success
+    slight = [[face(**rest)]] * 3 + [[face("LOOKING_LEFT", yaw=2.5)]] * 8 + [[face(**rest)]] * 3
+    assert run(slight, eyes="LOOKING_LEFT", sets=counter + ["pose.max_counter_turn=7"]).success
+    assert resolve_configs("rekognition").by_type["POSE"].max_counter_turn == 7.0
+
+
 # -- configuration ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("field,value", [("rest_max_rotation", 0.0), ("rest_max_rotation", 95.0),
                                          ("hold_ms", -1.0), ("return_frames", -1),
                                          ("change_gap_frames", -1), ("max_gapped_changes", -1),
-                                         ("change_turn_per_s", -1.0), ("change_shift", -0.1)])
+                                         ("change_turn_per_s", -1.0), ("change_shift", -0.1),
+                                         ("max_counter_turn", -1.0)])
 def test_the_new_options_are_validated(field, value):
     with pytest.raises(ConfigError, match=field):
         PoseConfig(**{field: value}).validate()
