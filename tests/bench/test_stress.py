@@ -82,7 +82,7 @@ def test_set_replays_the_same_sessions_under_a_changed_rule(tmp_path, capsys):
     points = [p for p in POINTS if p.key == "drawn"]
     base = run(tmp_path, spc=2, seed=3, simulators=("ours",), types=("HEAD_TURN",),
                points=points)
-    # a LEFT/RIGHT turn that must reach 89 degrees: no bona fide session can pass, on the same datasets
+    # a LEFT/RIGHT turn that must reach 89 degrees: no bona fide session passes (same datasets)
     strict = run(tmp_path, spc=2, seed=3, simulators=("ours",), types=("HEAD_TURN",),
                  points=points, sets=["head_turn.turn_min_yaw=89"])
     bona = [d["tallies"]["ours"]["drawn"]["HEAD_TURN"]["bona_fide"] for d in (base, strict)]
