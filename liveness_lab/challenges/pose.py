@@ -58,6 +58,11 @@ Issue 11 item 4 (POSE at 5 fps, beside the screen, against photo swaps; off by d
   ~10, which moves the box ~0.7 x sin(10) = 0.12 face widths); photos put down
   one after the other land elsewhere. Unlike the face track's jump limit it
   does not grow with the frame interval, so it holds at 5 fps.
+* ``max_counter_turn`` (with ``rest_rotation``): a LOOKING_LEFT / LOOKING_RIGHT
+  frame whose head turned more than this from the neutral pose *against* the
+  glance does not show it (``pose.counter_turn``): a glance brings the head
+  along or leaves it; a head turning while the eyes fixate - a replayed head
+  turn - moves the pupils within the eyes, not the gaze.
 """
 
 from __future__ import annotations
