@@ -114,6 +114,9 @@ PLAIN_TEXT: dict[str, Plain] = {
                                "Keep your eyes open as the pose picture shows."),
     "pose.gaze": Plain("Your eyes looked the wrong way",
                        "Look toward the side the pose picture shows, keeping your head still."),
+    "pose.counter_turn": Plain("Your head turned the other way",
+                               "Move only your eyes toward the side the pose picture shows; "
+                               "do not turn your head away from it."),
     "pose.mouth": Plain("Your mouth did not match the pose",
                         "Smile with your mouth open, or keep it closed, as the picture shows."),
     "pose.neutral_requested": Plain("This pose cannot be checked",
