@@ -114,6 +114,14 @@ PLAIN_TEXT: dict[str, Plain] = {
                                "Keep your eyes open as the pose picture shows."),
     "pose.gaze": Plain("Your eyes looked the wrong way",
                        "Look toward the side the pose picture shows, keeping your head still."),
+    # photo swaps: a change of pose right after the face vanished, or with a jump
+    "pose.swap_gap": Plain("Your face disappeared just as the pose changed",
+                           "Stay in view and change your expression in front of the camera; "
+                           "do not hold up pictures."),
+    "pose.swap_turn": Plain("Your head jumped to another direction as the pose changed",
+                            "Keep your head still and change only your expression."),
+    "pose.swap_shift": Plain("Your face jumped to another place as the pose changed",
+                             "Keep your head still and change only your expression."),
     "pose.counter_turn": Plain("Your head turned the other way",
                                "Move only your eyes toward the side the pose picture shows; "
                                "do not turn your head away from it."),
@@ -175,6 +183,8 @@ PLAIN_TEXT: dict[str, Plain] = {
     "blink.reopening": Plain("Eyes opening", "Keep them open until the next flash."),
     "blink.reaction_spread": Plain("Your blinks did not follow the signals evenly",
                                    "Blink right after each flash, every time."),
+    "blink.inconsistent": Plain("Your blinks so far followed the signals unevenly",
+                                "Blink right after the next flash."),
     # -- HEAD_TURN ----------------------------------------------------------------------------
     "head_turn.no_face": Plain("No face found", "Look straight at the camera in good light."),
     "head_turn.several_faces": _ONE,
@@ -379,7 +389,12 @@ def _original(func: Any) -> Any:
     return func
 
 
+_RELATIVE_IMPORT = re.compile(r"^from \.(\w+) import", re.MULTILINE)
+
+
 def _sources(ctype: Any) -> set[Path]:
+    """The files of the type's state functions and the sibling modules they import, in
+    turn (``from .pose_run import ...``: a type's rules often live in helper modules)."""
     files = set()
     for state in ctype.states.values():
         func = _original(inspect.unwrap(state.func))
@@ -387,7 +402,16 @@ def _sources(ctype: Any) -> set[Path]:
             files.add(Path(inspect.getsourcefile(func) or ""))
         except TypeError:
             continue
-    return {f for f in files if f.is_file()}
+    todo = [f for f in files if f.is_file()]
+    seen = set(todo)
+    while todo:
+        f = todo.pop()
+        for name in _RELATIVE_IMPORT.findall(f.read_text(encoding="utf-8")):
+            sibling = f.with_name(f"{name}.py")
+            if sibling.is_file() and sibling not in seen:
+                seen.add(sibling)
+                todo.append(sibling)
+    return seen
 
 
 def known_codes(ctypes: Iterable[Any]) -> set[str]:
