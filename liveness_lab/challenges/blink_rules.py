@@ -67,8 +67,7 @@ def track_turn(params: Mapping[str, Any], face: FaceDetail, context: Context,
     run.turn_seen = True
     p = nose_parallax(run.reference, face, params["imageWidth"], params["imageHeight"])
     if p is not None:
-        run.turn_parallax.append(p)
-        run.turn_angles.append(turned)
+        run.turn_parallax.append((turned, p))
         context.record(turn_yaw=turned, parallax=p)
 
 
@@ -78,7 +77,7 @@ def turn_result(context: Context, run: BlinkRun) -> StepResult | None:
     if not cfg.parallax_check:
         return None
     if len(run.turn_parallax) >= cfg.parallax_frames:
-        median = float(np.median(_turn_frames(run.turn_parallax, run.turn_angles, cfg)))
+        median = float(np.median(_turn_frames(run.turn_parallax, cfg)))
         if median >= cfg.min_parallax:
             return None
         return Fail("blink.parallax", f"the turned face moved like a flat picture (nose "
@@ -90,18 +89,19 @@ def turn_result(context: Context, run: BlinkRun) -> StepResult | None:
                                               "carried the landmarks needed for the parallax")
 
 
-def _turn_frames(parallax: list[float], angles: list[float], cfg: "BlinkConfig") -> list[float]:
+def _turn_frames(turned: list[tuple[float, float]], cfg: "BlinkConfig") -> list[float]:
     """The parallax of the frames of the turn itself: those turned at least
     ``parallax_turn_share`` of the largest turn (if ``parallax_frames`` of them), else every
     turned frame. A head's parallax grows with the sine of its turn, so frames barely past
     ``turn_min_yaw`` - a head left slightly rotated while it waits for the cues - show a
     fraction of it and would drown the turn; a flat picture shows none at any angle, so
     choosing frames by their yaw does not lift its parallax."""
-    if not cfg.parallax_turn_share or not angles:
-        return parallax
-    least = cfg.parallax_turn_share * max(angles)
-    chosen = [p for p, a in zip(parallax, angles) if a >= least]
-    return chosen if len(chosen) >= cfg.parallax_frames else parallax
+    every = [p for _, p in turned]
+    if not cfg.parallax_turn_share or not turned:
+        return every
+    least = cfg.parallax_turn_share * max(a for a, _ in turned)
+    chosen = [p for a, p in turned if a >= least]
+    return chosen if len(chosen) >= cfg.parallax_frames else every
 
 
 def missed_cue(params: Mapping[str, Any], context: Context, run: BlinkRun,

@@ -233,9 +233,8 @@ class BlinkRun:
     eye_pose: tuple[float, float] | None = None
     #: (timestamp, EAR, yaw, pitch) of the frames turned away from ``eye_pose``, while steady
     away: list[tuple[int, float, float, float]] = field(default_factory=list)
-    turn_parallax: list[float] = field(default_factory=list)
-    #: the turn (degrees from the baseline's yaw) of each of those frames
-    turn_angles: list[float] = field(default_factory=list)
+    #: (turn in degrees from the baseline's yaw, nose parallax) of each turned frame
+    turn_parallax: list[tuple[float, float]] = field(default_factory=list)
     turn_seen: bool = False
     #: latencies (ms after the cue) of the blinks seen in each cue's window
     candidates: list[list[int]] = field(default_factory=list)
