@@ -51,7 +51,13 @@ OUT_OF_REACH: Mapping[str, str] = {
     "live_video_response": "the victim's own live face doing this very response, relayed",
     "face_swap": "the victim's photo, then the attacker's live face: only identity "
                  "(CompareFaces, descriptors) or a visible swap tells them apart",
+    "multiple_faces_after_last_frame": "a second face that comes into view only after the "
+                                       "client's last frame: every frame sent shows one person",
 }
+
+#: sessions of this species whose frames never show a second face are counted apart, as
+#: ``multiple_faces_after_last_frame`` (read from the frames, not from the simulator)
+_SECOND_FACE = "multiple_faces"
 
 
 @dataclass(frozen=True)
@@ -106,6 +112,21 @@ def dataset_for(simulator: str, point: Point, out: Path, spc: int, seed: int,
     return ds
 
 
+def split_unseen_second_faces(results: Any, dataset: Path) -> Any:
+    """``results`` with each ``multiple_faces`` session whose frames all hold at most one face
+    relabelled ``multiple_faces_after_last_frame``: the second face never reached a frame the
+    client sent, so nothing in the session's evidence is an attack."""
+    from liveness_lab.sessions import load_dataset_session, read_manifest
+    entries = {e.session_id: e for e in read_manifest(dataset) if e.pai_species == _SECOND_FACE}
+    if not entries:
+        return results
+    unseen = {sid for sid, e in entries.items()
+              if all(len(f.faces or ()) <= 1 for f in load_dataset_session(dataset, e).frames)}
+    out = results.copy()
+    out.loc[out.session_id.isin(unseen), "pai_species"] = f"{_SECOND_FACE}_after_last_frame"
+    return out
+
+
 def tally(results: Any) -> dict[str, dict[str, list[int]]]:
     """``{type: {"bona_fide": [rejected, n], species: [accepted, n], ...}}`` of a results table."""
     out: dict[str, dict[str, list[int]]] = {}
@@ -144,7 +165,8 @@ def run(out: Path, *, spc: int, seed: int, simulators: Sequence[str], types: Seq
                 continue
             df = evaluate_dataset(ds, profile=PROFILE, sets=list(sets), workers=1,
                                   analyzer="recorded", cache_path=None, progress=False)
-            data["tallies"].setdefault(simulator, {})[point.key] = tally(df)
+            data["tallies"].setdefault(simulator, {})[point.key] = tally(
+                split_unseen_second_faces(df, ds))
             progress(f"[{done}/{total}] {simulator} {point.key}: {len(df)} sessions in "
                      f"{time.perf_counter() - t0:.0f} s")
     return data

@@ -174,7 +174,9 @@ _HARDENED_TYPES = ("NOSE", "POSE", "BLINK", "HEAD_TURN")
 
 #: session checks of every hardened type whatever the evidence: one continuous face track
 #: (challenges/one_face.py: a photo swapped by hand, or for the attacker's face, breaks it)
-_TRACK: dict[str, Any] = {"continuity_check": True}
+#: and one person in view to the last frame the client sent, after the deciding one too (a
+#: second face that walks in once the states have passed is still a second face)
+_TRACK: dict[str, Any] = {"continuity_check": True, "one_face_to_the_end": True}
 
 
 def _hardened(session_checks: Mapping[str, Any]) -> dict[str, dict[str, Any]]:

@@ -178,10 +178,17 @@ def run_challenge(ctype: ChallengeType, params: Mapping[str, Any],
     rows: list[dict[str, Any]] = []
     n_frames = 0
     final: tuple[bool, bool, str, str] | None = None  # success, decided, code, reason
+    to_the_end = _one_face_to_the_end(config)
     for index, (timestamp, faces) in enumerate(frames):
         n_frames += 1
         if final is not None:
-            continue  # count the remaining frames, process none
+            # count the remaining frames; after a pass, look only at how many faces they show
+            if to_the_end and final[0] and len(faces) > 1:
+                final = _second_face_after(index, timestamp, len(faces))
+                rows.append({"frame_index": index, "timestamp": timestamp,
+                             "state": AFTER_DECISION, "n_faces": len(faces), "result": "fail",
+                             "code": final[2], "message": final[3]})
+            continue
         frame = FrameInput(index, timestamp, faces)
         while True:
             timeout_s = current.timeout_s if current.timeout_s is not None else config.state_timeout_s
@@ -232,6 +239,23 @@ def run_challenge(ctype: ChallengeType, params: Mapping[str, Any],
                    Trace(tuple(rows)))
 
 
+#: The ``state`` of the trace row of a frame judged after the states decided.
+AFTER_DECISION = "after_decision"
+
+
+def _one_face_to_the_end(config: ChallengeConfig) -> bool:
+    """Whether frames after a passing decision are still held to one face
+    (``one_face_to_the_end`` of the session checks; types without it: no)."""
+    return bool(getattr(config, "one_face_to_the_end", False))
+
+
+def _second_face_after(index: int, timestamp: int, n_faces: int) -> tuple[bool, bool, str, str]:
+    """The failing verdict of a pass vetoed by a frame sent after the deciding one."""
+    return (False, True, "session.several_faces",
+            f"frame {index} (at {timestamp} ms), sent after the challenge was passed, shows "
+            f"{n_faces} faces: exactly one person may be in view for the whole session")
+
+
 def _ran_out(state: str, n_frames: int) -> tuple[bool, bool, str, str]:
     """The verdict of a run whose frames ended before any state decided."""
     if n_frames == 0:
@@ -267,10 +291,14 @@ def _run_untraced(ctype: ChallengeType, params: Mapping[str, Any],
     used = 0
     final: tuple[bool, bool, str, str] | None = None  # success, decided, code, reason
     CONTINUE, NEXT, SUCCESS = Step.CONTINUE, Step.NEXT, Step.SUCCESS
+    to_the_end = _one_face_to_the_end(config)
     for index, (timestamp, faces) in enumerate(frames):
         n_frames += 1
         if final is not None:
-            continue  # count the remaining frames, process none
+            if to_the_end and final[0] and len(faces) > 1:
+                final = _second_face_after(index, timestamp, len(faces))
+                used = index + 1
+            continue
         frame = FrameInput(index, timestamp, faces)
         used = index + 1
         while True:

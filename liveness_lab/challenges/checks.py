@@ -101,6 +101,10 @@ class SessionChecksConfig(ChallengeConfig):
     continuity_check: bool = field(default=False, metadata={
         "help": "the face must move as one continuous track (no box or roll jump faster than "
                 "a head, no face-less gap beyond max_face_gap_ms; POSE: multi-frame mode only)"})
+    one_face_to_the_end: bool = field(default=False, metadata={
+        "help": "a passed challenge still fails when a frame the client sent after the deciding "
+                "one shows more than one face (exactly one person in view for the whole "
+                "session, not only until the states decided)"})
     max_face_gap_ms: float = field(default=300.0, metadata={
         "help": "continuity_check: longest face-less time the camera films between two faces "
                 "(ms: from the last face to the last frame without one; a client stall with "

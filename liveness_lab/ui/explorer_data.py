@@ -118,6 +118,7 @@ _GROUPS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
 _EVERY_STATE = ("Every step", ("state_timeout_s", "max_missing_faces", "max_missing_ms"))
 _SESSION = ("Session checks (identity, face track, photo or screen)",
             ("identity_", "geometry_", "pad_", "continuity_check", "max_face_gap_ms",
+             "one_face_to_the_end",
              "track_roll_deg"))
 
 

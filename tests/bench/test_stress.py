@@ -7,8 +7,9 @@ import json
 
 import pandas as pd
 
-from bench.bench_stress import POINTS, markdown, run, tally, worst
-from liveness_lab.sessions import iter_dataset, read_manifest
+from bench.bench_stress import POINTS, markdown, run, split_unseen_second_faces, tally, worst
+from builders import NOSE_PARAMS, T0, make_face, make_session
+from liveness_lab.sessions import iter_dataset, read_manifest, write_dataset
 
 
 def test_each_condition_reaches_both_simulators_and_every_session_is_counted(tmp_path):
@@ -91,3 +92,24 @@ def test_set_replays_the_same_sessions_under_a_changed_rule(tmp_path, capsys):
     assert "with `head_turn.turn_min_yaw=89`" in markdown(strict, "cmd")
     assert main(["--out", str(tmp_path), "--set", "head_turn.nope=1"]) == 2
     assert "bad --set" in capsys.readouterr().err
+
+
+def test_second_faces_that_never_reach_a_frame_are_counted_apart(tmp_path):
+    """A ``multiple_faces`` session whose frames all show one face holds no attack evidence:
+    it is tallied as ``multiple_faces_after_last_frame`` (out of reach), read from the frames."""
+    one, other = make_face(), make_face(box=(0.02, 0.2, 0.2, 0.4))
+    sessions = [make_session("NOSE", NOSE_PARAMS, [(T0, [one]), (T0 + 100, [one, other])],
+                             sid="seen", label="attack", species="multiple_faces"),
+                make_session("NOSE", NOSE_PARAMS, [(T0, [one]), (T0 + 100, [one])],
+                             sid="unseen", label="attack", species="multiple_faces"),
+                make_session("NOSE", NOSE_PARAMS, [(T0, [one])], sid="live")]
+    ds = write_dataset(tmp_path / "ds", sessions)
+    df = pd.DataFrame({"session_id": ["seen", "unseen", "live"], "challenge_type": ["NOSE"] * 3,
+                       "label": ["attack", "attack", "bona_fide"],
+                       "pai_species": ["multiple_faces", "multiple_faces", ""],
+                       "success": [True, True, True]})
+    assert tally(split_unseen_second_faces(df, ds)) == {"NOSE": {
+        "bona_fide": [0, 1], "multiple_faces": [1, 1], "multiple_faces_after_last_frame": [1, 1]}}
+    assert "multiple_faces_after_last_frame" in markdown(
+        {"profile": "p", "sessions_per_class": 1, "seed": 0, "points": {"a": "A"},
+         "tallies": {"sim2": {"a": tally(split_unseen_second_faces(df, ds))}}}, "cmd")

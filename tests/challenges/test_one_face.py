@@ -105,3 +105,43 @@ def test_every_hardened_type_can_turn_continuity_on(ctype):
     cfg = resolve_configs("rekognition", sets=[f"{ctype}.continuity_check=true"])
     from liveness_lab.challenges import default_registry
     assert cfg.for_type(default_registry().get(ctype)).continuity_check is True
+
+
+# -- one person to the end: frames sent after the deciding one ---------------------------------
+
+TO_THE_END = ["head_turn.one_face_to_the_end=true"]
+
+
+def test_a_second_face_after_the_pass_fails_the_session_traced_or_not():
+    """The client keeps sending frames after the states decided (it cannot know when they
+    did): a second face in one of them is still a second person in view."""
+    stranger = make_face(box=(0.02, 0.25, 0.2, 0.4))
+    faces = turn_faces() + [[turn_face()]] * 2 + [[turn_face(), stranger]] + [[turn_face()]]
+    assert run("HEAD_TURN", TURN_PARAMS, faces).success           # the states pass it
+    v = run("HEAD_TURN", TURN_PARAMS, faces, TO_THE_END)
+    assert not v.success and v.decided and v.code == "session.several_faces", v.reason
+    last = v.trace.rows[-1]
+    assert last["state"] == "after_decision" and last["n_faces"] == 2
+    assert v.deciding_frame == len(faces) - 2 and v.frames_used == len(faces) - 1
+    session = make_session("HEAD_TURN", TURN_PARAMS,
+                           [(T0 + 100 * i, f) for i, f in enumerate(faces)])
+    quick = verify_session(session, configs=resolve_configs("seed", sets=TO_THE_END),
+                           trace=False)
+    assert (quick.success, quick.code, quick.frames_used) == (False, v.code, v.frames_used)
+
+
+def test_frames_after_the_pass_may_lose_the_face_and_a_failure_stays_as_it_was():
+    faces = turn_faces() + [[]] * 3 + [[turn_face()]]              # the user walks away
+    assert run("HEAD_TURN", TURN_PARAMS, faces, TO_THE_END).success
+    photo = make_face(box=(0.2, 0.2, 0.45, 0.6))
+    broken = turn_faces(first_faces=[photo] * 3, gap=1) + [[turn_face(), photo]]
+    v = run("HEAD_TURN", TURN_PARAMS, broken, TRACK + TO_THE_END)
+    assert v.code == "head_turn.track_jump"                       # the first reason is kept
+
+
+def test_the_hardened_profiles_hold_every_type_to_one_face_to_the_end():
+    for profile in ("recommended", "rekognition"):
+        configs = resolve_configs(profile)
+        for name in ("NOSE", "POSE", "BLINK", "HEAD_TURN"):
+            assert configs.by_type[name].one_face_to_the_end, (profile, name)
+    assert not resolve_configs("seed").by_type["NOSE"].one_face_to_the_end
