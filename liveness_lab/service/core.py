@@ -43,7 +43,8 @@ from ..challenges.registry import ChallengeRegistry, default_registry, select_ch
 from ..errors import UnknownChallengeType
 from ..faces import FaceDetail
 from .analysis import AnalysisJob, AnalysisPool
-from .errors import BadRequest, Conflict, NotFound, ServiceError, ServiceUnavailable
+from .errors import (BadRequest, Conflict, NotFound, ServiceError, ServiceUnavailable,
+                     Unauthorized)
 from .identity import CompareFacesStage, DescriptorStage
 from .lockout import FailureBudget
 from .models import ChallengeView, CreatedChallenge, HealthReport, LiveView, TypeInfo
@@ -409,8 +410,16 @@ class ChallengeService:
         ``reason``, ...). A second call raises
         :class:`~liveness_lab.service.errors.Conflict`. A failed verdict counts
         against the client's failure budget.
+
+        The token may have expired up to ``verify_grace_s`` ago: no frame is accepted after
+        the lifetime, so the evidence is closed, but a loaded server (or a client retrying a
+        busy answer) must not cost a person the challenge they performed in time.
         """
-        self.signer.verify(token, challenge_id)
+        claims = self.signer.verify(token, challenge_id, allow_expired=True)
+        if self.clock() > float(claims["exp"]) + self.settings.verify_grace_s:
+            raise Unauthorized(f"the challenge token has expired (verification is accepted up "
+                               f"to {self.settings.verify_grace_s:g} s after the challenge's "
+                               "lifetime)")
         claim_id = uuid.uuid4().hex
         record = self.challenges.claim_verification(challenge_id, claim_id, self.clock(),
                                                     self.settings.verify_stale_after_s)
@@ -443,17 +452,23 @@ class ChallengeService:
             raise NotFound("challenge not found (results are kept for the retention period)")
         return record
 
+    def verify_deadline(self, record: ChallengeRecord) -> float:
+        """The last time (s since the epoch) ``record`` may be verified: its lifetime, then
+        ``verify_grace_s`` (frames stop at the lifetime)."""
+        return record.expires_at + self.settings.verify_grace_s
+
     def status_of(self, record: ChallengeRecord) -> str:
         """``open``, ``verifying``, ``verified`` or ``expired``.
 
-        ``expired``: open past its lifetime, or claimed by a verification that
-        died (its claim is stale) after the lifetime ended, so no one can
-        finish it.
+        ``expired``: open past the time it may be verified (:meth:`verify_deadline`), or
+        claimed by a verification that died (its claim is stale) after that time, so no
+        one can finish it. An ``open`` challenge past its lifetime takes no more frames.
         """
         now = self.clock()
-        if record.status == OPEN and now > record.expires_at:
+        deadline = self.verify_deadline(record)
+        if record.status == OPEN and now > deadline:
             return "expired"
-        if record.status == VERIFYING and now > record.expires_at and (
+        if record.status == VERIFYING and now > deadline and (
                 record.claimed_at is None
                 or now - record.claimed_at > self.settings.verify_stale_after_s):
             return "expired"

@@ -168,6 +168,11 @@ class Settings(BaseModel):
                                            "enrolled reference image at creation, bytes")
     analysis_cache: Path | None = Field(None, description="SQLite analysis cache file "
                                         "(content-addressed); none by default")
+    verify_grace_s: float = Field(120.0, ge=0, description="once a challenge's lifetime has "
+                                  "ended no frame is accepted, but verify still is for this "
+                                  "long: the frames that came in time may still be under "
+                                  "analysis on a loaded server, or the client retries after a "
+                                  "busy answer")
     verify_timeout_s: float = Field(60.0, gt=0, description="how long verify waits for the "
                                     "challenge's pending analyses")
     verify_stale_after_s: float = Field(90.0, gt=0, description="a verification claimed this "

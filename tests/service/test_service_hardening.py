@@ -15,7 +15,7 @@ from liveness_lab.errors import ConfigError
 from liveness_lab.evidence import Evidence
 from liveness_lab.service.api import TokenRedactingFilter, create_app
 from liveness_lab.service.core import ChallengeService
-from liveness_lab.service.errors import BadRequest, Conflict, NotFound
+from liveness_lab.service.errors import BadRequest, Conflict, NotFound, Unauthorized
 from liveness_lab.service.identity import CompareFacesStage
 from liveness_lab.service.lockout import FailureBudget
 from liveness_lab.service.settings import Settings
@@ -271,8 +271,32 @@ def test_a_verification_that_died_after_expiry_reports_expired(tmp_path):
         assert svc.get_challenge(ch.id, ch.token).status == "verifying"
         clock.t += 20  # past the lifetime, claim not stale yet: someone may still finish
         assert svc.get_challenge(ch.id, ch.token).status == "verifying"
-        clock.t += 80  # stale and expired: no one can finish it
+        clock.t += 80  # stale, past the lifetime, inside verify_grace_s: may be taken over
+        assert svc.get_challenge(ch.id, ch.token).status == "verifying"
+        clock.t += 31  # stale and past the verify grace (180 + 120 s): no one can finish it
         assert svc.get_challenge(ch.id, ch.token).status == "expired"
+
+
+def test_a_challenge_performed_in_time_may_be_verified_after_its_lifetime(tmp_path):
+    """A loaded server (or a client retrying a busy answer) must not cost a person the
+    challenge they performed in time: frames stop at the lifetime, verify has a grace."""
+    clock = Clock()
+    settings = test_settings(tmp_path, token_ttl_s=180, verify_grace_s=120)
+    with ChallengeService(settings, clock=clock) as svc:
+        late, ch = (svc.create_challenge({"imageWidth": 640, "imageHeight": 480})
+                    for _ in range(2))
+        svc.put_frame(ch.id, ch.token, int(clock() * 1000), b64(FRAME), [])
+        clock.t += 200                       # the lifetime is over: no more evidence
+        with pytest.raises(Unauthorized, match="expired"):
+            svc.put_frame(ch.id, ch.token, int(clock() * 1000), b64(FRAME), [])
+        assert svc.get_challenge(ch.id, ch.token).status == "open"
+        verdict = svc.verify(ch.id, ch.token)  # 20 s past the lifetime: still verified
+        assert verdict["decided"] is not None and len(svc.challenges.get(ch.id).frames) == 1
+        assert svc.get_challenge(ch.id, ch.token).status == "verified"
+        clock.t += 101                       # 301 s: past the grace too
+        assert svc.get_challenge(late.id, late.token).status == "expired"
+        with pytest.raises(Unauthorized, match="accepted up to 120 s after"):
+            svc.verify(late.id, late.token)
 
 
 def test_a_stale_claim_can_be_taken_over_inside_the_lifetime(tmp_path):
