@@ -132,7 +132,14 @@ _HARDENED: dict[str, dict[str, Any]] = {
              # head turning one way while the eyes fixate - a replayed head turn - does. Bona
              # fide glances on both simulators: at most 2.6 degrees against; 7 = ~3 sigma of
              # DetectFaces' frame-to-frame yaw jitter
-             "max_counter_turn": 7.0},
+             "max_counter_turn": 7.0,
+             # stop 15: a Schmitt trigger on the gaze - a glance, once seen at min_gaze_shift,
+             # lasts while the shift stays >= 0.05 (two p90 frame-to-frame noise SDs, 0.011-
+             # 0.016 eye widths on both simulators, below the start): weak glances at 5 fps
+             # are no longer broken by one noisy frame; and the return must come back 0.035
+             # from the held glance (a photo whose gaze sits in 0.07-0.09 showed pose and
+             # return at once)
+             "gaze_hold_shift": 0.05, "return_gaze_shift": 0.035},
     # BLINK (issue 11): closure detection for 5-30 fps cameras, a minimum frame rate told to
     # the client, cue-timed blinks and a slight head turn whose nose parallax shows a 3D face
     "BLINK": {"adaptive_closure": True, "baseline_frames": 5, "min_fps": 5.0,

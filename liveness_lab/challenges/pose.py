@@ -67,6 +67,7 @@ Issue 11 item 4 (POSE at 5 fps, beside the screen, against photo swaps; off by d
 
 from __future__ import annotations
 
+import math
 import statistics
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -122,6 +123,16 @@ class PoseConfig(SessionChecksConfig):
     min_gaze_shift: float = field(default=0.06, metadata={
         "help": "gaze_baseline: smallest pupil shift, in eye widths, that counts as looking "
                 "aside (about 8 degrees of eye rotation)"})
+    gaze_hold_shift: float = field(default=0.0, metadata={
+        "help": "gaze_baseline: once a run shows the glance, its next frames keep it while the "
+                "pupil shift stays at least this (eye widths, same side; a Schmitt trigger: "
+                "landmark noise around min_gaze_shift does not break a held glance); 0: "
+                "min_gaze_shift"})
+    return_gaze_shift: float = field(default=0.0, metadata={
+        "help": "gaze_baseline, LOOKING_LEFT / RIGHT: the face after the pose looks ahead "
+                "again only once its pupils have come back at least this far (eye widths) from "
+                "the held glance's median (a photo whose gaze sits between min_gaze_shift and "
+                "open_max_shift would otherwise show the pose and the return at once); 0: off"})
     open_max_shift: float = field(default=0.12, metadata={
         "help": "gaze_baseline: largest pupil shift, in eye widths, of a face looking ahead "
                 "(OPEN; above min_gaze_shift so that landmark noise does not flip it)"})
@@ -190,13 +201,16 @@ class PoseConfig(SessionChecksConfig):
         if self.neutral_frames < 1:
             raise ConfigError(f"neutral_frames must be >= 1, got {self.neutral_frames!r}")
         self._require_non_negative("max_missing_faces")
+        if not 0 <= self.gaze_hold_shift <= self.min_gaze_shift:
+            raise ConfigError(f"need 0 <= gaze_hold_shift <= min_gaze_shift, got "
+                              f"{self.gaze_hold_shift!r} and {self.min_gaze_shift!r}")
         if not 0 < self.min_gaze_shift <= self.open_max_shift < 0.5:
             raise ConfigError(f"need 0 < min_gaze_shift <= open_max_shift < 0.5 eye widths, got "
                               f"{self.min_gaze_shift!r} and {self.open_max_shift!r}")
         if not 0 <= self.neutral_gaze_window < 0.5:
             raise ConfigError(f"neutral_gaze_window must be in [0, 0.5) eye widths, got "
                               f"{self.neutral_gaze_window!r}")
-        self._require_non_negative("gaze_window_ms", "glitch_ms", "hold_ms", "return_frames",
+        self._require_non_negative("return_gaze_shift", "gaze_window_ms", "glitch_ms", "hold_ms", "return_frames",
                                    "change_gap_frames", "max_gapped_changes", "change_turn_deg",
                                    "change_turn_per_s", "change_shift", "max_counter_turn")
         if not 0 < self.rest_max_rotation <= 90:
@@ -327,10 +341,21 @@ def _check_gaze(expected: str, face: FaceDetail, cfg: PoseConfig, context: Conte
     if cfg.gaze_baseline and run.neutral_gaze:
         base = statistics.median(run.neutral_gaze)
         shift = mean - base
-        # hysteresis: aside needs min_gaze_shift, ahead fails only beyond open_max_shift
-        limit = cfg.open_max_shift if expected == "OPEN" else cfg.min_gaze_shift
+        # hysteresis: aside needs min_gaze_shift (gaze_hold_shift once a run holds it), ahead
+        # fails only beyond open_max_shift
+        if expected == "OPEN":
+            limit = cfg.open_max_shift
+        else:
+            holding = run.pose_run > 0 and cfg.gaze_hold_shift > 0
+            limit = cfg.gaze_hold_shift if holding else cfg.min_gaze_shift
         direction = ("LOOKING_LEFT" if shift <= -limit else
                      "LOOKING_RIGHT" if shift >= limit else "OPEN")
+        if expected == "OPEN" and direction == "OPEN" and run.held_shift is not None \
+                and (shift - run.held_shift) * math.copysign(1.0, run.held_shift) \
+                > -cfg.return_gaze_shift:
+            # the glance has not ended: still within return_gaze_shift of the held gaze
+            direction = "LOOKING_LEFT" if run.held_shift < 0 else "LOOKING_RIGHT"
+        run.last_shift = shift
         context.record(gaze_shift=shift)
     elif cfg.gaze_baseline and cfg.neutral_gaze_window and expected == "OPEN":
         w = cfg.neutral_gaze_window
@@ -510,12 +535,21 @@ def pose_state(params: Mapping[str, Any], frame: FrameInput, context: Context) -
     context.record(pose_run=run)
     if fatal is not None:
         return fatal
-    matching = "pose_run" not in _pose_run(context).mismatch_since
+    state = _pose_run(context)
+    matching = "pose_run" not in state.mismatch_since
+    if not run:
+        state.held_shifts.clear()
+    elif matching and state.last_shift is not None:
+        state.held_shifts.append(state.last_shift)
     shown_ms = _shown_ms(context, "pose_run") if run else 0.0
     if cfg.hold_ms:
         context.record(pose_shown_ms=round(shown_ms, 1))
     # decided on a frame that shows the pose (not on a forgiven glitch)
     if matching and run >= cfg.frames_required and shown_ms >= cfg.hold_ms:
+        state = _pose_run(context)
+        if cfg.return_gaze_shift and state.held_shifts \
+                and expected["eyes"] in ("LOOKING_LEFT", "LOOKING_RIGHT"):
+            state.held_shift = statistics.median(state.held_shifts)
         return Next("pose.held", f"pose held for {run} frames"
                     + (f", {shown_ms:.0f} ms" if cfg.hold_ms else ""))
     return Continue("pose.waiting_pose", f"waiting for {expected['eyes']} / "

@@ -60,6 +60,11 @@ class _PoseRun:
     current_box: BoundingBox | None = None
     previous_box: BoundingBox | None = None
     previous_frame_ms: float | None = None
+    #: the last pupil shift measured (set by the gaze check), those of the frames of the
+    #: current pose run, and once a glance is held their median (``return_gaze_shift``)
+    last_shift: float | None = None
+    held_shifts: list[float] = field(default_factory=list)
+    held_shift: float | None = None
 
 
 _RUN_KEY = "pose.run"

@@ -214,13 +214,54 @@ def test_a_head_turning_against_the_glance_is_fixation_not_a_glance():
     assert resolve_configs("rekognition").by_type["POSE"].max_counter_turn == 7.0
 
 
+# -- the glance read through landmark noise: a Schmitt trigger, and a return that ends it ------
+
+GAZE = HOLD + ["pose.gaze_baseline=true", "pose.min_gaze_shift=0.07",
+               "pose.open_max_shift=0.09"]
+
+
+def gazing(shift):
+    """An open-eyed face whose pupils sit ``shift`` eye widths right of the eye's middle."""
+    return make_face(eyes_open=True, smile=False, mouth_open=False,
+                     pupils=(0.5 + shift, 0.5 + shift))
+
+
+def test_a_held_glance_hovering_at_the_threshold_is_not_broken_by_noise():
+    """A weak glance whose noisy shift dips just below min_gaze_shift for a frame (at 5 fps)
+    is still the same glance: once seen, it lasts while the shift stays >= gaze_hold_shift."""
+    shifts = [0.089, 0.062, 0.085, 0.062, 0.08, 0.06]   # never two frames >= 0.07 in a row
+    frames = [[gazing(0.0)]] * 3 + [[gazing(x)] for x in shifts] + [[gazing(0.0)]] * 3
+    plain = run(frames, eyes="LOOKING_RIGHT", sets=GAZE, step_ms=200)
+    assert not plain.success and plain.final_state == "pose_state", plain.reason
+    held = run(frames, eyes="LOOKING_RIGHT", sets=GAZE + ["pose.gaze_hold_shift=0.05"],
+               step_ms=200)
+    assert held.success, held.reason
+    # it takes min_gaze_shift to start: a face whose shift never reaches it shows no glance
+    weak = [[gazing(0.0)]] * 3 + [[gazing(0.06)]] * 6 + [[gazing(0.0)]] * 3
+    assert not run(weak, eyes="LOOKING_RIGHT", sets=GAZE + ["pose.gaze_hold_shift=0.05"],
+                   step_ms=200).success
+
+
+def test_the_return_must_end_the_glance_not_stay_in_its_band():
+    """A photo whose gaze sits between min_gaze_shift and open_max_shift shows the pose and
+    the neutral face at once: the return must come back from the held glance."""
+    photos = [[gazing(0.0)]] * 3 + [[gazing(0.075)]] * 8
+    assert run(photos, eyes="LOOKING_RIGHT", sets=GAZE).success          # one photo swap
+    v = run(photos, eyes="LOOKING_RIGHT", sets=GAZE + ["pose.return_gaze_shift=0.035"])
+    assert not v.success and v.final_state == "return_state", v.reason
+    live = photos[:3] + [[gazing(0.2)]] * 5 + [[gazing(0.06)]] * 2    # back most of the way
+    assert run(live, eyes="LOOKING_RIGHT", sets=GAZE + ["pose.return_gaze_shift=0.035"]).success
+
+
 # -- configuration ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("field,value", [("rest_max_rotation", 0.0), ("rest_max_rotation", 95.0),
                                          ("hold_ms", -1.0), ("return_frames", -1),
                                          ("change_gap_frames", -1), ("max_gapped_changes", -1),
                                          ("change_turn_per_s", -1.0), ("change_shift", -0.1),
-                                         ("max_counter_turn", -1.0)])
+                                         ("max_counter_turn", -1.0),
+                                         ("return_gaze_shift", -0.01),
+                                         ("gaze_hold_shift", -0.01), ("gaze_hold_shift", 0.5)])
 def test_the_new_options_are_validated(field, value):
     with pytest.raises(ConfigError, match=field):
         PoseConfig(**{field: value}).validate()
