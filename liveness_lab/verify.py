@@ -241,6 +241,10 @@ def run_challenge(ctype: ChallengeType, params: Mapping[str, Any],
 
 #: The ``state`` of the trace row of a frame judged after the states decided.
 AFTER_DECISION = "after_decision"
+#: A passing decision vetoed by a later frame that shows a second face.
+SECOND_FACE_AFTER = "session.several_faces"
+#: The codes the verifier decides itself, not a challenge state.
+VERIFIER_CODES = ("state_error", "no_frames", SECOND_FACE_AFTER)
 
 
 def _one_face_to_the_end(config: ChallengeConfig) -> bool:
@@ -251,7 +255,7 @@ def _one_face_to_the_end(config: ChallengeConfig) -> bool:
 
 def _second_face_after(index: int, timestamp: int, n_faces: int) -> tuple[bool, bool, str, str]:
     """The failing verdict of a pass vetoed by a frame sent after the deciding one."""
-    return (False, True, "session.several_faces",
+    return (False, True, SECOND_FACE_AFTER,
             f"frame {index} (at {timestamp} ms), sent after the challenge was passed, shows "
             f"{n_faces} faces: exactly one person may be in view for the whole session")
 

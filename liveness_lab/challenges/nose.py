@@ -81,6 +81,10 @@ class NoseConfig(SessionChecksConfig):
     parallax_noise_z: float = _f(0.0, "the nose parallax must also reach this many times the "
                                       "session's own parallax noise, measured on the frames "
                                       "before the nose moves (0: min_parallax alone)")
+    parallax_min_rotation: float = _f(0.0, "a parallax counts only between two faces whose "
+                                           "reported head rotation (yaw and pitch) differs by "
+                                           "at least this, degrees (beyond the detector's pose "
+                                           "jitter); 0: any")
     parallax_still_fraction: float = _f(0.15, "a frame counts as still (for the noise) while "
                                               "the nose is within this fraction of its "
                                               "distance to the first target")
@@ -130,6 +134,7 @@ class NoseConfig(SessionChecksConfig):
                               f"{self.pause_ms!r} and {self.pause_speed!r}")
         if self.sequence_max_v_dist < 1 or self.hold_ms < 0:
             raise ConfigError("sequence_max_v_dist must be >= 1 and hold_ms >= 0")
+        self._require_non_negative("parallax_min_rotation")
         if self.min_parallax < 0 or self.parallax_noise_z < 0:
             raise ConfigError(f"min_parallax and parallax_noise_z must be >= 0, got "
                               f"{self.min_parallax!r} and {self.parallax_noise_z!r}")
@@ -363,7 +368,7 @@ def nose_state(params: Mapping[str, Any], frame: FrameInput, context: Context) -
         return Fail("nose.trajectory_error", f"nose trajectory RMS error {error:.4f} > "
                                              f"{cfg.trajectory_error_threshold:g}")
     if cfg.parallax_check:
-        parallax = _best_parallax(run, face, width, height)
+        parallax = _best_parallax(run, face, width, height, cfg)
         context.record(parallax=parallax)
         if parallax is None:
             return Fail("nose.parallax_unavailable", "the faces lack the landmarks needed to "
@@ -483,7 +488,7 @@ def _next_target(targets: list, k: int, face: FaceDetail, size: tuple[int, int],
     if turned is not None:
         return turned
     if cfg.parallax_check:
-        _best_parallax(run, face, *size)
+        _best_parallax(run, face, *size, cfg)
     run.target_index = k + 1
     run.leg_start_face = face
     run.trajectory = [run.trajectory[-1]]
@@ -504,6 +509,20 @@ def _nose_offset(face: FaceDetail) -> float | None:
     if nose is None or box is None or box.width <= 0:
         return None
     return (nose.x - (box.left + box.width / 2)) / box.width
+
+
+def _turn_explains(reference: FaceDetail, face: FaceDetail, cfg: NoseConfig) -> bool:
+    """Whether DetectFaces reports a head rotation (yaw and pitch) of more than
+    ``parallax_min_rotation`` degrees between ``reference`` and ``face``: a nose leads a
+    head's *turn*; a print rolled, moved or tilted in the hand keeps its printed pose (within
+    the detector's jitter) while perspective and landmark noise fake a little parallax."""
+    if not cfg.parallax_min_rotation:
+        return True
+    a, b = reference.pose, face.pose
+    if a is None or b is None or None in (a.yaw, a.pitch, b.yaw, b.pitch):
+        return False
+    turn = math.hypot(b.yaw - a.yaw, b.pitch - a.pitch)  # type: ignore[operator]
+    return turn >= cfg.parallax_min_rotation
 
 
 def _turned_away(face: FaceDetail, run: _NoseRun, cfg: NoseConfig) -> StepResult | None:
@@ -528,14 +547,19 @@ def _turned_away(face: FaceDetail, run: _NoseRun, cfg: NoseConfig) -> StepResult
     return None
 
 
-def _best_parallax(run: _NoseRun, face: FaceDetail, width: int, height: int) -> float | None:
+def _best_parallax(run: _NoseRun, face: FaceDetail, width: int, height: int,
+                   cfg: NoseConfig) -> float | None:
     """The largest nose parallax against the nose state's first frame (and, with
     ``trajectory_after_pause``, the frame the movement after the first pause started from)
-    over the targets reached so far (a flat picture shows none at any of them)."""
-    value = nose_parallax(run.original_face, face, width, height)
-    reference = run.parallax_reference
-    if reference is not None:
+    over the targets reached so far (a flat picture shows none at any of them), counting
+    only those that came with a head turn (:func:`_turn_explains`)."""
+    value = None
+    for reference in (run.original_face, run.parallax_reference):
+        if reference is None:
+            continue
         other = nose_parallax(reference, face, width, height)
+        if other is not None and not _turn_explains(reference, face, cfg):
+            other = 0.0  # measured, but no head turn came with it: no head's parallax
         if other is not None and (value is None or other > value):
             value = other
     best = run.best_parallax

@@ -57,6 +57,10 @@ PLAIN_TEXT: dict[str, Plain] = {
     "face.no_face": Plain("No face found", "Look straight at the camera in good light."),
     "face.one_face": Plain("Face found", "Centre your face in the white box."),
     "face.several_faces": _ONE,
+    # the verifier's one-face-to-the-end check (frames sent after the states decided)
+    "session.several_faces": Plain("Someone else came into view",
+                                   "Stay alone in front of the camera until the capture ends, "
+                                   "then start again."),
     "area.outside": Plain("Your face was not inside the white box",
                           "Centre your face in the white box and hold still a moment."),
     "area.too_small": Plain("You were too far from the camera",
@@ -421,12 +425,14 @@ def known_codes(ctypes: Iterable[Any]) -> set[str]:
     (``liveness_lab/challenges/checks.py``): fixed codes, codes built from a
     state name (``{state}.no_face``...) for each of the type's states, and the
     framework's ``{state}.timeout``, ``{state}.no_decision``,
-    ``{state}.no_next_state``, ``{state}.continue`` (a state returning no code),
-    ``state_error`` and ``no_frames``.
+    ``{state}.no_next_state``, ``{state}.continue`` (a state returning no code), and the
+    verifier's own :data:`~liveness_lab.verify.VERIFIER_CODES` (``state_error``,
+    ``no_frames``, ``session.several_faces``).
     """
     from ..challenges import checks
+    from ..verify import VERIFIER_CODES
 
-    codes = {"state_error", "no_frames"}
+    codes = set(VERIFIER_CODES)
     shared = Path(inspect.getsourcefile(checks) or "")
     for ctype in ctypes:
         files = _sources(ctype) | ({shared} if shared.is_file() else set())

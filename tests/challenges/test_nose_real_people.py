@@ -84,7 +84,7 @@ def test_seed_keeps_the_fixed_area():
 # -- the parallax clears the session's own noise -------------------------------------------
 
 def jittered_frames(jitter_px: float, carry: float, *, still: int = 4, n_move: int = 6,
-                    dt: int = 80):
+                    dt: int = 80, yaw: float = 12.0):
     """Still frames whose nose landmark jitters by ``jitter_px`` (alternating directions),
     then a move whose face box follows the nose by ``carry`` (1.0: a flat picture)."""
     frames = [(T0, [make_face(box=BOX, nose=START_NOSE)])]
@@ -101,7 +101,8 @@ def jittered_frames(jitter_px: float, carry: float, *, still: int = 4, n_move: i
                 START_NOSE[1] + g * (TARGET[1] - START_NOSE[1]))
         box = (BOX[0] + carry * (nose[0] - START_NOSE[0]),
                BOX[1] + carry * (nose[1] - START_NOSE[1]), BOX[2], BOX[3])
-        frames.append((t + i * dt, [make_face(box=box, nose=nose, yaw=5.0 * f)]))
+        # a turn DetectFaces reports (parallax_min_rotation: a nose leads a head turn)
+        frames.append((t + i * dt, [make_face(box=box, nose=nose, yaw=yaw * f)]))
     return frames
 
 
@@ -121,6 +122,21 @@ def test_a_real_turn_clears_the_noise():
     v = run(jittered_frames(5.0, 0.0))     # the box stays: the nose leads a head turn
     assert v.success, v.reason
     assert v.trace.rows[-1]["parallax"] > 4 * v.trace.rows[-1]["parallax_noise"]
+
+
+def test_a_parallax_without_a_reported_head_turn_is_not_a_heads():
+    """A print rolled, moved or tilted in the hand keeps its printed pose: perspective and
+    landmark noise fake a nose parallax, but DetectFaces reports no turn (sim2's passing
+    prints: 2.4-6.9 degrees; bona fide legs on both simulators: >= 9.1)."""
+    faked = jittered_frames(0.0, 0.0, yaw=3.0)   # the nose leads, the reported pose stays
+    assert run(faked, ["nose.parallax_min_rotation=0"]).success
+    v = run(faked)
+    assert not v.success and v.code == "nose.parallax", v.reason
+    assert v.trace.rows[-1]["parallax"] == 0.0
+    assert run(jittered_frames(0.0, 0.0, yaw=9.0)).success          # a small real turn
+    assert resolve_configs("rekognition").by_type["NOSE"].parallax_min_rotation == 6.0
+    with pytest.raises(ConfigError, match="parallax_min_rotation"):
+        NoseConfig(parallax_min_rotation=-1.0)
 
 
 def test_no_still_frame_means_min_parallax_alone():
