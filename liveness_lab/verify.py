@@ -167,6 +167,11 @@ def run_challenge(ctype: ChallengeType, params: Mapping[str, Any],
     The verdict's score is :func:`consistent_score` of the last score a state set, at
     the type's ``score_threshold``: a rejected session never scores at or above the
     decision's operating point.
+
+    Frames after the deciding one are counted, not run through the states; with the session
+    check ``one_face_to_the_end`` a pass is still turned into a failure
+    (``session.several_faces``, trace state ``after_decision``) by a later frame that shows
+    more than one face.
     """
     if not trace:
         return _run_untraced(ctype, params, frames, config)

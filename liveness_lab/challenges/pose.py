@@ -210,7 +210,8 @@ class PoseConfig(SessionChecksConfig):
         if not 0 <= self.neutral_gaze_window < 0.5:
             raise ConfigError(f"neutral_gaze_window must be in [0, 0.5) eye widths, got "
                               f"{self.neutral_gaze_window!r}")
-        self._require_non_negative("return_gaze_shift", "gaze_window_ms", "glitch_ms", "hold_ms", "return_frames",
+        self._require_non_negative("return_gaze_shift", "gaze_window_ms", "glitch_ms",
+                                   "hold_ms", "return_frames",
                                    "change_gap_frames", "max_gapped_changes", "change_turn_deg",
                                    "change_turn_per_s", "change_shift", "max_counter_turn")
         if not 0 < self.rest_max_rotation <= 90:
@@ -546,7 +547,6 @@ def pose_state(params: Mapping[str, Any], frame: FrameInput, context: Context) -
         context.record(pose_shown_ms=round(shown_ms, 1))
     # decided on a frame that shows the pose (not on a forgiven glitch)
     if matching and run >= cfg.frames_required and shown_ms >= cfg.hold_ms:
-        state = _pose_run(context)
         if cfg.return_gaze_shift and state.held_shifts \
                 and expected["eyes"] in ("LOOKING_LEFT", "LOOKING_RIGHT"):
             state.held_shift = statistics.median(state.held_shifts)

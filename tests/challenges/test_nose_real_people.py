@@ -124,17 +124,17 @@ def test_a_real_turn_clears_the_noise():
     assert v.trace.rows[-1]["parallax"] > 4 * v.trace.rows[-1]["parallax_noise"]
 
 
-def test_a_parallax_without_a_reported_head_turn_is_not_a_heads():
-    """A print rolled, moved or tilted in the hand keeps its printed pose: perspective and
-    landmark noise fake a nose parallax, but DetectFaces reports no turn (sim2's passing
-    prints: 2.4-6.9 degrees; bona fide legs on both simulators: >= 9.1)."""
+def test_parallax_min_rotation_counts_a_parallax_only_with_a_reported_turn():
+    """The option (off in the profiles: a head moved sideways shows a real parallax while its
+    reported yaw may barely change): a parallax between faces whose reported pose stays
+    within ``parallax_min_rotation`` counts as 0."""
     faked = jittered_frames(0.0, 0.0, yaw=3.0)   # the nose leads, the reported pose stays
-    assert run(faked, ["nose.parallax_min_rotation=0"]).success
-    v = run(faked)
+    assert run(faked).success
+    v = run(faked, ["nose.parallax_min_rotation=6"])
     assert not v.success and v.code == "nose.parallax", v.reason
     assert v.trace.rows[-1]["parallax"] == 0.0
-    assert run(jittered_frames(0.0, 0.0, yaw=9.0)).success          # a small real turn
-    assert resolve_configs("rekognition").by_type["NOSE"].parallax_min_rotation == 6.0
+    assert run(jittered_frames(0.0, 0.0, yaw=9.0), ["nose.parallax_min_rotation=6"]).success
+    assert resolve_configs("rekognition").by_type["NOSE"].parallax_min_rotation == 0.0
     with pytest.raises(ConfigError, match="parallax_min_rotation"):
         NoseConfig(parallax_min_rotation=-1.0)
 
