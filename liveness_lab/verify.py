@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .sessions import Session
 
 __all__ = ["Verdict", "Trace", "run_challenge", "verify_session", "consistent_score",
+           "decided_for_good",
            "TRACE_BASE_COLUMNS"]
 
 #: Columns every trace row has; measurement columns follow, depending on the challenge type.
@@ -256,6 +257,14 @@ def _one_face_to_the_end(config: ChallengeConfig) -> bool:
     """Whether frames after a passing decision are still held to one face
     (``one_face_to_the_end`` of the session checks; types without it: no)."""
     return bool(getattr(config, "one_face_to_the_end", False))
+
+
+def decided_for_good(verdict: Verdict, config: ChallengeConfig) -> bool:
+    """Whether frames after ``verdict``'s deciding frame cannot change it: it decided, and it
+    failed or ``config`` does not hold later frames to one face (``one_face_to_the_end``).
+    A service may leave such frames unanalyzed; the frames after a pass it may not.
+    """
+    return verdict.decided and (not verdict.success or not _one_face_to_the_end(config))
 
 
 def _second_face_after(index: int, timestamp: int, n_faces: int) -> tuple[bool, bool, str, str]:

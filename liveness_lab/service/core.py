@@ -187,7 +187,8 @@ class ChallengeService:
             self._note_decision(challenge_id)
 
     def _note_decision(self, challenge_id: str) -> None:
-        """Remember the timestamp of the frame that decides the analyzed prefix, if any."""
+        """Remember the timestamp of the frame that decides the analyzed prefix for good, if
+        any (the frames after it then need no analysis)."""
         record = self.challenges.get(challenge_id)
         if record is None or record.status != OPEN:
             return
@@ -198,7 +199,7 @@ class ChallengeService:
                 break
             prefix.append(f)
         result = self.verdicts.run(record, prefix)
-        if result is None or not result.decided:
+        if result is None or not self.verdicts.decided_for_good(record, result):
             return
         at = result.deciding_frame
         if at is not None and at < len(prefix):

@@ -19,7 +19,7 @@ from ..challenges.registry import ChallengeRegistry
 from ..config import Configs
 from ..errors import AnalyzerError, UnknownChallengeType
 from ..faces import FaceDetail
-from ..verify import Verdict, run_challenge
+from ..verify import Verdict, decided_for_good, run_challenge
 from .analysis import AnalysisPool
 from .errors import NotFound, ServiceUnavailable
 from .identity import CompareFacesStage, DescriptorStage, annotate_session
@@ -64,8 +64,10 @@ class VerdictReplay:
                             ) -> list[FrameRecord]:
         """The frames in replay order, every one the verdict depends on analyzed.
 
-        Frames after the frame that decides the analyzed prefix are not
-        analyzed (they cannot change the verdict); they replay with no face.
+        Frames after the frame that decides the analyzed prefix for good are not
+        analyzed (they cannot change the verdict); they replay with no face. After a pass
+        held to one face to the end (``one_face_to_the_end``) they are analyzed: a second
+        face in them fails the session.
         """
         ordered = sorted(record.frames, key=lambda f: (f.timestamp, f.index))
         missing = [f for f in ordered if f.faces is None]
@@ -73,7 +75,7 @@ class VerdictReplay:
             return ordered
         prefix = ordered[:ordered.index(missing[0])]
         result = self.run(record, prefix)
-        if result is not None and result.decided:
+        if self.decided_for_good(record, result):
             return prefix + [_with_faces(f, ()) for f in ordered[len(prefix):]]
         if self.pool is None:
             raise ServiceUnavailable(f"{len(missing)} frame(s) have no faces and the recorded "
@@ -103,6 +105,13 @@ class VerdictReplay:
         return run_challenge(ctype, record.params,
                              [(f.timestamp, f.faces or ()) for f in frames],
                              self.configs.for_type(ctype))
+
+    def decided_for_good(self, record: ChallengeRecord, verdict: Verdict | None) -> bool:
+        """Whether the frames after ``verdict``'s deciding frame cannot change it (they need
+        no analysis): see :func:`liveness_lab.verify.decided_for_good`."""
+        if verdict is None:
+            return False
+        return decided_for_good(verdict, self.configs.for_type(self.registry.get(record.type)))
 
     def _with_identity(self, record: ChallengeRecord, ordered: list[FrameRecord]
                        ) -> list[FrameRecord]:

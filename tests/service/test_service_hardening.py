@@ -362,6 +362,47 @@ def test_frames_after_the_deciding_frame_are_not_analyzed(tmp_path):
         assert (verdict["success"], verdict["code"]) == (full.success, full.code)
 
 
+def test_frames_after_a_pass_held_to_one_face_are_analyzed_and_a_second_face_fails(tmp_path):
+    """With one_face_to_the_end the frames after a pass can still change the verdict, so the
+    service analyzes them instead of skipping them, and a second face there fails."""
+    images = [jpeg(seed=i) for i in range(6)]
+    settings = test_settings(tmp_path, analyzer="digest", analysis_workers=1, test_seed=7,
+                             challenge_types=("POSE",),  # seed's POSE decides on one frame
+                             config_sets=("pose.one_face_to_the_end=true",))
+    with ChallengeService(settings.model_copy(update={"data_dir": tmp_path / "probe"}),
+                          analyzer_factory=DigestAnalyzer) as probe:
+        params = probe.create_challenge({"imageWidth": 640, "imageHeight": 480}).params
+    eyes, mouth = params["pose"]["eyes"], params["pose"]["mouth"]
+    pupil = {"LOOKING_LEFT": 0.15, "LOOKING_RIGHT": 0.85}.get(eyes, 0.5)
+    shown = make_face(eyes_open=eyes != "CLOSED", smile=mouth == "SMILE",
+                      mouth_open=mouth == "SMILE", pupils=(pupil, pupil))
+    stranger = make_face(box=(0.02, 0.25, 0.2, 0.4))
+    table = {hashlib.sha256(img).hexdigest(): [shown, stranger] if i == 3 else [shown]
+             for i, img in enumerate(images)}
+    DigestAnalyzer.calls = 0
+    with ChallengeService(settings, analyzer_factory=lambda: DigestAnalyzer(table)) as svc:
+        ch = svc.create_challenge({"imageWidth": 640, "imageHeight": 480})
+        assert ch.params == params
+        t = now_ms()
+        for i, img in enumerate(images):
+            svc.put_frame(ch.id, ch.token, t + 100 * i, b64(img))
+        deadline = time.monotonic() + 10
+        while svc.pool.pending and time.monotonic() < deadline:
+            time.sleep(0.01)
+        verdict = svc.verify(ch.id, ch.token)
+        # every frame up to the second face is analyzed (after the pass at frame 0 they
+        # could still change the verdict); after it the failure is final
+        assert DigestAnalyzer.calls >= 4 and DigestAnalyzer.calls + svc.pool.skipped == 6
+        assert (verdict["success"], verdict["code"]) == (False, "session.several_faces"), verdict
+        # the same frames without the second face pass: the veto is the second face alone
+        from liveness_lab.challenges import default_registry
+        from liveness_lab.verify import run_challenge
+        pose = default_registry().get("POSE")
+        alone = run_challenge(pose, ch.params, [(t + 100 * i, [shown]) for i in range(6)],
+                              svc.configs.for_type(pose))
+        assert alone.success, alone.reason
+
+
 # -- 10: the profile is checked against the analyzer's evidence at start-up ------------------------
 
 class _GeometryOnly(DigestAnalyzer):
