@@ -144,7 +144,11 @@ class ChallengeService:
                                          settings.auth_failure_window_s,
                                          settings.auth_lockout_s,
                                          what="failed authentications", clock=clock)
+        #: per open challenge: the timestamp of the frame that decided its analyzed prefix
+        #: for good (later frames need no analysis), and of the frame that passed it while
+        #: later frames still count (``one_face_to_the_end``: only a second face can change it)
         self._decided: OrderedDict[str, int] = OrderedDict()
+        self._passed: OrderedDict[str, int] = OrderedDict()
         self._decided_lock = threading.Lock()
         self.pool: AnalysisPool | None = None
         if setup.analyzer_factory is not None:
@@ -184,13 +188,33 @@ class ChallengeService:
                        faces: tuple[FaceDetail, ...] | None, error: str | None) -> None:
         self.challenges.set_analysis(challenge_id, index, faces, error)
         if faces is not None:
-            self._note_decision(challenge_id)
+            self._note_decision(challenge_id, index, len(faces))
 
-    def _note_decision(self, challenge_id: str) -> None:
+    def _remember(self, cache: OrderedDict[str, int], challenge_id: str, timestamp: int) -> None:
+        with self._decided_lock:
+            cache[challenge_id] = timestamp
+            cache.move_to_end(challenge_id)
+            while len(cache) > _DECIDED_CACHE:
+                cache.popitem(last=False)
+
+    def _note_decision(self, challenge_id: str, index: int, n_faces: int) -> None:
         """Remember the timestamp of the frame that decides the analyzed prefix for good, if
-        any (the frames after it then need no analysis)."""
+        any (the frames after it then need no analysis), or that passes it while later
+        frames still count; frame ``index`` has just been analyzed with ``n_faces`` faces.
+
+        After such a pass only a later frame's face count can change the verdict (the
+        verifier's ``one_face_to_the_end``), so a later frame is judged by it alone instead
+        of replaying the whole prefix again: a second face fails the session for good.
+        """
         record = self.challenges.get(challenge_id)
         if record is None or record.status != OPEN:
+            return
+        with self._decided_lock:
+            passed_ts = self._passed.get(challenge_id)
+        frame = record.frames[index] if 0 <= index < len(record.frames) else None
+        if passed_ts is not None and frame is not None and frame.timestamp > passed_ts:
+            if n_faces > 1:
+                self._remember(self._decided, challenge_id, frame.timestamp)
             return
         ordered = sorted(record.frames, key=lambda f: (f.timestamp, f.index))
         prefix = []
@@ -199,15 +223,16 @@ class ChallengeService:
                 break
             prefix.append(f)
         result = self.verdicts.run(record, prefix)
-        if result is None or not self.verdicts.decided_for_good(record, result):
+        if result is None or not result.decided:
             return
         at = result.deciding_frame
         if at is not None and at < len(prefix):
-            with self._decided_lock:
-                self._decided[challenge_id] = prefix[at].timestamp
-                self._decided.move_to_end(challenge_id)
-                while len(self._decided) > _DECIDED_CACHE:
-                    self._decided.popitem(last=False)
+            if self.verdicts.decided_for_good(record, result):
+                self._remember(self._decided, challenge_id, prefix[at].timestamp)
+                with self._decided_lock:
+                    self._passed.pop(challenge_id, None)
+            else:
+                self._remember(self._passed, challenge_id, prefix[at].timestamp)
 
     def _frame_needed(self, job: AnalysisJob) -> bool:
         if job.urgent or job.timestamp is None:
@@ -438,6 +463,7 @@ class ChallengeService:
             raise
         with self._decided_lock:
             self._decided.pop(challenge_id, None)
+            self._passed.pop(challenge_id, None)
         if not verdict.get("success"):
             self.verify_budget.record_failure(record.client)
         return verdict

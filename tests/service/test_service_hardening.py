@@ -383,12 +383,19 @@ def test_frames_after_a_pass_held_to_one_face_are_analyzed_and_a_second_face_fai
     with ChallengeService(settings, analyzer_factory=lambda: DigestAnalyzer(table)) as svc:
         ch = svc.create_challenge({"imageWidth": 640, "imageHeight": 480})
         assert ch.params == params
+        replays = []
+        run = svc.verdicts.run
+        svc.verdicts.run = lambda record, frames: replays.append(len(frames)) or run(record,
+                                                                                    frames)
         t = now_ms()
         for i, img in enumerate(images):
             svc.put_frame(ch.id, ch.token, t + 100 * i, b64(img))
         deadline = time.monotonic() + 10
         while svc.pool.pending and time.monotonic() < deadline:
             time.sleep(0.01)
+        # after the pass on frame 0 a later frame is judged by its face count alone: the
+        # prefix is not replayed again for each of them
+        assert replays[0] == 1 and all(n <= 1 for n in replays), replays
         verdict = svc.verify(ch.id, ch.token)
         # every frame up to the second face is analyzed (after the pass at frame 0 they
         # could still change the verdict); after it the failure is final
